@@ -1,0 +1,300 @@
+//! `/v1/buses/{bus}/events`: ingest, read back and follow.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::stream::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppState, Problem, read_body};
+use crate::event::json::{push_json_str, write_json};
+use crate::event::time::{format_rfc3339_micros, now_micros};
+use crate::ingest::{self, Mode};
+use crate::store::{Bus, Lookup, Seq, StoredEvent};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/buses/{bus}/events", get(list).post(post))
+        .route("/v1/buses/{bus}/events/{id}", get(get_one))
+}
+
+/// Most events returned by one list call.
+const MAX_LIST: usize = 1000;
+
+fn bus_or_404(state: &AppState, name: &str) -> Result<std::sync::Arc<Bus>, Problem> {
+    state
+        .store()
+        .bus(name)
+        .ok_or_else(|| Problem::no_such_bus(name))
+}
+
+/// `POST /v1/buses/{bus}/events`: binary, structured or batch mode. Answers
+/// only once every accepted event is durable.
+async fn post(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let received_at = now_micros();
+    let bus = bus_or_404(&state, &name)?;
+    let server = state.limits();
+    let body = read_body(body, server.max_request_bytes).await?;
+    let limits = ingest::Limits {
+        max_event_bytes: bus
+            .config
+            .max_event_bytes
+            .map_or(server.max_event_bytes, |m| m as usize),
+        max_batch_events: server.max_batch_events,
+    };
+    let parsed = ingest::parse_request(&headers, body, limits).map_err(|e| {
+        let slug = match e.status() {
+            415 => "unsupported-format",
+            413 => "batch-too-large",
+            _ => "not-a-cloudevent",
+        };
+        Problem::new(e.status(), slug, "Request rejected", e.to_string())
+    })?;
+    if parsed.mode != Mode::Batch
+        && let Some(Err(e)) = parsed.entries.first()
+    {
+        return Err(Problem::from(e));
+    }
+    let total = parsed.entries.len();
+    let mut valid = Vec::with_capacity(total);
+    let mut rejected: Vec<Option<crate::event::validate::EventError>> = Vec::with_capacity(total);
+    for entry in parsed.entries {
+        match entry {
+            Ok(e) => {
+                valid.push(e);
+                rejected.push(None);
+            }
+            Err(e) => rejected.push(Some(e)),
+        }
+    }
+    let mut next_seq: Seq = 0;
+    if !valid.is_empty() {
+        next_seq = state.store().append(&bus, &valid, received_at).await?;
+    }
+    // Written by hand: this runs for every event at full ingest rate, and a
+    // `serde_json::Value` per entry costs more than the rest of the response.
+    let mut out = String::with_capacity(64 + total * 80);
+    out.push_str(&format!(
+        "{{\"accepted\":{},\"failed\":{},\"entries\":[",
+        valid.len(),
+        total - valid.len()
+    ));
+    let mut ok = valid.iter();
+    for (i, slot) in rejected.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match slot {
+            None => {
+                let e = ok.next().expect("one valid event per empty slot");
+                out.push_str("{\"id\":");
+                push_json_str(&mut out, &e.id);
+                out.push_str(",\"source\":");
+                push_json_str(&mut out, &e.source);
+                out.push_str(",\"seq\":");
+                out.push_str(&next_seq.to_string());
+                out.push('}');
+                next_seq += 1;
+            }
+            Some(e) => {
+                let v = json!({
+                    "id": e.id,
+                    "source": e.event_source,
+                    "error": {"title": e.kind.title(), "detail": e.detail, "field": e.field, "status": e.kind.status()},
+                });
+                out.push_str(&v.to_string());
+            }
+        }
+    }
+    out.push_str("]}");
+    Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
+}
+
+/// Writes a stored event as JSON with `seq` and `received_at` members.
+fn stored_json(e: &StoredEvent, out: &mut String) {
+    let seq = e.seq.to_string();
+    let received = format!("\"{}\"", format_rfc3339_micros(e.received_at));
+    write_json(&e.event, &[("seq", &seq), ("received_at", &received)], out);
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    after: Option<Seq>,
+    limit: Option<usize>,
+    follow: Option<bool>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let Query(q) =
+        query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let bus = bus_or_404(&state, &name)?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_LIST {
+        return Err(
+            Problem::bad_request(format!("limit must be between 1 and {MAX_LIST}")).field("limit"),
+        );
+    }
+    // SSE clients resume with Last-Event-ID, which we set to the seq.
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Seq>().ok());
+    let after = resume.or(q.after).unwrap_or(0);
+    if q.follow == Some(true) {
+        return Ok(follow(state, bus, after).into_response());
+    }
+    let store = state.store().clone();
+    let events = tokio::task::spawn_blocking(move || store.read(&bus, after, limit))
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))??;
+    let next = events.last().map_or(after, |e| e.seq);
+    let mut body = String::with_capacity(events.len() * 512 + 32);
+    body.push_str("{\"events\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        stored_json(e, &mut body);
+    }
+    body.push_str("],\"next\":");
+    body.push_str(&next.to_string());
+    body.push('}');
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Streams events after `after` as Server-Sent Events, then new ones as they
+/// are committed. Each SSE message has `id` = seq (so `Last-Event-ID`
+/// resumes), `event: cloudevent` and the event as JSON.
+fn follow(
+    state: AppState,
+    bus: std::sync::Arc<Bus>,
+    after: Seq,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let store = state.store().clone();
+    let mut committed = bus.subscribe();
+    let mut shutdown = state.shutdown();
+    let stream = async_stream(move |tx| async move {
+        let mut cursor = after;
+        loop {
+            let s = store.clone();
+            let b = bus.clone();
+            let batch = match tokio::task::spawn_blocking(move || s.read(&b, cursor, 500)).await {
+                Ok(Ok(batch)) => batch,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "Event stream read failed.");
+                    let _ = tx
+                        .send(SseEvent::default().event("error").data(error.to_string()))
+                        .await;
+                    return;
+                }
+                Err(_) => return,
+            };
+            if batch.is_empty() {
+                committed.borrow_and_update();
+                if *committed.borrow() > cursor {
+                    continue;
+                }
+                tokio::select! {
+                    r = committed.changed() => if r.is_err() { return },
+                    _ = shutdown.changed() => return,
+                }
+                continue;
+            }
+            for e in &batch {
+                let mut json = String::new();
+                stored_json(e, &mut json);
+                let msg = SseEvent::default()
+                    .id(e.seq.to_string())
+                    .event("cloudevent")
+                    .data(json);
+                if tx.send(msg).await.is_err() {
+                    return;
+                }
+                cursor = e.seq;
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// A stream fed by a task through a small channel: the task ends when the
+/// client disconnects (the send fails) or when it returns.
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<SseEvent, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<SseEvent>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(f(tx));
+    futures_util::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetQuery {
+    source: Option<String>,
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    query: Result<Query<GetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) =
+        query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let bus = bus_or_404(&state, &name)?;
+    let store = state.store().clone();
+    let source = q.source.clone();
+    let lookup = tokio::task::spawn_blocking(move || store.get_by_id(&bus, &id, source.as_deref()))
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))??;
+    match lookup {
+        Lookup::Found(e) => {
+            let mut body = String::new();
+            stored_json(&e, &mut body);
+            Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        }
+        Lookup::NotFound => {
+            Err(Problem::not_found("Event", "no stored event has that id (and source)").field("id"))
+        }
+        Lookup::Ambiguous(sources) => {
+            let mut p = Problem::new(
+                StatusCode::CONFLICT.as_u16(),
+                "ambiguous-id",
+                "Ambiguous event id",
+                format!(
+                    "{} sources used this id; add ?source= to choose one",
+                    sources.len()
+                ),
+            )
+            .field("source");
+            p.errors = sources.into_iter().map(Value::String).collect();
+            Err(p)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The HTTP API (`/v1/...`), as specified in the API contract.
+//!
+//! Handlers are thin: they parse and check the request, call the store (or
+//! later the router), and shape the answer. Each resource has its own file;
+//! [`problem`] turns every error into an RFC 9457 document.
+
+mod buses;
+mod events;
+pub mod problem;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::watch;
+
+use crate::config::Limits;
+use crate::store::Store;
+pub use problem::Problem;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    store: Store,
+    limits: Limits,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Builds the state from the open store and the server limits.
+    /// `shutdown` turns true when the server begins to stop; long-lived
+    /// responses (event streams) end then.
+    pub fn new(store: Store, limits: Limits, shutdown: watch::Receiver<bool>) -> AppState {
+        AppState {
+            inner: Arc::new(StateInner {
+                store,
+                limits,
+                shutdown,
+            }),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    pub(crate) fn shutdown(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.clone()
+    }
+}
+
+/// The whole API as an axum router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/version", get(version))
+        .merge(buses::routes())
+        .merge(events::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if *state.shutdown().borrow() {
+        return Problem::from(crate::store::StoreError::Closed).into_response();
+    }
+    let _ = state.store();
+    axum::Json(serde_json::json!({"status": "ready"})).into_response()
+}
+
+async fn version() -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "name": "signalbox",
+        "version": env!("CARGO_PKG_VERSION"),
+        "api": "v1",
+        "cloudevents": crate::event::SPEC_VERSION,
+    }))
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found(
+        "Resource",
+        "no API resource at this path; see /v1/version and the API reference",
+    )
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED.as_u16(),
+        "method-not-allowed",
+        "Method not allowed",
+        "this resource does not support that HTTP method",
+    )
+}
+
+/// Reads a request body up to `limit` bytes; larger bodies get 413 without
+/// being read further.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            Problem::new(
+                413,
+                "request-too-large",
+                "Request too large",
+                format!("the request body is larger than the limit of {limit} bytes"),
+            )
+        } else {
+            Problem::bad_request(format!("cannot read the request body: {e}"))
+        }
+    })
+}
+
+/// Checks a bus name: `[a-z0-9][a-z0-9._-]{0,62}`.
+pub(crate) fn check_bus_name(name: &str) -> Result<(), Problem> {
+    let b = name.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Problem::bad_request(format!(
+            "'{name}' is not a valid bus name: use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+        ))
+        .field("bus"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bus_names() {
+        for ok in [
+            "default",
+            "orders",
+            "a",
+            "0",
+            "hr.onboarding",
+            "a-b_c",
+            &"a".repeat(63),
+        ] {
+            assert!(check_bus_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Orders", "-a", ".a", "a b", "a/b", &"a".repeat(64), "é"] {
+            assert!(check_bus_name(bad).is_err(), "{bad}");
+        }
+    }
+}

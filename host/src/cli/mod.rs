@@ -1,0 +1,154 @@
+//! The `signalbox` command line: the server (`serve`) and a client for every
+//! API resource, in one binary.
+//!
+//! Client commands talk to `--server` (default `http://127.0.0.1:8080`, env
+//! `SIGNALBOX_SERVER`) and print tables, or JSON with `--output json`.
+
+mod bench;
+mod bus;
+mod client;
+mod events;
+mod output;
+mod put;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{Overrides, ServerConfig};
+
+/// A self-hosted, WebAssembly-extensible CloudEvents router.
+#[derive(Debug, Parser)]
+#[command(name = "signalbox", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The server client commands talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "SIGNALBOX_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    server: String,
+    /// Output format of client commands.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
+    output: Output,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// How client commands print results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Human-readable tables.
+    Table,
+    /// JSON, for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage buses.
+    Bus {
+        #[command(subcommand)]
+        cmd: bus::BusCmd,
+    },
+    /// Publish events: one from flags, or many from a JSON Lines file or stdin.
+    Put(put::PutArgs),
+    /// Read events back.
+    #[command(alias = "event")]
+    Events {
+        #[command(subcommand)]
+        cmd: events::EventsCmd,
+    },
+    /// Load generators for measuring a running server.
+    Bench {
+        #[command(subcommand)]
+        cmd: bench::BenchCmd,
+    },
+}
+
+/// `signalbox serve` flags.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// TOML config file.
+    #[arg(long, env = "SIGNALBOX_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SIGNALBOX_LISTEN")]
+    listen: Option<String>,
+    /// Data folder (RocksDB and plugins).
+    #[arg(long, env = "SIGNALBOX_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// Parses the command line, runs the command and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("signalbox")
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => {
+            let config = ServerConfig::resolve(Overrides {
+                config: args.config,
+                listen: args.listen,
+                data_dir: args.data_dir,
+            })?;
+            init_logging(&config.log.level, config.log.json);
+            runtime.block_on(crate::server::run(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        command => {
+            init_logging("warn", false);
+            let client = client::Client::new(&cli.server)?;
+            let out = cli.output;
+            runtime.block_on(async move {
+                match command {
+                    Command::Serve(_) => unreachable!("handled above"),
+                    Command::Bus { cmd } => bus::run(&client, out, cmd).await,
+                    Command::Put(args) => put::run(&client, out, args).await,
+                    Command::Events { cmd } => events::run(&client, out, cmd).await,
+                    Command::Bench { cmd } => bench::run(&cli.server, out, cmd).await,
+                }
+            })
+        }
+    }
+}
+
+fn init_logging(default: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,387 @@
+//! Server configuration: the TOML file, environment and flags, resolved into
+//! one [`ServerConfig`].
+//!
+//! Precedence is flags, then environment (`SIGNALBOX_LISTEN`,
+//! `SIGNALBOX_DATA_DIR`, `SIGNALBOX_CONFIG`), then the config file, then the
+//! defaults below. Unknown keys in the file are errors, so a typo never
+//! silently falls back to a default.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! data_dir = "./signalbox-data"
+//! shutdown_timeout = "30s"
+//!
+//! [store]
+//! sync = "batch"          # "always" | "batch" | "os"
+//! sync_interval = "50ms"  # WAL fsync period in "batch" mode
+//!
+//! [limits]
+//! max_event_bytes = 1048576     # per event (buses may lower it)
+//! max_batch_events = 1000       # per batch request
+//! max_request_bytes = 16777216  # per request body
+//!
+//! [retention]
+//! default = "7d"      # for the default bus and new buses
+//! interval = "1m"     # how often expired events are deleted
+//!
+//! [log]
+//! level = "info"      # or a RUST_LOG-style filter, e.g. "signalbox=debug"
+//! format = "text"     # or "json"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::store::{StoreOptions, SyncMode};
+
+/// Default listen address: loopback only, so a fresh server is not exposed.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default data folder, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./signalbox-data";
+
+/// Request and event size limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest event, unless a bus sets a lower limit (default 1 MiB).
+    pub max_event_bytes: usize,
+    /// Most events in one batch request (default 1,000).
+    pub max_batch_events: usize,
+    /// Largest request body (default 16 MiB).
+    pub max_request_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_event_bytes: 1 << 20,
+            max_batch_events: 1000,
+            max_request_bytes: 16 << 20,
+        }
+    }
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `signalbox=debug,info`.
+    pub level: String,
+    /// Emit JSON lines instead of human-readable text.
+    pub json: bool,
+}
+
+/// Everything `signalbox serve` needs, fully resolved.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// Where RocksDB and plugin files live.
+    pub data_dir: PathBuf,
+    /// Store tuning and durability.
+    pub store: StoreOptions,
+    /// Size limits.
+    pub limits: Limits,
+    /// Logging.
+    pub log: LogConfig,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_timeout: Duration,
+}
+
+/// A configuration problem, reported before the server starts.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid setting {key}: {message}")]
+    Invalid {
+        /// The setting, as a dotted path.
+        key: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The config file as written. Every section and key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    shutdown_timeout: Option<String>,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    retention: RawRetention,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    sync: Option<SyncMode>,
+    sync_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_event_bytes: Option<usize>,
+    max_batch_events: Option<usize>,
+    max_request_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    default: Option<String>,
+    interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+    format: Option<String>,
+}
+
+/// Values given on the command line or in the environment (clap merges the
+/// two), which beat the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--config` / `SIGNALBOX_CONFIG`.
+    pub config: Option<PathBuf>,
+    /// `--listen` / `SIGNALBOX_LISTEN`.
+    pub listen: Option<String>,
+    /// `--data-dir` / `SIGNALBOX_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ServerConfig {
+    /// Reads the config file (if any) and applies overrides and defaults.
+    pub fn resolve(overrides: Overrides) -> Result<ServerConfig, ConfigError> {
+        let raw = match &overrides.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Self::parse_file(path, &text)?
+            }
+            None => RawConfig::default(),
+        };
+        let defaults = StoreOptions::default();
+        let limits_default = Limits::default();
+        let limits = Limits {
+            max_event_bytes: raw
+                .limits
+                .max_event_bytes
+                .unwrap_or(limits_default.max_event_bytes),
+            max_batch_events: raw
+                .limits
+                .max_batch_events
+                .unwrap_or(limits_default.max_batch_events),
+            max_request_bytes: raw
+                .limits
+                .max_request_bytes
+                .unwrap_or(limits_default.max_request_bytes),
+        };
+        for (key, v) in [
+            ("limits.max_event_bytes", limits.max_event_bytes),
+            ("limits.max_batch_events", limits.max_batch_events),
+            ("limits.max_request_bytes", limits.max_request_bytes),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "must be greater than 0".into(),
+                });
+            }
+        }
+        let log_format = raw.log.format.unwrap_or_else(|| "text".into());
+        if log_format != "text" && log_format != "json" {
+            return Err(ConfigError::Invalid {
+                key: "log.format",
+                message: format!("'{log_format}' is not \"text\" or \"json\""),
+            });
+        }
+        let config = ServerConfig {
+            listen: overrides
+                .listen
+                .or(raw.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            data_dir: overrides
+                .data_dir
+                .or(raw.data_dir)
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            store: StoreOptions {
+                sync: raw.store.sync.unwrap_or(defaults.sync),
+                sync_interval: duration("store.sync_interval", raw.store.sync_interval)?
+                    .unwrap_or(defaults.sync_interval),
+                default_retention: duration("retention.default", raw.retention.default)?
+                    .unwrap_or(defaults.default_retention),
+                retention_interval: duration("retention.interval", raw.retention.interval)?
+                    .unwrap_or(defaults.retention_interval),
+            },
+            limits,
+            log: LogConfig {
+                level: raw.log.level.unwrap_or_else(|| "info".into()),
+                json: log_format == "json",
+            },
+            shutdown_timeout: duration("shutdown_timeout", raw.shutdown_timeout)?
+                .unwrap_or(Duration::from_secs(30)),
+        };
+        if config.store.sync_interval.is_zero() || config.store.retention_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "store.sync_interval / retention.interval",
+                message: "must be longer than 0".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    fn parse_file(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+}
+
+fn duration(key: &'static str, v: Option<String>) -> Result<Option<Duration>, ConfigError> {
+    v.map(|s| parse_duration(&s).map_err(|message| ConfigError::Invalid { key, message }))
+        .transpose()
+}
+
+/// Parses durations such as `250ms`, `5s`, `1h30m` or `7d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("'{s}' is not a duration like 250ms, 5s, 24h or 7d ({e})"))
+}
+
+/// Formats a duration compactly: `7d`, `36h`, `90s`, `250ms`; the largest
+/// unit that divides it exactly, so it parses back to the same value.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    for (unit, size) in [
+        ("d", 86_400_000u128),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
+        if ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = ServerConfig::resolve(Overrides::default()).unwrap();
+        assert_eq!(c.listen, DEFAULT_LISTEN);
+        assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(c.store.sync, SyncMode::Batch);
+        assert_eq!(c.limits.max_event_bytes, 1 << 20);
+        assert_eq!(c.store.default_retention, Duration::from_secs(7 * 86_400));
+    }
+
+    #[test]
+    fn file_then_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            r#"
+listen = "0.0.0.0:9000"
+data_dir = "/var/lib/signalbox"
+[store]
+sync = "always"
+[limits]
+max_event_bytes = 2048
+[retention]
+default = "1d"
+[log]
+format = "json"
+"#,
+        )
+        .unwrap();
+        let c = ServerConfig::resolve(Overrides {
+            config: Some(path.clone()),
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: None,
+        })
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:0", "flags beat the file");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/signalbox"));
+        assert_eq!(c.store.sync, SyncMode::Always);
+        assert_eq!(c.limits.max_event_bytes, 2048);
+        assert_eq!(c.store.default_retention, Duration::from_secs(86_400));
+        assert!(c.log.json);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, needle) in [
+            ("lisen = \"x\"", "lisen"),
+            ("[store]\nsync = \"sometimes\"", "sometimes"),
+            ("[retention]\ndefault = \"soon\"", "retention.default"),
+            ("[limits]\nmax_event_bytes = 0", "max_event_bytes"),
+            ("[log]\nformat = \"xml\"", "log.format"),
+        ] {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, text).unwrap();
+            let e = ServerConfig::resolve(Overrides {
+                config: Some(path),
+                ..Default::default()
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        for (s, d) in [
+            ("250ms", Duration::from_millis(250)),
+            ("5s", Duration::from_secs(5)),
+            ("24h", Duration::from_secs(86_400)),
+            ("7d", Duration::from_secs(7 * 86_400)),
+            ("1h 30m", Duration::from_secs(5400)),
+        ] {
+            assert_eq!(parse_duration(s).unwrap(), d);
+            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
+        }
+        assert_eq!(format_duration(Duration::from_secs(7 * 86_400)), "7d");
+        assert_eq!(format_duration(Duration::from_secs(5400)), "90m");
+        assert!(parse_duration("forever").is_err());
+    }
+}

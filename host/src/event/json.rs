@@ -1,0 +1,737 @@
+//! The CloudEvents JSON event format: parsing structured-mode events and batch
+//! entries, and writing events back out.
+//!
+//! Parsing is hand-driven over `serde_json` rather than through a derived
+//! struct for three reasons: errors must name the attribute that is wrong (a
+//! derived struct stops at the first serde error with a position, not a
+//! field); JSON `data` must be kept as the exact text that was sent
+//! ([`serde_json::value::RawValue`]); and a batch must parse in one pass where
+//! a bad entry does not spoil its neighbours.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::validate::{self, EventError, EventErrorKind};
+use super::{CloudEvent, Data, ExtensionValue, is_json_media_type};
+
+/// Base64 as RFC 4648 §4 with or without padding: producers disagree about
+/// padding, and both spellings name the same bytes.
+pub(crate) const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// One JSON value as a list of members, borrowed from the input. Values that
+/// are not objects become `NotObject` so a batch can report them per entry.
+enum RawEntry<'a> {
+    Object(Vec<(Cow<'a, str>, &'a RawValue)>),
+    NotObject(&'static str),
+}
+
+impl<'de> Deserialize<'de> for RawEntry<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(EntryVisitor)
+    }
+}
+
+struct EntryVisitor;
+
+impl<'de> Visitor<'de> for EntryVisitor {
+    type Value = RawEntry<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudEvent as a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(12);
+        while let Some(key) = map.next_key::<CowStr<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            members.push((key.0, value));
+        }
+        Ok(RawEntry::Object(members))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(RawEntry::NotObject("an array"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(RawEntry::NotObject("a boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(RawEntry::NotObject("a number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(RawEntry::NotObject("a number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(RawEntry::NotObject("a number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(RawEntry::NotObject("a string"))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(RawEntry::NotObject("null"))
+    }
+}
+
+/// A map key that borrows when it has no escapes.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A problem with a whole request body, before any entry could be looked at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyError(pub String);
+
+/// Parses one structured-mode event (`application/cloudevents+json`).
+///
+/// The outer error means the body is not JSON at all; the inner result is the
+/// event's own validation.
+pub fn parse_structured(body: &[u8]) -> Result<Result<CloudEvent, EventError>, BodyError> {
+    let entry: RawEntry = serde_json::from_slice(body)
+        .map_err(|e| BodyError(format!("the body is not valid JSON: {e}")))?;
+    Ok(entry_to_event(entry))
+}
+
+/// Parses a batch (`application/cloudevents-batch+json`): a JSON array of
+/// structured events. Each entry is validated on its own; the outer error
+/// means the body is not a JSON array.
+pub fn parse_batch(body: &[u8]) -> Result<Vec<Result<CloudEvent, EventError>>, BodyError> {
+    struct BatchVisitor;
+    impl<'de> Visitor<'de> for BatchVisitor {
+        type Value = Vec<RawEntry<'de>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON array of CloudEvents")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+            while let Some(e) = seq.next_element_seed(EntrySeed)? {
+                out.push(e);
+            }
+            Ok(out)
+        }
+    }
+    struct EntrySeed;
+    impl<'de> DeserializeSeed<'de> for EntrySeed {
+        type Value = RawEntry<'de>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(EntryVisitor)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let entries = de
+        .deserialize_seq(BatchVisitor)
+        .map_err(|e| BodyError(format!("the body is not a JSON array of CloudEvents: {e}")))?;
+    de.end()
+        .map_err(|e| BodyError(format!("unexpected data after the batch array: {e}")))?;
+    Ok(entries.into_iter().map(entry_to_event).collect())
+}
+
+fn entry_to_event(entry: RawEntry<'_>) -> Result<CloudEvent, EventError> {
+    match entry {
+        RawEntry::Object(members) => members_to_event(members),
+        RawEntry::NotObject(what) => Err(EventError::new(
+            EventErrorKind::Malformed,
+            "",
+            format!("a CloudEvent must be a JSON object, got {what}"),
+        )),
+    }
+}
+
+/// A string attribute value; `null` means absent.
+fn string_attr(field: &str, raw: &RawValue) -> Result<Option<String>, EventError> {
+    let text = raw.get();
+    if text == "null" {
+        return Ok(None);
+    }
+    if !text.starts_with('"') {
+        return Err(EventError::invalid(
+            field,
+            format!("'{field}' must be a string, got {}", json_kind(text)),
+        ));
+    }
+    serde_json::from_str::<String>(text)
+        .map(Some)
+        .map_err(|e| EventError::invalid(field, format!("'{field}' is not a valid string: {e}")))
+}
+
+fn json_kind(text: &str) -> &'static str {
+    match text.as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+fn members_to_event(members: Vec<(Cow<'_, str>, &RawValue)>) -> Result<CloudEvent, EventError> {
+    build_event(&members).map_err(|e| {
+        let find = |name: &str| {
+            members
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| serde_json::from_str::<String>(v.get()).ok())
+        };
+        e.with_identity(find("id"), find("source"))
+    })
+}
+
+fn build_event(members: &[(Cow<'_, str>, &RawValue)]) -> Result<CloudEvent, EventError> {
+    let mut specversion = None;
+    let mut id = None;
+    let mut source = None;
+    let mut ty = None;
+    let mut datacontenttype = None;
+    let mut dataschema = None;
+    let mut subject = None;
+    let mut time = None;
+    let mut data: Option<&RawValue> = None;
+    let mut data_base64 = None;
+    let mut extensions = Vec::new();
+    let mut seen: Vec<&str> = Vec::with_capacity(members.len());
+    // The version decides what the other members mean, so it is checked
+    // before anything else.
+    if let Some((_, raw)) = members.iter().find(|(k, _)| k == "specversion")
+        && let Some(v) = string_attr("specversion", raw)?
+    {
+        validate::check_specversion(&v)?;
+    }
+
+    for (key, raw) in members {
+        let key: &str = key;
+        if seen.contains(&key) {
+            return Err(EventError::new(
+                EventErrorKind::Malformed,
+                key,
+                format!("the member '{key}' appears more than once"),
+            ));
+        }
+        seen.push(key);
+        match key {
+            "specversion" => specversion = string_attr(key, raw)?,
+            "id" => id = string_attr(key, raw)?,
+            "source" => source = string_attr(key, raw)?,
+            "type" => ty = string_attr(key, raw)?,
+            "datacontenttype" => datacontenttype = string_attr(key, raw)?,
+            "dataschema" => dataschema = string_attr(key, raw)?,
+            "subject" => subject = string_attr(key, raw)?,
+            "time" => time = string_attr(key, raw)?,
+            "data" => {
+                if raw.get() != "null" {
+                    data = Some(*raw);
+                }
+            }
+            "data_base64" => data_base64 = string_attr(key, raw)?,
+            name => {
+                validate::check_extension_name(name)?;
+                if let Some(v) = extension_value(name, raw)? {
+                    extensions.push((name.to_owned(), v));
+                }
+            }
+        }
+    }
+
+    let specversion = specversion.ok_or_else(|| EventError::missing("specversion"))?;
+    validate::check_specversion(&specversion)?;
+    let id = id.ok_or_else(|| EventError::missing("id"))?;
+    validate::check_non_empty("id", &id)?;
+    let source = source.ok_or_else(|| EventError::missing("source"))?;
+    validate::check_source(&source)?;
+    let ty = ty.ok_or_else(|| EventError::missing("type"))?;
+    validate::check_non_empty("type", &ty)?;
+    if let Some(v) = &datacontenttype {
+        validate::check_datacontenttype(v)?;
+    }
+    if let Some(v) = &dataschema {
+        validate::check_dataschema(v)?;
+    }
+    if let Some(v) = &subject {
+        validate::check_subject(v)?;
+    }
+    if let Some(v) = &time {
+        validate::check_time(v)?;
+    }
+
+    let data = match (data, data_base64) {
+        (Some(_), Some(_)) => {
+            return Err(EventError::invalid(
+                "data_base64",
+                "an event carries either 'data' or 'data_base64', not both",
+            ));
+        }
+        (None, Some(b64)) => Some(Data::Binary(
+            BASE64
+                .decode(b64.as_bytes())
+                .map_err(|e| {
+                    EventError::invalid(
+                        "data_base64",
+                        format!("'data_base64' is not valid base64: {e}"),
+                    )
+                })?
+                .into(),
+        )),
+        (Some(raw), None) => Some(json_data(datacontenttype.as_deref(), raw)),
+        (None, None) => None,
+    };
+
+    Ok(CloudEvent {
+        id,
+        source,
+        ty,
+        datacontenttype,
+        dataschema,
+        subject,
+        time,
+        extensions,
+        data,
+    })
+}
+
+/// `data` in the JSON format: JSON for JSON (or unspecified) content types; a
+/// JSON string with any other content type is that text (e.g. XML).
+fn json_data(datacontenttype: Option<&str>, raw: &RawValue) -> Data {
+    let text = raw.get();
+    let is_json = datacontenttype.is_none_or(is_json_media_type);
+    if !is_json
+        && text.starts_with('"')
+        && let Ok(s) = serde_json::from_str::<String>(text)
+    {
+        return Data::Text(s);
+    }
+    Data::Json(text.to_owned())
+}
+
+fn extension_value(name: &str, raw: &RawValue) -> Result<Option<ExtensionValue>, EventError> {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'"') => Ok(string_attr(name, raw)?.map(ExtensionValue::String)),
+        Some(b't') => Ok(Some(ExtensionValue::Boolean(true))),
+        Some(b'f') => Ok(Some(ExtensionValue::Boolean(false))),
+        Some(b'n') => Ok(None),
+        Some(b'-' | b'0'..=b'9') => match text.parse::<i64>() {
+            Ok(v) => i32::try_from(v).map(|v| Some(ExtensionValue::Integer(v))).map_err(|_| {
+                EventError::invalid(
+                    name,
+                    format!(
+                        "extension '{name}' is {v}, outside the 32-bit integer range of CloudEvents; send it as a string"
+                    ),
+                )
+            }),
+            Err(_) => Err(EventError::invalid(
+                name,
+                format!(
+                    "extension '{name}' is {text}: CloudEvents integers are whole numbers; send other numbers as strings"
+                ),
+            )),
+        },
+        _ => Err(EventError::invalid(
+            name,
+            format!(
+                "extension '{name}' must be a string, boolean or integer, got {}",
+                json_kind(text)
+            ),
+        )),
+    }
+}
+
+/// Writes `event` in the JSON event format. `extra` members (such as `seq`
+/// and `received_at` in API responses) are appended before `data`; their
+/// values must already be JSON text.
+pub fn write_json(event: &CloudEvent, extra: &[(&str, &str)], out: &mut String) {
+    fn member(out: &mut String, first: &mut bool, name: &str) {
+        if !*first {
+            out.push(',');
+        }
+        *first = false;
+        push_json_str(out, name);
+        out.push(':');
+    }
+    let mut first = true;
+    out.push('{');
+    member(out, &mut first, "specversion");
+    push_json_str(out, super::SPEC_VERSION);
+    member(out, &mut first, "id");
+    push_json_str(out, &event.id);
+    member(out, &mut first, "source");
+    push_json_str(out, &event.source);
+    member(out, &mut first, "type");
+    push_json_str(out, &event.ty);
+    for (name, v) in [
+        ("datacontenttype", &event.datacontenttype),
+        ("dataschema", &event.dataschema),
+        ("subject", &event.subject),
+        ("time", &event.time),
+    ] {
+        if let Some(v) = v {
+            member(out, &mut first, name);
+            push_json_str(out, v);
+        }
+    }
+    for (name, v) in &event.extensions {
+        member(out, &mut first, name);
+        match v {
+            ExtensionValue::String(s) => push_json_str(out, s),
+            ExtensionValue::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+            ExtensionValue::Integer(i) => out.push_str(&i.to_string()),
+        }
+    }
+    for (name, v) in extra {
+        member(out, &mut first, name);
+        out.push_str(v);
+    }
+    match &event.data {
+        Some(Data::Json(text)) => {
+            member(out, &mut first, "data");
+            out.push_str(text);
+        }
+        Some(Data::Text(text)) => {
+            member(out, &mut first, "data");
+            push_json_str(out, text);
+        }
+        Some(Data::Binary(bytes)) => {
+            member(out, &mut first, "data_base64");
+            out.push('"');
+            out.push_str(&BASE64.encode(bytes));
+            out.push('"');
+        }
+        None => {}
+    }
+    out.push('}');
+}
+
+/// The JSON event format of `event` as a string.
+pub fn to_json_string(event: &CloudEvent) -> String {
+    let mut s = String::with_capacity(event.size() + 128);
+    write_json(event, &[], &mut s);
+    s
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(json: &str) -> CloudEvent {
+        parse_structured(json.as_bytes()).unwrap().unwrap()
+    }
+
+    fn err(json: &str) -> EventError {
+        parse_structured(json.as_bytes()).unwrap().unwrap_err()
+    }
+
+    const MIN: &str = r#""specversion":"1.0","id":"1","source":"/s","type":"t""#;
+
+    #[test]
+    fn minimal_event() {
+        let e = ok(&format!("{{{MIN}}}"));
+        assert_eq!(e.id, "1");
+        assert_eq!(e.source, "/s");
+        assert_eq!(e.ty, "t");
+        assert!(e.data.is_none());
+    }
+
+    #[test]
+    fn required_attributes() {
+        for field in ["specversion", "id", "source", "type"] {
+            let mut v: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&format!("{{{MIN}}}")).unwrap();
+            v.remove(field);
+            let e = err(&serde_json::to_string(&v).unwrap());
+            assert_eq!(e.kind, EventErrorKind::Missing);
+            assert_eq!(e.field, field);
+            v.insert(field.into(), serde_json::json!(""));
+            let e = err(&serde_json::to_string(&v).unwrap());
+            assert_eq!(e.field, field);
+            v.insert(field.into(), serde_json::json!(42));
+            let e = err(&serde_json::to_string(&v).unwrap());
+            assert_eq!(e.field, field);
+            assert!(e.detail.contains("must be a string"), "{}", e.detail);
+        }
+    }
+
+    #[test]
+    fn data_and_base64_exclusive() {
+        let e = err(&format!(r#"{{{MIN},"data":1,"data_base64":"AA=="}}"#));
+        assert_eq!(e.field, "data_base64");
+        let e = err(&format!(r#"{{{MIN},"data_base64":"!!"}}"#));
+        assert_eq!(e.field, "data_base64");
+    }
+
+    #[test]
+    fn json_data_keeps_exact_text() {
+        let e = ok(&format!(r#"{{{MIN},"data":{{ "b" : 1.50, "a":[1,2] }}}}"#));
+        assert_eq!(
+            e.data,
+            Some(Data::Json(r#"{ "b" : 1.50, "a":[1,2] }"#.into()))
+        );
+        let mut out = String::new();
+        write_json(&e, &[], &mut out);
+        assert!(
+            out.ends_with(r#""data":{ "b" : 1.50, "a":[1,2] }}"#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn text_data_for_non_json_content_type() {
+        let e = ok(&format!(
+            r#"{{{MIN},"datacontenttype":"application/xml","data":"<a>\"</a>"}}"#
+        ));
+        assert_eq!(e.data, Some(Data::Text("<a>\"</a>".into())));
+        let back = ok(&to_json_string(&e));
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn extensions() {
+        let e = ok(&format!(
+            r#"{{{MIN},"astring":"aaa","aboolean":true,"anumber":10,"neg":-5,"gone":null}}"#
+        ));
+        assert_eq!(
+            e.extensions,
+            vec![
+                ("astring".into(), ExtensionValue::String("aaa".into())),
+                ("aboolean".into(), ExtensionValue::Boolean(true)),
+                ("anumber".into(), ExtensionValue::Integer(10)),
+                ("neg".into(), ExtensionValue::Integer(-5)),
+            ]
+        );
+        assert_eq!(err(&format!(r#"{{{MIN},"x":1.5}}"#)).field, "x");
+        assert_eq!(err(&format!(r#"{{{MIN},"x":2147483648}}"#)).field, "x");
+        assert!(
+            ok(&format!(r#"{{{MIN},"x":-2147483648}}"#))
+                .extension("x")
+                .is_some()
+        );
+        assert_eq!(err(&format!(r#"{{{MIN},"x":{{}}}}"#)).field, "x");
+        assert_eq!(err(&format!(r#"{{{MIN},"x":[]}}"#)).field, "x");
+        assert_eq!(err(&format!(r#"{{{MIN},"X":"1"}}"#)).field, "X");
+    }
+
+    #[test]
+    fn duplicate_members_rejected() {
+        let e = err(&format!(r#"{{{MIN},"id":"2"}}"#));
+        assert_eq!(e.field, "id");
+        assert_eq!(e.kind, EventErrorKind::Malformed);
+    }
+
+    #[test]
+    fn escaped_member_names_and_values() {
+        let e = ok(r#"{"spec\u0076ersion":"1.0","id":"a\"b","source":"/s","type":"t\u00e9"}"#);
+        assert_eq!(e.id, "a\"b");
+        assert_eq!(e.ty, "té");
+        assert_eq!(ok(&to_json_string(&e)), e);
+    }
+
+    #[test]
+    fn batch_isolates_bad_entries() {
+        let body = format!(r#"[{{{MIN}}}, 5, {{"id":"x"}}, {{{MIN},"time":"never"}}]"#);
+        let r = parse_batch(body.as_bytes()).unwrap();
+        assert_eq!(r.len(), 4);
+        assert!(r[0].is_ok());
+        assert_eq!(r[1].as_ref().unwrap_err().kind, EventErrorKind::Malformed);
+        assert_eq!(r[2].as_ref().unwrap_err().field, "specversion");
+        assert_eq!(r[3].as_ref().unwrap_err().field, "time");
+    }
+
+    #[test]
+    fn batch_body_errors() {
+        assert!(parse_batch(b"{}").is_err());
+        assert!(parse_batch(b"[{}").is_err());
+        assert!(parse_batch(b"[] x").is_err());
+        assert_eq!(parse_batch(b"[]").unwrap().len(), 0);
+        assert!(parse_structured(b"not json").is_err());
+    }
+
+    #[test]
+    fn control_characters_escape() {
+        let mut s = String::new();
+        push_json_str(&mut s, "a\u{1}b\n\"\\");
+        assert_eq!(s, r#""a\u0001b\n\"\\""#);
+        assert_eq!(serde_json::from_str::<String>(&s).unwrap(), "a\u{1}b\n\"\\");
+    }
+
+    /// The CloudEvents JSON-format cases from sdk-java: files named `fail_*`
+    /// must be rejected, as must invalid extension names; v0.3 events are
+    /// refused for their specversion; the rest must parse and survive a
+    /// round trip through our writer unchanged.
+    #[test]
+    fn sdk_java_conformance_cases() {
+        let dir = crate::testing::conformance_dir()
+            .join("sdk-java/formats/json-jackson/src/test/resources");
+        let mut checked = 0;
+        for version in ["v1", "v03"] {
+            for entry in std::fs::read_dir(dir.join(version)).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                let body = std::fs::read(&path).unwrap();
+                let parsed = parse_structured(&body).expect("valid JSON");
+                checked += 1;
+                let declared: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let must_fail = declared["specversion"] != "1.0"
+                    || name.starts_with("fail_")
+                    || name.contains("invalid")
+                    || name.contains("upper_case");
+                match parsed {
+                    Ok(event) => {
+                        assert!(!must_fail, "{version}/{name} should be rejected");
+                        let again = parse_structured(to_json_string(&event).as_bytes())
+                            .unwrap()
+                            .unwrap();
+                        assert_eq!(again, event, "{name} round trip");
+                        let original: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                        let written: serde_json::Value =
+                            serde_json::from_str(&to_json_string(&event)).unwrap();
+                        let mut original = original.as_object().unwrap().clone();
+                        original.retain(|_, v| !v.is_null());
+                        assert_eq!(written.as_object().unwrap(), &original, "{name} members");
+                    }
+                    Err(e) => {
+                        assert!(must_fail, "{version}/{name} rejected: {e}");
+                        let declared: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                        if declared["specversion"] == "0.3" {
+                            assert_eq!(e.field, "specversion", "{name}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked >= 30, "found only {checked} conformance files");
+    }
+
+    /// The CloudEvents JSON schema is the floor: whatever it rejects we
+    /// reject, and whatever we accept (and write back) it accepts. We are
+    /// stricter where the specification is (extension names, integer range,
+    /// RFC 3339 details).
+    #[test]
+    fn agrees_with_the_cloudevents_json_schema() {
+        let dir = crate::testing::conformance_dir();
+        let schema: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.join("spec/cloudevents/formats/cloudevents.json")).unwrap(),
+        )
+        .unwrap();
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap();
+        let mut docs: Vec<serde_json::Value> = Vec::new();
+        for version in ["v1", "v03"] {
+            let d = dir.join("sdk-java/formats/json-jackson/src/test/resources").join(version);
+            for entry in std::fs::read_dir(d).unwrap() {
+                docs.push(serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap());
+            }
+        }
+        let base = serde_json::json!({"specversion":"1.0","id":"1","source":"/s","type":"t"});
+        for (member, value) in [
+            ("id", serde_json::json!("")),
+            ("id", serde_json::json!(1)),
+            ("source", serde_json::json!("")),
+            ("type", serde_json::json!(null)),
+            ("time", serde_json::json!("not a time")),
+            ("time", serde_json::json!("2018-04-26T14:48:09")),
+            ("subject", serde_json::json!("")),
+            ("datacontenttype", serde_json::json!("")),
+            ("dataschema", serde_json::json!("")),
+            ("specversion", serde_json::json!("")),
+        ] {
+            let mut d = base.clone();
+            d[member] = value;
+            docs.push(d);
+        }
+        for member in ["id", "source", "specversion", "type"] {
+            let mut d = base.clone();
+            d.as_object_mut().unwrap().remove(member);
+            docs.push(d);
+        }
+        let mut rejected_by_schema = 0;
+        for doc in &docs {
+            let ours = parse_structured(doc.to_string().as_bytes()).unwrap();
+            if !validator.is_valid(doc) {
+                rejected_by_schema += 1;
+                assert!(ours.is_err(), "the schema rejects {doc} but we accept it");
+            }
+            if let Ok(event) = ours {
+                let written: serde_json::Value = serde_json::from_str(&to_json_string(&event)).unwrap();
+                assert!(validator.is_valid(&written), "we wrote {written}, which the schema rejects");
+            }
+        }
+        assert!(rejected_by_schema >= 14, "only {rejected_by_schema} documents exercised rejection");
+    }
+
+    /// Our parser agrees with the cloudevents-sdk on every valid case.
+    #[test]
+    fn agrees_with_cloudevents_sdk() {
+        use cloudevents::AttributesReader;
+        let dir = crate::testing::conformance_dir()
+            .join("sdk-java/formats/json-jackson/src/test/resources/v1");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let body = std::fs::read(&path).unwrap();
+            let Ok(ours) = parse_structured(&body).unwrap() else {
+                continue;
+            };
+            let theirs: cloudevents::Event = serde_json::from_slice(&body)
+                .unwrap_or_else(|e| panic!("sdk rejects {}: {e}", path.display()));
+            assert_eq!(theirs.id(), ours.id);
+            assert_eq!(theirs.source().to_string(), ours.source);
+            assert_eq!(theirs.ty(), ours.ty);
+            assert_eq!(theirs.subject(), ours.subject.as_deref());
+            assert_eq!(theirs.datacontenttype(), ours.datacontenttype.as_deref());
+            assert_eq!(theirs.iter_extensions().count(), ours.extensions.len());
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! Ingest: turning an HTTP request into validated CloudEvents.
+//!
+//! The CloudEvents HTTP binding has three modes, told apart by `Content-Type`:
+//!
+//! * **structured** — `application/cloudevents+json`: the body is one event
+//!   in the JSON format;
+//! * **batch** — `application/cloudevents-batch+json`: the body is a JSON
+//!   array of events; each entry stands or falls on its own (like
+//!   EventBridge's PutEvents);
+//! * **binary** — any other content type with `ce-*` headers: the headers are
+//!   the attributes, the body is the data and `Content-Type` is
+//!   `datacontenttype`.
+//!
+//! This module only parses and validates; it does no I/O. The API layer
+//! reads the body (enforcing the request size limit), calls
+//! [`parse_request`], appends the valid events to the store and answers.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use thiserror::Error;
+
+use crate::event::json::{self, BodyError};
+use crate::event::validate::{self, EventError, EventErrorKind};
+use crate::event::{CloudEvent, Data, ExtensionValue, is_json_media_type};
+
+/// The HTTP binding mode a request used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `ce-*` headers and the data as the body.
+    Binary,
+    /// One event in the JSON format.
+    Structured,
+    /// A JSON array of events.
+    Batch,
+}
+
+impl Mode {
+    /// The mode's name as used in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Binary => "binary",
+            Mode::Structured => "structured",
+            Mode::Batch => "batch",
+        }
+    }
+}
+
+/// Limits that apply while parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest event accepted, as counted by [`CloudEvent::size`].
+    pub max_event_bytes: usize,
+    /// Most events in one batch request.
+    pub max_batch_events: usize,
+}
+
+/// A request that could be parsed; its entries are in request order.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The mode the request used.
+    pub mode: Mode,
+    /// One result per event in the request.
+    pub entries: Vec<Result<CloudEvent, EventError>>,
+}
+
+/// Why a whole request was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum IngestError {
+    /// Neither a CloudEvents content type nor `ce-specversion`.
+    #[error(
+        "the request is not a CloudEvent: send ce-* headers (binary mode), Content-Type application/cloudevents+json (structured mode) or application/cloudevents-batch+json (batch mode)"
+    )]
+    NotCloudEvent,
+    /// A CloudEvents format other than JSON.
+    #[error("the event format '{0}' is not supported; use application/cloudevents+json")]
+    UnsupportedFormat(String),
+    /// The body could not be parsed at all.
+    #[error("{0}")]
+    Body(#[from] BodyError),
+    /// Too many events in one batch.
+    #[error("the batch has {count} events; at most {limit} are accepted per request")]
+    TooManyEvents {
+        /// Events in the request.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl IngestError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            IngestError::UnsupportedFormat(_) => 415,
+            IngestError::TooManyEvents { .. } => 413,
+            _ => 400,
+        }
+    }
+}
+
+/// Parses an ingest request.
+pub fn parse_request(
+    headers: &HeaderMap,
+    body: Bytes,
+    limits: Limits,
+) -> Result<Parsed, IngestError> {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let essence = content_type
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let (mode, mut entries) = if essence == "application/cloudevents+json" {
+        (Mode::Structured, vec![json::parse_structured(&body)?])
+    } else if essence == "application/cloudevents-batch+json" {
+        let entries = json::parse_batch(&body)?;
+        if entries.len() > limits.max_batch_events {
+            return Err(IngestError::TooManyEvents {
+                count: entries.len(),
+                limit: limits.max_batch_events,
+            });
+        }
+        (Mode::Batch, entries)
+    } else if essence.starts_with("application/cloudevents+")
+        || essence.starts_with("application/cloudevents-batch+")
+    {
+        return Err(IngestError::UnsupportedFormat(essence));
+    } else if headers.contains_key("ce-specversion") {
+        let identity = |name: &str| headers.get(name).and_then(|v| percent_decode(v.as_bytes()));
+        let entry = parse_binary(headers, content_type, body)
+            .map_err(|e| e.with_identity(identity("ce-id"), identity("ce-source")));
+        (Mode::Binary, vec![entry])
+    } else {
+        return Err(IngestError::NotCloudEvent);
+    };
+    for entry in &mut entries {
+        if let Ok(event) = entry {
+            let size = event.size();
+            if size > limits.max_event_bytes {
+                let (id, source) = (Some(event.id.clone()), Some(event.source.clone()));
+                *entry = Err(EventError::new(
+                    EventErrorKind::TooLarge,
+                    "",
+                    format!(
+                        "the event is {size} bytes; this bus accepts events up to {} bytes",
+                        limits.max_event_bytes
+                    ),
+                )
+                .with_identity(id, source));
+            }
+        }
+    }
+    Ok(Parsed { mode, entries })
+}
+
+/// Parses a binary-mode event from `ce-*` headers and the body.
+fn parse_binary(
+    headers: &HeaderMap,
+    content_type: Option<&str>,
+    body: Bytes,
+) -> Result<CloudEvent, EventError> {
+    let mut specversion = None;
+    let mut id = None;
+    let mut source = None;
+    let mut ty = None;
+    let mut dataschema = None;
+    let mut subject = None;
+    let mut time = None;
+    let mut extensions: Vec<(String, ExtensionValue)> = Vec::new();
+
+    for name in headers.keys() {
+        let Some(attr) = name.as_str().strip_prefix("ce-") else {
+            continue;
+        };
+        let mut values = headers.get_all(name).iter();
+        let raw = values.next().expect("a key has a value");
+        if values.next().is_some() {
+            return Err(EventError::new(
+                EventErrorKind::Malformed,
+                attr,
+                format!("the header 'ce-{attr}' appears more than once"),
+            ));
+        }
+        let value = percent_decode(raw.as_bytes()).ok_or_else(|| {
+            EventError::invalid(
+                attr,
+                format!("the header 'ce-{attr}' is not valid percent-encoded UTF-8"),
+            )
+        })?;
+        match attr {
+            "specversion" => specversion = Some(value),
+            "id" => id = Some(value),
+            "source" => source = Some(value),
+            "type" => ty = Some(value),
+            "dataschema" => dataschema = Some(value),
+            "subject" => subject = Some(value),
+            "time" => time = Some(value),
+            "datacontenttype" => {
+                return Err(EventError::invalid(
+                    "datacontenttype",
+                    "in binary mode datacontenttype is the Content-Type header, not ce-datacontenttype",
+                ));
+            }
+            "data" | "data_base64" => {
+                return Err(EventError::invalid(
+                    attr,
+                    "in binary mode the data is the request body",
+                ));
+            }
+            name => {
+                validate::check_extension_name(name)?;
+                extensions.push((name.to_owned(), ExtensionValue::String(value)));
+            }
+        }
+    }
+
+    let specversion = specversion.ok_or_else(|| EventError::missing("specversion"))?;
+    validate::check_specversion(&specversion)?;
+    let id = id.ok_or_else(|| EventError::missing("id"))?;
+    validate::check_non_empty("id", &id)?;
+    let source = source.ok_or_else(|| EventError::missing("source"))?;
+    validate::check_source(&source)?;
+    let ty = ty.ok_or_else(|| EventError::missing("type"))?;
+    validate::check_non_empty("type", &ty)?;
+    let datacontenttype = content_type.map(str::to_owned);
+    if let Some(v) = &datacontenttype {
+        validate::check_datacontenttype(v)?;
+    }
+    if let Some(v) = &dataschema {
+        validate::check_dataschema(v)?;
+    }
+    if let Some(v) = &subject {
+        validate::check_subject(v)?;
+    }
+    if let Some(v) = &time {
+        validate::check_time(v)?;
+    }
+    let data = if body.is_empty() {
+        None
+    } else {
+        Some(binary_data(datacontenttype.as_deref(), body)?)
+    };
+    Ok(CloudEvent {
+        id,
+        source,
+        ty,
+        datacontenttype,
+        dataschema,
+        subject,
+        time,
+        extensions,
+        data,
+    })
+}
+
+/// Classifies a binary-mode body: JSON content types must carry valid JSON
+/// (a producer that says JSON and sends something else has a bug it wants to
+/// hear about), `text/*` that is UTF-8 stays text, the rest is opaque.
+fn binary_data(content_type: Option<&str>, body: Bytes) -> Result<Data, EventError> {
+    match content_type {
+        Some(ct) if is_json_media_type(ct) => {
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+                return Err(EventError::invalid(
+                    "data",
+                    format!("Content-Type says JSON but the body is not valid JSON: {e}"),
+                ));
+            }
+            // Valid JSON is valid UTF-8.
+            Ok(Data::Json(
+                String::from_utf8(body.to_vec()).unwrap_or_default(),
+            ))
+        }
+        Some(ct) if ct.trim_start().to_ascii_lowercase().starts_with("text/") => {
+            match std::str::from_utf8(&body) {
+                Ok(s) => Ok(Data::Text(s.to_owned())),
+                Err(_) => Ok(Data::Binary(body)),
+            }
+        }
+        _ => Ok(Data::Binary(body)),
+    }
+}
+
+/// Decodes `%HH` escapes (the HTTP binding percent-encodes header values
+/// outside printable ASCII) and checks the result is UTF-8.
+fn percent_decode(raw: &[u8]) -> Option<String> {
+    if !raw.contains(&b'%') {
+        return String::from_utf8(raw.to_vec()).ok();
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            let s = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(s, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Percent-encodes a header value the way the HTTP binding asks: space, `"`,
+/// `%` and anything outside printable ASCII.
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_graphic() && b != b'"' && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    const LIMITS: Limits = Limits {
+        max_event_bytes: 1 << 20,
+        max_batch_events: 10,
+    };
+
+    fn binary(extra: &[(&str, &str)], body: &'static [u8]) -> Result<Parsed, IngestError> {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("ce-specversion", "1.0"),
+            ("ce-id", "1"),
+            ("ce-source", "/s"),
+            ("ce-type", "t"),
+        ] {
+            h.insert(k, HeaderValue::from_static(v));
+        }
+        for (k, v) in extra {
+            let name = http::HeaderName::from_bytes(k.as_bytes()).unwrap();
+            h.insert(name, HeaderValue::from_str(v).unwrap());
+        }
+        parse_request(&h, Bytes::from_static(body), LIMITS)
+    }
+
+    #[test]
+    fn binary_mode() {
+        let p = binary(
+            &[
+                ("content-type", "application/json"),
+                ("ce-partitionkey", "k%201%C3%A9"),
+                ("ce-time", "2024-01-01T00:00:00Z"),
+                ("x-other", "ignored"),
+            ],
+            br#"{"a":1}"#,
+        )
+        .unwrap();
+        assert_eq!(p.mode, Mode::Binary);
+        let e = p.entries[0].as_ref().unwrap();
+        assert_eq!(e.data, Some(Data::Json(r#"{"a":1}"#.into())));
+        assert_eq!(e.datacontenttype.as_deref(), Some("application/json"));
+        assert_eq!(
+            e.extension("partitionkey"),
+            Some(&ExtensionValue::String("k 1é".into()))
+        );
+    }
+
+    #[test]
+    fn binary_mode_errors_name_the_field() {
+        let field = |extra: &[(&str, &str)], body| {
+            binary(extra, body)
+                .unwrap()
+                .entries
+                .remove(0)
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(field(&[("ce-specversion", "0.3")], b""), "specversion");
+        assert_eq!(field(&[("ce-time", "noon")], b""), "time");
+        assert_eq!(field(&[("ce-bad_name", "x")], b""), "bad_name");
+        assert_eq!(field(&[("ce-source", "a b")], b""), "source");
+        assert_eq!(field(&[("ce-id", "%zz")], b""), "id");
+        assert_eq!(field(&[("content-type", "application/json")], b"{"), "data");
+        assert_eq!(
+            field(&[("ce-datacontenttype", "a/b")], b""),
+            "datacontenttype"
+        );
+    }
+
+    #[test]
+    fn binary_bodies() {
+        let data = |ct: &str, body: &'static [u8]| {
+            binary(&[("content-type", ct)], body)
+                .unwrap()
+                .entries
+                .remove(0)
+                .unwrap()
+                .data
+        };
+        assert_eq!(data("text/plain", b"hi"), Some(Data::Text("hi".into())));
+        assert_eq!(
+            data("text/plain", b"\xff"),
+            Some(Data::Binary(Bytes::from_static(b"\xff")))
+        );
+        assert_eq!(
+            data("image/png", b"\x89PNG"),
+            Some(Data::Binary(Bytes::from_static(b"\x89PNG")))
+        );
+        assert_eq!(
+            binary(&[], b"").unwrap().entries[0].as_ref().unwrap().data,
+            None
+        );
+    }
+
+    #[test]
+    fn mode_detection() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            parse_request(&h, Bytes::new(), LIMITS).unwrap_err(),
+            IngestError::NotCloudEvent
+        );
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/cloudevents+avro"),
+        );
+        assert_eq!(
+            parse_request(&h, Bytes::new(), LIMITS)
+                .unwrap_err()
+                .status(),
+            415
+        );
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/cloudevents-batch+json; charset=utf-8"),
+        );
+        let body = Bytes::from(format!("[{}]", ["{}"; 11].join(",")));
+        assert_eq!(parse_request(&h, body, LIMITS).unwrap_err().status(), 413);
+        let p = parse_request(&h, Bytes::from_static(b"[]"), LIMITS).unwrap();
+        assert_eq!(p.mode, Mode::Batch);
+    }
+
+    #[test]
+    fn oversized_events() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/cloudevents+json"),
+        );
+        let big = format!(
+            r#"{{"specversion":"1.0","id":"1","source":"/s","type":"t","data":"{}"}}"#,
+            "x".repeat(100)
+        );
+        let limits = Limits {
+            max_event_bytes: 64,
+            ..LIMITS
+        };
+        let p = parse_request(&h, Bytes::from(big), limits).unwrap();
+        assert_eq!(
+            p.entries[0].as_ref().unwrap_err().kind,
+            EventErrorKind::TooLarge
+        );
+    }
+
+    #[test]
+    fn percent_coding_round_trips() {
+        for s in ["plain", "with space", "quote\"", "100%", "ünï", "tab\t"] {
+            assert_eq!(
+                percent_decode(percent_encode(s).as_bytes()).as_deref(),
+                Some(s)
+            );
+        }
+        assert_eq!(percent_decode(b"%4"), None);
+        assert_eq!(percent_decode(b"%ff"), None, "not UTF-8");
+    }
+}

@@ -1,0 +1,122 @@
+//! Column families: what each one holds, its key, its value and how it is
+//! kept bounded.
+//!
+//! All of them are created when the database is first opened, including the
+//! ones later features fill, so adding those features never needs a
+//! migration. Column families found on disk that this version does not know
+//! (written by a newer Signalbox) are opened with default options and left
+//! alone, so a downgrade does not fail to start.
+//!
+//! Adding a column family: add a constant and a row to [`ALL`], document key,
+//! value and retention here and in `docs/storage.md`, and say who deletes its
+//! entries so it cannot grow without bound.
+
+/// Small facts about the database itself. Key: UTF-8 name. Values:
+/// * `format` — the storage format version (`1`);
+/// * `next_bus_id` — u32 big-endian, the id the next bus gets;
+/// * `bus_floor/<bus id>` — u64 big-endian, the highest sequence number
+///   retention has deleted, so numbering continues after a bus is emptied.
+pub const META: &str = "meta";
+
+/// Bus definitions. Key: bus name. Value: JSON `BusRecord` with a `v`
+/// version member. Removed by `DELETE /v1/buses/{bus}`.
+pub const BUSES: &str = "buses";
+
+/// The bus log. Key: `bus_id | seq` ([`super::keys::event`]). Value: the
+/// binary event encoding ([`super::codec`]). Trimmed by retention and
+/// dropped with the bus.
+pub const EVENTS: &str = "events";
+
+/// Look-up of events by id. Key: `bus_id | id | source | seq`
+/// ([`super::keys::event_id`]). Value: empty. Deleted together with the event
+/// it points to.
+pub const EVENT_IDS: &str = "event_ids";
+
+/// Rules. Key: `bus_id | rule name`. Value: JSON rule definition.
+pub const RULES: &str = "rules";
+
+/// Per-rule progress over the bus log. Key: `bus_id | rule name`. Value:
+/// the last sequence number the rule has fully handled.
+pub const CURSORS: &str = "cursors";
+
+/// Per-target delivery queues. Key: `bus_id | rule | target | due time |
+/// seq`. Value: the delivery (event reference, attempt count, last error).
+/// Entries are deleted when delivered or moved to dead letters.
+pub const DELIVERIES: &str = "deliveries";
+
+/// Dead-letter queues. Key: `bus_id | rule | target | seq | attempt`.
+/// Value: the event, the failure and timestamps. Purged by the API and by
+/// retention.
+pub const DEAD_LETTERS: &str = "dead_letters";
+
+/// Event traces. Key: `bus_id | seq | step`. Value: what happened to the
+/// event at that step. Trimmed with the events they describe.
+pub const TRACES: &str = "traces";
+
+/// Plugin registry. Key: `name | version`. Value: metadata and the
+/// component's bytes. Removed by `DELETE /v1/plugins/...`.
+pub const PLUGINS: &str = "plugins";
+
+/// Schema registry and other per-bus governance records. Key: `bus_id |
+/// kind | name`. Value: JSON.
+pub const SCHEMAS: &str = "schemas";
+
+/// Every column family this version knows, with whether it holds bulk data
+/// (compressed, larger write buffers) or small metadata.
+pub const ALL: [(&str, Kind); 11] = [
+    (META, Kind::Metadata),
+    (BUSES, Kind::Metadata),
+    (EVENTS, Kind::Bulk),
+    (EVENT_IDS, Kind::Index),
+    (RULES, Kind::Metadata),
+    (CURSORS, Kind::Metadata),
+    (DELIVERIES, Kind::Index),
+    (DEAD_LETTERS, Kind::Bulk),
+    (TRACES, Kind::Bulk),
+    (PLUGINS, Kind::Metadata),
+    (SCHEMAS, Kind::Metadata),
+];
+
+/// How a column family is tuned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Few, small values, read often.
+    Metadata,
+    /// Many large values written in key order.
+    Bulk,
+    /// Many small keys in no particular order.
+    Index,
+}
+
+/// RocksDB options for a column family of the given kind.
+pub fn options(kind: Kind) -> rocksdb::Options {
+    let mut o = rocksdb::Options::default();
+    match kind {
+        Kind::Metadata => {
+            o.set_write_buffer_size(4 << 20);
+        }
+        Kind::Bulk => {
+            o.set_write_buffer_size(64 << 20);
+            o.set_max_write_buffer_number(4);
+            o.set_target_file_size_base(64 << 20);
+            // New data stays uncompressed (it is read soon, by rules and
+            // followers); older levels are compressed with LZ4, which costs
+            // little CPU.
+            o.set_compression_per_level(&[
+                rocksdb::DBCompressionType::None,
+                rocksdb::DBCompressionType::None,
+                rocksdb::DBCompressionType::Lz4,
+                rocksdb::DBCompressionType::Lz4,
+                rocksdb::DBCompressionType::Lz4,
+                rocksdb::DBCompressionType::Lz4,
+                rocksdb::DBCompressionType::Lz4,
+            ]);
+        }
+        Kind::Index => {
+            o.set_write_buffer_size(32 << 20);
+            o.set_max_write_buffer_number(4);
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        }
+    }
+    o
+}

@@ -1,0 +1,565 @@
+//! The store: Signalbox's only owner of RocksDB.
+//!
+//! It holds the **bus log** — per bus, an append-only sequence of events
+//! numbered 1, 2, 3, … — and, in other column families, everything else that
+//! must survive a restart (see [`columns`] and `docs/storage.md`).
+//!
+//! # Durability
+//!
+//! [`Store::append`] resolves only once its events are in RocksDB's write-ahead
+//! log. All writes go through one writer thread that takes every request
+//! waiting at that moment and commits them as a single `WriteBatch` (group
+//! commit), so concurrent producers share one WAL write, and, in
+//! [`SyncMode::Always`], one `fsync`. The writer also assigns sequence
+//! numbers, which is what keeps them gap-free and in commit order.
+//!
+//! # Narrow interface
+//!
+//! The rest of the host sees appends, reads from a position, look-ups by id
+//! and a "new events committed" signal — the operations a distributed log
+//! (Kafka, JetStream) also offers — never a RocksDB handle. The handle stays
+//! private to this module.
+
+pub mod codec;
+pub mod columns;
+pub mod keys;
+mod retention;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, ReadOptions};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::{oneshot, watch};
+
+use crate::event::CloudEvent;
+pub use codec::DecodeError;
+pub use keys::{BusId, Seq};
+
+/// The bus that always exists.
+pub const DEFAULT_BUS: &str = "default";
+
+/// How hard an acknowledged write is pushed towards the disk.
+///
+/// Every mode writes the WAL before an append resolves, so an acknowledged
+/// event survives the Signalbox process being killed (`kill -9`, OOM, panic).
+/// The modes differ in what survives the *machine* losing power or the kernel
+/// crashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// `fsync` the WAL before acknowledging. Concurrent requests share one
+    /// `fsync` (group commit). Survives power loss.
+    Always,
+    /// Acknowledge once the WAL is written; a background thread `fsync`s it
+    /// every `sync_interval` (default 50 ms). Power loss can lose at most the
+    /// last interval of acknowledged events. The default.
+    #[default]
+    Batch,
+    /// Acknowledge once the WAL is written; never `fsync` explicitly and let
+    /// the operating system write back (typically within 30 s).
+    Os,
+}
+
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Durability of acknowledged writes.
+    pub sync: SyncMode,
+    /// WAL `fsync` period in [`SyncMode::Batch`].
+    pub sync_interval: Duration,
+    /// Retention of the `default` bus and of buses created without one.
+    pub default_retention: Duration,
+    /// How often retention looks for expired events.
+    pub retention_interval: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sync: SyncMode::Batch,
+            sync_interval: Duration::from_millis(50),
+            default_retention: Duration::from_secs(7 * 24 * 3600),
+            retention_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Errors from the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// RocksDB failed (I/O error, corruption, …).
+    #[error("storage error: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// A stored value could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The bus does not exist (or was deleted while the request ran).
+    #[error("bus '{0}' does not exist")]
+    BusNotFound(String),
+    /// The `default` bus cannot be deleted.
+    #[error("the '{DEFAULT_BUS}' bus always exists and cannot be deleted")]
+    ProtectedBus,
+    /// The store is shutting down.
+    #[error("the store is closed")]
+    Closed,
+    /// Opening the database failed for a reason other than RocksDB.
+    #[error("cannot open the data folder {path}: {reason}")]
+    Open {
+        /// The data folder.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A bus's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BusConfig {
+    /// Free text for humans.
+    #[serde(default)]
+    pub description: String,
+    /// How long events are kept, in seconds.
+    pub retention_secs: u64,
+    /// Largest event accepted on this bus; `None` uses the server's limit.
+    #[serde(default)]
+    pub max_event_bytes: Option<u64>,
+}
+
+/// A bus as stored in the `buses` column family.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BusRecord {
+    v: u8,
+    id: BusId,
+    name: String,
+    created_at: i64,
+    updated_at: i64,
+    config: BusConfig,
+}
+
+/// A bus: its identity, settings and commit signal.
+#[derive(Debug)]
+pub struct Bus {
+    /// The bus name.
+    pub name: String,
+    /// The numeric id used in keys.
+    pub id: BusId,
+    /// When the bus was created (µs since the epoch).
+    pub created_at: i64,
+    /// When its settings last changed (µs since the epoch).
+    pub updated_at: i64,
+    /// Its settings.
+    pub config: BusConfig,
+    committed: watch::Receiver<Seq>,
+}
+
+impl Bus {
+    /// The highest committed sequence number (0 when the bus is empty).
+    pub fn last_seq(&self) -> Seq {
+        *self.committed.borrow()
+    }
+
+    /// A receiver that changes whenever new events are committed.
+    pub fn subscribe(&self) -> watch::Receiver<Seq> {
+        self.committed.clone()
+    }
+}
+
+/// An event as stored in the bus log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Its position in the bus.
+    pub seq: Seq,
+    /// When it was received (µs since the epoch).
+    pub received_at: i64,
+    /// The event.
+    pub event: CloudEvent,
+}
+
+/// The result of looking an event up by id.
+#[derive(Debug)]
+pub enum Lookup {
+    /// Exactly one match (the newest, if the same source reused the id).
+    Found(Box<StoredEvent>),
+    /// No event has that id.
+    NotFound,
+    /// Several sources used that id; the caller must name one.
+    Ambiguous(Vec<String>),
+}
+
+/// Handle to the open store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<DB>,
+    buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
+    writer: writer::Handle,
+    options: StoreOptions,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `path` and starts the
+    /// writer. Must be called outside an async context or in
+    /// `spawn_blocking`: opening may replay the WAL.
+    pub fn open(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let mut db_opts = rocksdb::Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.increase_parallelism(2);
+        db_opts.set_max_background_jobs(2);
+        db_opts.set_enable_pipelined_write(true);
+        db_opts.set_bytes_per_sync(1 << 20);
+        db_opts.set_keep_log_file_num(5);
+        db_opts.set_max_total_wal_size(512 << 20);
+
+        let mut names: Vec<String> = columns::ALL.iter().map(|(n, _)| (*n).to_owned()).collect();
+        if let Ok(existing) = DB::list_cf(&db_opts, path) {
+            for name in existing {
+                if name != "default" && !names.contains(&name) {
+                    tracing::warn!(column = %name, "Opening a column family this version does not know.");
+                    names.push(name);
+                }
+            }
+        }
+        let descriptors = names.iter().map(|name| {
+            let kind = columns::ALL
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(columns::Kind::Metadata, |(_, k)| *k);
+            ColumnFamilyDescriptor::new(name, columns::options(kind))
+        });
+        let db = Arc::new(DB::open_cf_descriptors(&db_opts, path, descriptors)?);
+
+        let (records, next_bus_id) = load_buses(&db)?;
+        let buses = Arc::new(RwLock::new(HashMap::new()));
+        let writer = writer::start(
+            db.clone(),
+            buses.clone(),
+            records,
+            next_bus_id,
+            options.sync,
+            options.sync_interval,
+            (
+                DEFAULT_BUS,
+                BusConfig {
+                    description: "The bus that always exists.".into(),
+                    retention_secs: options.default_retention.as_secs(),
+                    max_event_bytes: None,
+                },
+            ),
+        )?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                db,
+                buses,
+                writer,
+                options,
+                path: path.to_owned(),
+            }),
+        };
+        Ok(store)
+    }
+
+    /// The data folder.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    /// A bus by name.
+    pub fn bus(&self, name: &str) -> Option<Arc<Bus>> {
+        self.inner
+            .buses
+            .read()
+            .expect("bus map poisoned")
+            .get(name)
+            .cloned()
+    }
+
+    /// All buses, sorted by name.
+    pub fn buses(&self) -> Vec<Arc<Bus>> {
+        let mut v: Vec<_> = self
+            .inner
+            .buses
+            .read()
+            .expect("bus map poisoned")
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Creates a bus or replaces its settings. Returns the bus and whether
+    /// it was created.
+    pub async fn put_bus(
+        &self,
+        name: &str,
+        config: BusConfig,
+    ) -> Result<(Arc<Bus>, bool), StoreError> {
+        self.inner.writer.put_bus(name.to_owned(), config).await
+    }
+
+    /// Deletes a bus and everything stored under it. Returns false if it did
+    /// not exist.
+    pub async fn delete_bus(&self, name: &str) -> Result<bool, StoreError> {
+        if name == DEFAULT_BUS {
+            return Err(StoreError::ProtectedBus);
+        }
+        self.inner.writer.delete_bus(name.to_owned()).await
+    }
+
+    /// Appends events to a bus. Resolves once they are durable (per the sync
+    /// mode) with the sequence number of the first; the rest follow
+    /// consecutively.
+    pub async fn append(
+        &self,
+        bus: &Bus,
+        events: &[CloudEvent],
+        received_at: i64,
+    ) -> Result<Seq, StoreError> {
+        let entries = events
+            .iter()
+            .map(|e| {
+                let mut value = Vec::new();
+                codec::encode_event(e, received_at, &mut value);
+                writer::Entry {
+                    value,
+                    id_prefix: keys::event_id_prefix(bus.id, &e.id, Some(&e.source)),
+                }
+            })
+            .collect();
+        self.inner.writer.append(bus.id, &bus.name, entries).await
+    }
+
+    /// Reads up to `limit` events with sequence numbers greater than `after`.
+    /// Blocking: call from a blocking context for large reads.
+    pub fn read(
+        &self,
+        bus: &Bus,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let cf = self.cf(columns::EVENTS);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
+        let start = keys::event(bus.id, after.saturating_add(1));
+        let iter =
+            self.inner
+                .db
+                .iterator_cf_opt(cf, opts, IteratorMode::From(&start, Direction::Forward));
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for item in iter.take(limit) {
+            let (k, v) = item?;
+            let (_, seq) = keys::decode_event(&k).ok_or(DecodeError("bad event key"))?;
+            let (event, received_at) = codec::decode_event(&v)?;
+            out.push(StoredEvent {
+                seq,
+                received_at,
+                event,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The lowest sequence number still stored, if any.
+    pub fn first_seq(&self, bus: &Bus) -> Result<Option<Seq>, StoreError> {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
+        let mut iter = self.inner.db.iterator_cf_opt(
+            self.cf(columns::EVENTS),
+            opts,
+            IteratorMode::From(&keys::bus_start(bus.id), Direction::Forward),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (k, _) = item?;
+                Ok(keys::decode_event(&k).map(|(_, s)| s))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Looks an event up by id, optionally narrowed to one source.
+    pub fn get_by_id(
+        &self,
+        bus: &Bus,
+        id: &str,
+        source: Option<&str>,
+    ) -> Result<Lookup, StoreError> {
+        let prefix = keys::event_id_prefix(bus.id, id, source);
+        let mut upper = prefix.clone();
+        // The prefix never ends in 0xff..: it ends in a length or string byte;
+        // incrementing with carry gives the exclusive upper bound.
+        while let Some(last) = upper.pop() {
+            if last < 0xff {
+                upper.push(last + 1);
+                break;
+            }
+        }
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(upper);
+        let iter = self.inner.db.iterator_cf_opt(
+            self.cf(columns::EVENT_IDS),
+            opts,
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        let mut newest: Option<(String, Seq)> = None;
+        let mut sources: Vec<String> = Vec::new();
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let Some((src, seq)) = keys::decode_event_id(&k) else {
+                continue;
+            };
+            if source.is_none() && !sources.contains(&src) {
+                sources.push(src.clone());
+            }
+            if newest.as_ref().is_none_or(|(_, s)| seq > *s) {
+                newest = Some((src, seq));
+            }
+        }
+        if sources.len() > 1 {
+            return Ok(Lookup::Ambiguous(sources));
+        }
+        let Some((_, seq)) = newest else {
+            return Ok(Lookup::NotFound);
+        };
+        match self
+            .inner
+            .db
+            .get_cf(self.cf(columns::EVENTS), keys::event(bus.id, seq))?
+        {
+            Some(v) => {
+                let (event, received_at) = codec::decode_event(&v)?;
+                Ok(Lookup::Found(Box::new(StoredEvent {
+                    seq,
+                    received_at,
+                    event,
+                })))
+            }
+            None => Ok(Lookup::NotFound),
+        }
+    }
+
+    /// Deletes events older than each bus's retention. Returns how many were
+    /// deleted. Runs in chunks so ingest is never blocked for long.
+    pub async fn enforce_retention(&self) -> Result<u64, StoreError> {
+        retention::enforce(self).await
+    }
+
+    /// Runs retention every `retention_interval` until `shutdown` fires.
+    pub async fn run_retention(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.inner.options.retention_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            match self.enforce_retention().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "Retention deleted expired events."),
+                Err(error) => tracing::error!(%error, "Retention failed."),
+            }
+        }
+    }
+
+    /// Approximate size of the data folder's live data, in bytes.
+    pub fn approximate_size(&self) -> u64 {
+        columns::ALL
+            .iter()
+            .filter_map(|(name, _)| {
+                self.inner
+                    .db
+                    .property_int_value_cf(self.cf(name), "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
+            })
+            .sum()
+    }
+
+    /// Stops the writer, syncs the WAL and flushes memtables so the next
+    /// start does not need to replay the log. Appends after this fail with
+    /// [`StoreError::Closed`]. Blocking.
+    pub fn close(&self) -> Result<(), StoreError> {
+        self.inner.writer.shutdown();
+        self.inner.db.flush_wal(true)?;
+        for (name, _) in columns::ALL {
+            self.inner.db.flush_cf(self.cf(name))?;
+        }
+        Ok(())
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.inner
+            .db
+            .cf_handle(name)
+            .expect("every known column family is opened")
+    }
+}
+
+fn load_buses(db: &DB) -> Result<(Vec<(BusRecord, Seq)>, BusId), StoreError> {
+    let buses_cf = db.cf_handle(columns::BUSES).expect("buses column");
+    let meta_cf = db.cf_handle(columns::META).expect("meta column");
+    let events_cf = db.cf_handle(columns::EVENTS).expect("events column");
+    let mut records = Vec::new();
+    let mut max_id = 0;
+    for item in db.iterator_cf(buses_cf, IteratorMode::Start) {
+        let (_, v) = item?;
+        let record: BusRecord =
+            serde_json::from_slice(&v).map_err(|_| DecodeError("bad bus record"))?;
+        max_id = max_id.max(record.id);
+        // Numbering continues after the newest stored event, or after what
+        // retention deleted if the bus is now empty.
+        let mut last = 0;
+        let mut iter = db.raw_iterator_cf(events_cf);
+        iter.seek_for_prev(keys::event(record.id, Seq::MAX));
+        if iter.valid()
+            && let Some((bus, seq)) = iter.key().and_then(keys::decode_event)
+            && bus == record.id
+        {
+            last = seq;
+        }
+        iter.status()?;
+        if let Some(floor) = db.get_cf(meta_cf, writer::floor_key(record.id))?
+            && let Ok(b) = <[u8; 8]>::try_from(floor.as_slice())
+        {
+            last = last.max(Seq::from_be_bytes(b));
+        }
+        records.push((record, last));
+    }
+    let next = match db.get_cf(meta_cf, b"next_bus_id")? {
+        Some(v) => <[u8; 4]>::try_from(v.as_slice())
+            .map(BusId::from_be_bytes)
+            .unwrap_or(max_id + 1),
+        None => max_id + 1,
+    };
+    Ok((records, next.max(max_id + 1)))
+}
+
+/// Sends a command and waits for its reply.
+async fn call<T>(rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
+    rx.await.unwrap_or(Err(StoreError::Closed))
+}
+
+#[cfg(test)]
+mod tests;

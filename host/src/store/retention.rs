@@ -1,0 +1,88 @@
+//! Retention: deleting events older than their bus's retention.
+//!
+//! Events are appended in receive order, so the expired events of a bus are
+//! a prefix of its log. Retention scans that prefix on a blocking thread
+//! (reading only each value's receive time and its id and source), then asks
+//! the writer to delete it in one range delete plus the matching id-index
+//! entries. It works in chunks of [`CHUNK`] events so that each trim is a
+//! small write queued between appends: ingest never waits behind a large
+//! delete.
+
+use rocksdb::{Direction, IteratorMode, ReadOptions};
+
+use super::codec::{self, Reader};
+use super::{Store, StoreError, columns, keys};
+use crate::event::time::now_micros;
+
+/// Events deleted per writer command.
+const CHUNK: usize = 10_000;
+
+pub(super) async fn enforce(store: &Store) -> Result<u64, StoreError> {
+    let mut total = 0;
+    for bus in store.buses() {
+        let retention_micros = i64::try_from(bus.config.retention_secs)
+            .unwrap_or(i64::MAX / 1_000_000)
+            .saturating_mul(1_000_000);
+        let cutoff = now_micros().saturating_sub(retention_micros);
+        loop {
+            let s = store.clone();
+            let bus_id = bus.id;
+            let chunk = tokio::task::spawn_blocking(move || expired_chunk(&s, bus_id, cutoff))
+                .await
+                .map_err(|_| StoreError::Closed)??;
+            let Some((upto, id_keys)) = chunk else {
+                break;
+            };
+            let n = id_keys.len() as u64;
+            store.inner.writer.trim(bus.id, upto, id_keys).await?;
+            total += n;
+            if (n as usize) < CHUNK {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// The last expired sequence number of a chunk and the id-index keys of
+/// its events.
+type ExpiredChunk = (keys::Seq, Vec<Vec<u8>>);
+
+/// Finds up to [`CHUNK`] expired events at the start of a bus. Returns the
+/// last expired sequence number and the id-index keys to delete.
+fn expired_chunk(
+    store: &Store,
+    bus: keys::BusId,
+    cutoff: i64,
+) -> Result<Option<ExpiredChunk>, StoreError> {
+    let mut opts = ReadOptions::default();
+    opts.set_iterate_upper_bound(keys::bus_end(bus).to_vec());
+    let iter = store.inner.db.iterator_cf_opt(
+        store.cf(columns::EVENTS),
+        opts,
+        IteratorMode::From(&keys::bus_start(bus), Direction::Forward),
+    );
+    let mut upto = None;
+    let mut id_keys = Vec::new();
+    for item in iter.take(CHUNK) {
+        let (k, v) = item?;
+        if codec::event_received_at(&v)? >= cutoff {
+            break;
+        }
+        let (_, seq) = keys::decode_event(&k).ok_or(codec::DecodeError("bad event key"))?;
+        let (id, source) = id_and_source(&v)?;
+        id_keys.push(keys::event_id(bus, &id, &source, seq));
+        upto = Some(seq);
+    }
+    Ok(upto.map(|u| (u, id_keys)))
+}
+
+/// Reads just `id` and `source` from an encoded event.
+fn id_and_source(value: &[u8]) -> Result<(String, String), codec::DecodeError> {
+    // version (1) + received_at (8) + presence bits (1)
+    let mut r = Reader {
+        buf: value,
+        pos: 10,
+    };
+    Ok((r.string()?, r.string()?))
+}

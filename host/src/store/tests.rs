@@ -1,0 +1,261 @@
+use super::*;
+use crate::event::time::now_micros;
+use crate::event::{Data, ExtensionValue};
+
+fn event(id: &str, source: &str) -> CloudEvent {
+    CloudEvent {
+        id: id.into(),
+        source: source.into(),
+        ty: "t".into(),
+        datacontenttype: Some("application/json".into()),
+        dataschema: None,
+        subject: None,
+        time: None,
+        extensions: vec![("k".into(), ExtensionValue::Integer(1))],
+        data: Some(Data::Json(format!(r#"{{"id":"{id}"}}"#))),
+    }
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir, StoreOptions::default()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    let events: Vec<_> = (0..5).map(|i| event(&i.to_string(), "/s")).collect();
+    let first = store.append(&bus, &events, 42).await.unwrap();
+    assert_eq!(first, 1);
+    assert_eq!(bus.last_seq(), 5);
+    let read = store.read(&bus, 0, 100).unwrap();
+    assert_eq!(read.len(), 5);
+    assert_eq!(read[2].seq, 3);
+    assert_eq!(read[2].event, events[2]);
+    assert_eq!(read[2].received_at, 42);
+    assert_eq!(store.read(&bus, 3, 100).unwrap().len(), 2);
+    assert_eq!(store.read(&bus, 0, 2).unwrap().len(), 2);
+    assert_eq!(store.first_seq(&bus).unwrap(), Some(1));
+    store.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_get_distinct_gapless_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let store = store.clone();
+        let bus = bus.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut firsts = Vec::new();
+            for i in 0..50 {
+                let evs = vec![
+                    event(&format!("{t}-{i}-a"), "/s"),
+                    event(&format!("{t}-{i}-b"), "/s"),
+                ];
+                firsts.push(store.append(&bus, &evs, 1).await.unwrap());
+            }
+            firsts
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let expected: Vec<Seq> = (0..800).map(|i| 1 + 2 * i).collect();
+    assert_eq!(all, expected);
+    let read = store.read(&bus, 0, 10_000).unwrap();
+    assert_eq!(read.len(), 1600);
+    // Both events of one request are adjacent.
+    for pair in read.chunks(2) {
+        assert_eq!(
+            pair[0].event.id.trim_end_matches("-a"),
+            pair[1].event.id.trim_end_matches("-b")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbering_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        let bus = store.bus(DEFAULT_BUS).unwrap();
+        store
+            .append(&bus, &[event("a", "/s"), event("b", "/s")], 1)
+            .await
+            .unwrap();
+        store.close().unwrap();
+    }
+    let store = tokio::task::spawn_blocking({
+        let p = dir.path().to_owned();
+        move || open(&p)
+    })
+    .await
+    .unwrap();
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    assert_eq!(bus.last_seq(), 2);
+    assert_eq!(store.append(&bus, &[event("c", "/s")], 1).await.unwrap(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    store
+        .append(
+            &bus,
+            &[
+                event("x", "/a"),
+                event("x", "/b"),
+                event("y", "/a"),
+                event("xy", "/a"),
+            ],
+            1,
+        )
+        .await
+        .unwrap();
+    match store.get_by_id(&bus, "y", None).unwrap() {
+        Lookup::Found(e) => assert_eq!(e.seq, 3),
+        other => panic!("{other:?}"),
+    }
+    match store.get_by_id(&bus, "x", None).unwrap() {
+        Lookup::Ambiguous(mut s) => {
+            s.sort();
+            assert_eq!(s, vec!["/a", "/b"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match store.get_by_id(&bus, "x", Some("/b")).unwrap() {
+        Lookup::Found(e) => assert_eq!(e.seq, 2),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store.get_by_id(&bus, "z", None).unwrap(),
+        Lookup::NotFound
+    ));
+    assert!(matches!(
+        store.get_by_id(&bus, "x", Some("/c")).unwrap(),
+        Lookup::NotFound
+    ));
+    // A duplicate (same source and id) finds the newest copy.
+    store.append(&bus, &[event("y", "/a")], 1).await.unwrap();
+    match store.get_by_id(&bus, "y", None).unwrap() {
+        Lookup::Found(e) => assert_eq!(e.seq, 5),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buses_are_isolated_and_deletable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = BusConfig {
+        description: "orders".into(),
+        retention_secs: 60,
+        max_event_bytes: Some(1000),
+    };
+    let (orders, created) = store.put_bus("orders", config.clone()).await.unwrap();
+    assert!(created);
+    let (_, created) = store.put_bus("orders", config.clone()).await.unwrap();
+    assert!(!created);
+    store.append(&orders, &[event("a", "/s")], 1).await.unwrap();
+    let default = store.bus(DEFAULT_BUS).unwrap();
+    assert_eq!(store.read(&default, 0, 10).unwrap().len(), 0);
+    assert!(store.delete_bus("orders").await.unwrap());
+    assert!(!store.delete_bus("orders").await.unwrap());
+    assert!(matches!(
+        store.append(&orders, &[event("b", "/s")], 1).await,
+        Err(StoreError::BusNotFound(_))
+    ));
+    assert!(matches!(
+        store.delete_bus(DEFAULT_BUS).await,
+        Err(StoreError::ProtectedBus)
+    ));
+    // A re-created bus starts empty, with a new id.
+    let (again, _) = store.put_bus("orders", config).await.unwrap();
+    assert_ne!(again.id, orders.id);
+    assert_eq!(store.read(&again, 0, 10).unwrap().len(), 0);
+    assert_eq!(
+        store.append(&again, &[event("c", "/s")], 1).await.unwrap(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_only_expired_events_and_keeps_numbering() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = BusConfig {
+        description: String::new(),
+        retention_secs: 3600,
+        max_event_bytes: None,
+    };
+    let (bus, _) = store.put_bus("short", config).await.unwrap();
+    let old = now_micros() - 2 * 3600 * 1_000_000;
+    let old_events: Vec<_> = (0..25_000)
+        .map(|i| event(&format!("old{i}"), "/s"))
+        .collect();
+    store.append(&bus, &old_events, old).await.unwrap();
+    store
+        .append(&bus, &[event("new", "/s")], now_micros())
+        .await
+        .unwrap();
+    assert_eq!(store.enforce_retention().await.unwrap(), 25_000);
+    let left = store.read(&bus, 0, 100).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].seq, 25_001);
+    assert!(matches!(
+        store.get_by_id(&bus, "old7", None).unwrap(),
+        Lookup::NotFound
+    ));
+    assert!(matches!(
+        store.get_by_id(&bus, "new", None).unwrap(),
+        Lookup::Found(_)
+    ));
+
+    // Empty the bus entirely: numbering must continue after a restart.
+    let (bus, _) = store
+        .put_bus(
+            "short",
+            BusConfig {
+                description: String::new(),
+                retention_secs: 0,
+                max_event_bytes: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.enforce_retention().await.unwrap(), 1);
+    assert!(store.read(&bus, 0, 10).unwrap().is_empty());
+    store.close().unwrap();
+    drop(store);
+    let p = dir.path().to_owned();
+    let store = tokio::task::spawn_blocking(move || open(&p)).await.unwrap();
+    let bus = store.bus("short").unwrap();
+    assert_eq!(bus.last_seq(), 25_001);
+    assert_eq!(
+        store
+            .append(&bus, &[event("later", "/s")], now_micros())
+            .await
+            .unwrap(),
+        25_002
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_store_refuses_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    store.close().unwrap();
+    assert!(matches!(
+        store.append(&bus, &[event("a", "/s")], 1).await,
+        Err(StoreError::Closed)
+    ));
+}

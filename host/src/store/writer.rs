@@ -1,0 +1,518 @@
+//! The writer thread: group commit and sequence numbers.
+//!
+//! Every change to the database goes through one thread. It blocks for a
+//! command, then drains every append already waiting into the same
+//! `WriteBatch` (up to [`MAX_GROUP_BYTES`]) and writes it once. While that
+//! write (and, in `always` mode, its `fsync`) is in progress, new requests
+//! queue up and form the next group, so the number of syncs per second stays
+//! bounded however many producers there are, and each producer waits at most
+//! about two sync times.
+//!
+//! Bus changes and retention trims go through the same thread so they are
+//! ordered with appends: an append can never land in a bus after it was
+//! deleted, and sequence numbers never repeat.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rocksdb::{DB, WriteBatch, WriteOptions};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{Bus, BusConfig, BusId, BusRecord, Seq, StoreError, call, columns, keys};
+use crate::event::time::now_micros;
+
+/// Largest group committed in one write; bounds latency for the first
+/// request in a group.
+const MAX_GROUP_BYTES: usize = 8 << 20;
+
+/// Commands queued before producers wait (back-pressure).
+const QUEUE_DEPTH: usize = 4096;
+
+/// One event ready to write: its encoded value and its `event_ids` key
+/// without the sequence number.
+pub(super) struct Entry {
+    pub value: Vec<u8>,
+    pub id_prefix: Vec<u8>,
+}
+
+enum Command {
+    Append {
+        bus: BusId,
+        name: String,
+        entries: Vec<Entry>,
+        reply: oneshot::Sender<Result<Seq, StoreError>>,
+    },
+    PutBus {
+        name: String,
+        config: BusConfig,
+        reply: oneshot::Sender<Result<(Arc<Bus>, bool), StoreError>>,
+    },
+    DeleteBus {
+        name: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    Trim {
+        bus: BusId,
+        upto: Seq,
+        id_keys: Vec<Vec<u8>>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// The sending side, owned by the [`super::Store`].
+pub(super) struct Handle {
+    tx: RwLock<Option<mpsc::Sender<Command>>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    syncer: std::sync::Mutex<Option<(JoinHandle<()>, std::sync::mpsc::Sender<()>)>>,
+}
+
+pub(super) fn floor_key(bus: BusId) -> Vec<u8> {
+    let mut k = b"bus_floor/".to_vec();
+    k.extend_from_slice(&bus.to_be_bytes());
+    k
+}
+
+struct BusState {
+    next: Seq,
+    committed: watch::Sender<Seq>,
+}
+
+struct Writer {
+    db: Arc<DB>,
+    buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
+    state: HashMap<BusId, BusState>,
+    next_bus_id: BusId,
+    write_opts: WriteOptions,
+}
+
+pub(super) fn start(
+    db: Arc<DB>,
+    buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
+    records: Vec<(BusRecord, Seq)>,
+    next_bus_id: BusId,
+    sync: super::SyncMode,
+    sync_interval: Duration,
+    default_bus: (&str, BusConfig),
+) -> Result<Handle, StoreError> {
+    let mut write_opts = WriteOptions::default();
+    write_opts.set_sync(sync == super::SyncMode::Always);
+    let mut writer = Writer {
+        db: db.clone(),
+        buses,
+        state: HashMap::new(),
+        next_bus_id,
+        write_opts,
+    };
+    for (record, last) in records {
+        writer.install(record, last);
+    }
+    let exists = writer
+        .buses
+        .read()
+        .expect("bus map poisoned")
+        .contains_key(default_bus.0);
+    if !exists {
+        writer.put_bus(default_bus.0.to_owned(), default_bus.1)?;
+    }
+    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    let thread = std::thread::Builder::new()
+        .name("signalbox-writer".into())
+        .spawn(move || writer.run(rx))
+        .map_err(|e| StoreError::Open {
+            path: db.path().to_owned(),
+            reason: format!("cannot start the writer thread: {e}"),
+        })?;
+    let syncer = (sync == super::SyncMode::Batch).then(|| {
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let db = db.clone();
+        let t = std::thread::Builder::new()
+            .name("signalbox-wal-sync".into())
+            .spawn(move || {
+                // `recv_timeout` doubles as the sleep and the stop signal.
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stop_rx.recv_timeout(sync_interval)
+                {
+                    if let Err(error) = db.flush_wal(true) {
+                        tracing::error!(%error, "Syncing the write-ahead log failed.");
+                    }
+                }
+            })
+            .expect("spawn the WAL sync thread");
+        (t, stop_tx)
+    });
+    Ok(Handle {
+        tx: RwLock::new(Some(tx)),
+        thread: std::sync::Mutex::new(Some(thread)),
+        syncer: std::sync::Mutex::new(syncer),
+    })
+}
+
+impl Handle {
+    fn sender(&self) -> Result<mpsc::Sender<Command>, StoreError> {
+        self.tx
+            .read()
+            .expect("writer handle poisoned")
+            .clone()
+            .ok_or(StoreError::Closed)
+    }
+
+    pub(super) async fn append(
+        &self,
+        bus: BusId,
+        name: &str,
+        entries: Vec<Entry>,
+    ) -> Result<Seq, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::Append {
+                bus,
+                name: name.to_owned(),
+                entries,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        call(rx).await
+    }
+
+    pub(super) async fn put_bus(
+        &self,
+        name: String,
+        config: BusConfig,
+    ) -> Result<(Arc<Bus>, bool), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::PutBus {
+                name,
+                config,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        call(rx).await
+    }
+
+    pub(super) async fn delete_bus(&self, name: String) -> Result<bool, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::DeleteBus { name, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        call(rx).await
+    }
+
+    pub(super) async fn trim(
+        &self,
+        bus: BusId,
+        upto: Seq,
+        id_keys: Vec<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.sender()?
+            .send(Command::Trim {
+                bus,
+                upto,
+                id_keys,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        call(rx).await
+    }
+
+    /// Stops accepting commands, lets the writer finish what is queued and
+    /// waits for it. Idempotent.
+    pub(super) fn shutdown(&self) {
+        self.tx.write().expect("writer handle poisoned").take();
+        if let Some(t) = self.thread.lock().expect("writer thread poisoned").take() {
+            let _ = t.join();
+        }
+        if let Some((t, stop)) = self.syncer.lock().expect("syncer poisoned").take() {
+            drop(stop);
+            let _ = t.join();
+        }
+    }
+}
+
+type AppendReply = (
+    oneshot::Sender<Result<Seq, StoreError>>,
+    Result<Seq, StoreError>,
+);
+
+impl Writer {
+    fn install(&mut self, record: BusRecord, last: Seq) {
+        let (tx, rx) = watch::channel(last);
+        self.state.insert(
+            record.id,
+            BusState {
+                next: last + 1,
+                committed: tx,
+            },
+        );
+        let bus = Arc::new(Bus {
+            name: record.name.clone(),
+            id: record.id,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            config: record.config,
+            committed: rx,
+        });
+        self.buses
+            .write()
+            .expect("bus map poisoned")
+            .insert(record.name, bus);
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("known column family")
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut stashed: Option<Command> = None;
+        loop {
+            let Some(first) = stashed.take().or_else(|| rx.blocking_recv()) else {
+                return;
+            };
+            let Command::Append { .. } = first else {
+                self.apply(first);
+                continue;
+            };
+            // Group commit: take every append that is already waiting.
+            let mut batch = WriteBatch::default();
+            let mut replies: Vec<AppendReply> = Vec::new();
+            let mut rollback: Vec<(BusId, Seq)> = Vec::new();
+            let mut touched: Vec<BusId> = Vec::new();
+            let mut bytes = 0;
+            let mut next = Some(first);
+            while let Some(cmd) = next.take() {
+                match cmd {
+                    Command::Append {
+                        bus,
+                        name,
+                        entries,
+                        reply,
+                    } => {
+                        let result =
+                            self.stage(bus, &name, entries, &mut batch, &mut bytes, &mut rollback);
+                        if result.is_ok() && !touched.contains(&bus) {
+                            touched.push(bus);
+                        }
+                        replies.push((reply, result));
+                    }
+                    other => {
+                        stashed = Some(other);
+                        break;
+                    }
+                }
+                if bytes < MAX_GROUP_BYTES {
+                    next = rx.try_recv().ok();
+                }
+            }
+            let outcome = if batch.is_empty() {
+                Ok(())
+            } else {
+                self.db.write_opt(batch, &self.write_opts)
+            };
+            match outcome {
+                Ok(()) => {
+                    for bus in touched {
+                        if let Some(s) = self.state.get(&bus) {
+                            s.committed.send_replace(s.next - 1);
+                        }
+                    }
+                    for (reply, result) in replies {
+                        let _ = reply.send(result);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Writing to the event log failed.");
+                    // Undo sequence numbers handed out to the failed group,
+                    // newest first so each bus returns to its first value.
+                    for (bus, next) in rollback.into_iter().rev() {
+                        if let Some(s) = self.state.get_mut(&bus) {
+                            s.next = next;
+                        }
+                    }
+                    for (reply, result) in replies {
+                        let _ = reply.send(result.and(Err(StoreError::Rocks(e.clone()))));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds one append to the group; returns its first sequence number.
+    fn stage(
+        &mut self,
+        bus: BusId,
+        name: &str,
+        entries: Vec<Entry>,
+        batch: &mut WriteBatch,
+        bytes: &mut usize,
+        rollback: &mut Vec<(BusId, Seq)>,
+    ) -> Result<Seq, StoreError> {
+        let events_cf = self.db.cf_handle(columns::EVENTS).expect("events column");
+        let ids_cf = self
+            .db
+            .cf_handle(columns::EVENT_IDS)
+            .expect("event_ids column");
+        let Some(state) = self.state.get_mut(&bus) else {
+            return Err(StoreError::BusNotFound(name.to_owned()));
+        };
+        rollback.push((bus, state.next));
+        let first = state.next;
+        for mut entry in entries {
+            let seq = state.next;
+            state.next += 1;
+            *bytes += entry.value.len() + entry.id_prefix.len() + 40;
+            batch.put_cf(events_cf, keys::event(bus, seq), &entry.value);
+            entry.id_prefix.extend_from_slice(&seq.to_be_bytes());
+            batch.put_cf(ids_cf, &entry.id_prefix, []);
+        }
+        Ok(first)
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::Append { .. } => unreachable!("appends are grouped by run"),
+            Command::PutBus {
+                name,
+                config,
+                reply,
+            } => {
+                let _ = reply.send(self.put_bus(name, config));
+            }
+            Command::DeleteBus { name, reply } => {
+                let _ = reply.send(self.delete_bus(&name));
+            }
+            Command::Trim {
+                bus,
+                upto,
+                id_keys,
+                reply,
+            } => {
+                let _ = reply.send(self.trim(bus, upto, id_keys));
+            }
+        }
+    }
+
+    fn put_bus(&mut self, name: String, config: BusConfig) -> Result<(Arc<Bus>, bool), StoreError> {
+        let existing = self
+            .buses
+            .read()
+            .expect("bus map poisoned")
+            .get(&name)
+            .cloned();
+        let now = now_micros();
+        let mut batch = WriteBatch::default();
+        let record = match &existing {
+            Some(bus) => BusRecord {
+                v: 1,
+                id: bus.id,
+                name: name.clone(),
+                created_at: bus.created_at,
+                updated_at: now,
+                config,
+            },
+            None => {
+                let id = self.next_bus_id;
+                self.next_bus_id += 1;
+                batch.put_cf(
+                    self.cf(columns::META),
+                    b"next_bus_id",
+                    self.next_bus_id.to_be_bytes(),
+                );
+                BusRecord {
+                    v: 1,
+                    id,
+                    name: name.clone(),
+                    created_at: now,
+                    updated_at: now,
+                    config,
+                }
+            }
+        };
+        let json = serde_json::to_vec(&record).expect("bus records serialize");
+        batch.put_cf(self.cf(columns::BUSES), name.as_bytes(), json);
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
+        match existing {
+            Some(old) => {
+                let bus = Arc::new(Bus {
+                    name: record.name.clone(),
+                    id: record.id,
+                    created_at: record.created_at,
+                    updated_at: record.updated_at,
+                    config: record.config,
+                    committed: old.committed.clone(),
+                });
+                self.buses
+                    .write()
+                    .expect("bus map poisoned")
+                    .insert(name, bus.clone());
+                Ok((bus, false))
+            }
+            None => {
+                self.install(record, 0);
+                let bus = self.buses.read().expect("bus map poisoned")[&name].clone();
+                Ok((bus, true))
+            }
+        }
+    }
+
+    fn delete_bus(&mut self, name: &str) -> Result<bool, StoreError> {
+        let Some(bus) = self
+            .buses
+            .read()
+            .expect("bus map poisoned")
+            .get(name)
+            .cloned()
+        else {
+            return Ok(false);
+        };
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(columns::BUSES), name.as_bytes());
+        batch.delete_cf(self.cf(columns::META), floor_key(bus.id));
+        // Every per-bus column is keyed by bus id first.
+        for cf in [
+            columns::EVENTS,
+            columns::EVENT_IDS,
+            columns::RULES,
+            columns::CURSORS,
+            columns::DELIVERIES,
+            columns::DEAD_LETTERS,
+            columns::TRACES,
+            columns::SCHEMAS,
+        ] {
+            batch.delete_range_cf(self.cf(cf), keys::bus_start(bus.id), keys::bus_end(bus.id));
+        }
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
+        self.state.remove(&bus.id);
+        self.buses.write().expect("bus map poisoned").remove(name);
+        Ok(true)
+    }
+
+    fn trim(&mut self, bus: BusId, upto: Seq, id_keys: Vec<Vec<u8>>) -> Result<(), StoreError> {
+        if !self.state.contains_key(&bus) {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(
+            self.cf(columns::EVENTS),
+            keys::event(bus, 0),
+            keys::event(bus, upto + 1),
+        );
+        let ids_cf = self.cf(columns::EVENT_IDS);
+        for k in &id_keys {
+            batch.delete_cf(ids_cf, k);
+        }
+        batch.put_cf(self.cf(columns::META), floor_key(bus), upto.to_be_bytes());
+        self.db.write_opt(batch, &self.write_opts)?;
+        Ok(())
+    }
+}

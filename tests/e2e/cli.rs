@@ -1,0 +1,196 @@
+//! The command-line client against a real server.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn cli(s: &Server, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--server")
+        .arg(&s.base)
+        .args(args)
+        .output()
+        .expect("run signalbox")
+}
+
+fn ok_json(s: &Server, args: &[&str]) -> Value {
+    let mut all = vec!["--output", "json"];
+    all.extend_from_slice(args);
+    let out = cli(s, &all);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[tokio::test]
+async fn bus_commands() {
+    let s = Server::start();
+    let v = ok_json(
+        &s,
+        &[
+            "bus",
+            "create",
+            "orders",
+            "--retention",
+            "2d",
+            "--description",
+            "Orders",
+        ],
+    );
+    assert_eq!(v["retention"], "2d");
+    let out = cli(&s, &["bus", "list"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table.contains("orders") && table.contains("Orders"),
+        "{table}"
+    );
+    let v = ok_json(&s, &["bus", "get", "orders"]);
+    assert_eq!(v["name"], "orders");
+    assert!(cli(&s, &["bus", "delete", "orders"]).status.success());
+    let out = cli(&s, &["bus", "get", "orders"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("404") && err.contains("orders"), "{err}");
+}
+
+#[tokio::test]
+async fn put_from_flags_file_and_stdin() {
+    let s = Server::start();
+    let v = ok_json(
+        &s,
+        &[
+            "put",
+            "--type",
+            "com.example.ping",
+            "--source",
+            "/cli",
+            "--id",
+            "p1",
+            "--data",
+            r#"{"a":1}"#,
+            "--ext",
+            "tenant=acme",
+            "--subject",
+            "s",
+        ],
+    );
+    assert_eq!(v["accepted"], 1);
+    let (_, e) = get(&s, "/v1/buses/default/events/p1").await;
+    assert_eq!(e["data"], serde_json::json!({"a": 1}));
+    assert_eq!(e["tenant"], "acme");
+    assert_eq!(e["datacontenttype"], "application/json");
+
+    let v = ok_json(&s, &["put", "--type", "t", "--data", "plain words"]);
+    assert_eq!(v["accepted"], 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.jsonl");
+    let mut lines = String::new();
+    for i in 0..1200 {
+        lines.push_str(&format!(r#"{{"id":"f{i}","source":"/file","type":"t"}}"#));
+        lines.push('\n');
+    }
+    lines.push('\n');
+    std::fs::write(&file, &lines).unwrap();
+    let v = ok_json(
+        &s,
+        &[
+            "put",
+            "--file",
+            file.to_str().unwrap(),
+            "--batch-size",
+            "500",
+        ],
+    );
+    assert_eq!(v["accepted"], 1200);
+
+    // stdin, with one invalid line: exit status 2 and the reason printed.
+    let mut child = Command::new(BIN)
+        .args(["--server", &s.base, "put", "--file", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"id\":\"s1\",\"source\":\"/in\",\"type\":\"t\"}\n{\"id\":\"s2\",\"source\":\"/in\",\"type\":\"t\",\"time\":\"later\"}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("accepted 1, failed 1") && text.contains("time"),
+        "{text}"
+    );
+    assert_eq!(all_events(&s, "default").await.len(), 1203);
+}
+
+#[tokio::test]
+async fn events_list_get_and_tail() {
+    let s = Server::start();
+    let batch: Vec<_> = (0..3).map(|i| event(&format!("e{i}"))).collect();
+    assert_eq!(
+        post_batch(&s, "default", &serde_json::json!(batch)).await.0,
+        200
+    );
+    let v = ok_json(&s, &["events", "list", "--after", "1"]);
+    assert_eq!(v["events"].as_array().unwrap().len(), 2);
+    let v = ok_json(&s, &["events", "get", "e2"]);
+    assert_eq!(v["seq"], 3);
+    let out = cli(
+        &s,
+        &[
+            "--output",
+            "json",
+            "events",
+            "tail",
+            "--from-start",
+            "-n",
+            "3",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["id"], "e2");
+}
+
+#[tokio::test]
+async fn bench_ingest_runs_against_the_server() {
+    let s = Server::start();
+    let v = ok_json(
+        &s,
+        &[
+            "bench", "ingest", "-c", "4", "-n", "2000", "-b", "50", "-s", "512",
+        ],
+    );
+    assert_eq!(v["events"], 2000);
+    assert_eq!(v["errors"], 0);
+    assert!(v["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+    let v = ok_json(&s, &["bench", "ingest", "-c", "2", "-n", "300"]);
+    assert_eq!(v["events"], 300);
+    assert_eq!(v["mode"], "binary");
+    assert_eq!(all_events(&s, "bench").await.len(), 2300);
+}

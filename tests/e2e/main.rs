@@ -1,0 +1,12 @@
+//! End-to-end tests: each starts the real `signalbox` binary on an
+//! ephemeral loopback port with a temporary data folder and talks to it over
+//! HTTP (or runs the CLI) the way a user would.
+//!
+//! One test binary, one file per area (`<area>.rs`), helpers in `support`.
+
+mod buses;
+mod cli;
+mod durability;
+mod ingest;
+mod read;
+mod support;
