@@ -27,6 +27,10 @@
 //! [log]
 //! level = "info"      # or a RUST_LOG-style filter, e.g. "signalbox=debug"
 //! format = "text"     # or "json"
+//!
+//! [plugins]
+//! max_bytes = 67108864  # largest component accepted on upload
+//! instances = 1000      # live plugin instances (pooling allocator slots)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -87,6 +91,26 @@ pub struct ServerConfig {
     pub log: LogConfig,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout: Duration,
+    /// Plugin platform settings.
+    pub plugins: PluginSettings,
+}
+
+/// `[plugins]` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginSettings {
+    /// Largest component accepted on upload (default 64 MiB).
+    pub max_bytes: usize,
+    /// Live plugin instances the engine's pool can hold (default 1000).
+    pub instances: u32,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        PluginSettings {
+            max_bytes: crate::plugin::registry::DEFAULT_MAX_PLUGIN_BYTES,
+            instances: crate::plugin::PoolSize::default().instances,
+        }
+    }
 }
 
 /// A configuration problem, reported before the server starts.
@@ -133,6 +157,15 @@ struct RawConfig {
     retention: RawRetention,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    plugins: RawPlugins,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugins {
+    max_bytes: Option<usize>,
+    instances: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -249,6 +282,16 @@ impl ServerConfig {
             },
             shutdown_timeout: duration("shutdown_timeout", raw.shutdown_timeout)?
                 .unwrap_or(Duration::from_secs(30)),
+            plugins: PluginSettings {
+                max_bytes: raw
+                    .plugins
+                    .max_bytes
+                    .unwrap_or(PluginSettings::default().max_bytes),
+                instances: raw
+                    .plugins
+                    .instances
+                    .unwrap_or(PluginSettings::default().instances),
+            },
         };
         if config.store.sync_interval.is_zero() || config.store.retention_interval.is_zero() {
             return Err(ConfigError::Invalid {

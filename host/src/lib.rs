@@ -13,6 +13,10 @@
 //! * [`event`] — the validated [`event::CloudEvent`] and its JSON format;
 //! * [`ingest`] — the three HTTP modes (binary, structured, batch) turned into
 //!   events, with a precise error for each bad one;
+//! * [`pattern`] — EventBridge event patterns compiled into one matcher per
+//!   bus, and CloudEvents SQL ([`pattern::cesql`]);
+//! * [`plugin`] — the Wasm plugin platform: sandboxed per-rule instances of
+//!   user components (filters, transforms, connectors) and their registry;
 //! * [`store`] — the only owner of RocksDB: the per-bus log with sequence
 //!   numbers, group commit, look-up by id, retention;
 //! * [`api`] — the HTTP API; [`server`] — wiring and shutdown;
@@ -22,10 +26,15 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod event;
 pub mod ingest;
+pub mod pattern;
+pub mod pipeline;
+pub mod plugin;
 pub mod server;
 pub mod store;
+pub mod transform;
 
 #[cfg(test)]
 pub(crate) mod testing {

@@ -18,7 +18,10 @@ use tokio::sync::watch;
 
 use crate::api::{self, AppState};
 use crate::config::ServerConfig;
+use crate::pipeline::Router;
+use crate::plugin::{PluginEngine, PluginRuntime, PoolSize, Registry};
 use crate::store::{Store, StoreError};
+use std::sync::Arc;
 
 /// Why the server could not start or stopped abnormally.
 #[derive(Debug, Error)]
@@ -34,6 +37,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The plugin platform could not start.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -60,6 +66,41 @@ pub async fn run_until(
         "Store opened."
     );
 
+    let plugins_dir = config.data_dir.join("plugins");
+    let registry = {
+        let store = store.clone();
+        let settings = config.plugins;
+        tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+            let engine = PluginEngine::new(
+                Some(&plugins_dir.join("cache")),
+                PoolSize {
+                    instances: settings.instances,
+                },
+            )?;
+            let runtime = PluginRuntime::new(engine)?;
+            Ok(Registry::open(
+                store,
+                runtime,
+                &plugins_dir,
+                settings.max_bytes,
+            )?)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??
+    };
+    let (registry, report) = registry;
+    let registry = Arc::new(registry);
+    tracing::info!(
+        plugins = report.plugins,
+        from_cache = report.from_cache,
+        elapsed_ms = report.elapsed.as_millis() as u64,
+        "Plugins loaded."
+    );
+
+    let router = Router::start(store.clone(), registry.clone())
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -77,6 +118,8 @@ pub async fn run_until(
 
     let app = api::router(AppState::new(
         store.clone(),
+        registry.clone(),
+        router.clone(),
         config.limits,
         shutdown_rx.clone(),
     ));
@@ -105,6 +148,7 @@ pub async fn run_until(
     }
 
     let _ = shutdown_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), router.shutdown()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), retention).await;
     tokio::task::spawn_blocking(move || store.close())
         .await

@@ -111,6 +111,9 @@ async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
+    if name != crate::store::DEFAULT_BUS {
+        state.router().remove_bus(&name).await;
+    }
     if state.store().delete_bus(&name).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {

@@ -6,7 +6,10 @@
 
 mod buses;
 mod events;
+pub(crate) mod patterns;
+pub(crate) mod plugins;
 pub mod problem;
+mod rules;
 
 use std::sync::Arc;
 
@@ -19,6 +22,8 @@ use axum::routing::get;
 use tokio::sync::watch;
 
 use crate::config::Limits;
+use crate::pipeline::Router as PipelineRouter;
+use crate::plugin::Registry;
 use crate::store::Store;
 pub use problem::Problem;
 
@@ -30,6 +35,8 @@ pub struct AppState {
 
 struct StateInner {
     store: Store,
+    registry: Arc<Registry>,
+    router: Arc<PipelineRouter>,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
 }
@@ -38,14 +45,30 @@ impl AppState {
     /// Builds the state from the open store and the server limits.
     /// `shutdown` turns true when the server begins to stop; long-lived
     /// responses (event streams) end then.
-    pub fn new(store: Store, limits: Limits, shutdown: watch::Receiver<bool>) -> AppState {
+    pub fn new(
+        store: Store,
+        registry: Arc<Registry>,
+        router: Arc<PipelineRouter>,
+        limits: Limits,
+        shutdown: watch::Receiver<bool>,
+    ) -> AppState {
         AppState {
             inner: Arc::new(StateInner {
                 store,
+                registry,
+                router,
                 limits,
                 shutdown,
             }),
         }
+    }
+
+    pub(crate) fn router(&self) -> &Arc<PipelineRouter> {
+        &self.inner.router
+    }
+
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -69,6 +92,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/version", get(version))
         .merge(buses::routes())
         .merge(events::routes())
+        .merge(patterns::routes())
+        .merge(plugins::routes())
+        .merge(rules::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

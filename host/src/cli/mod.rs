@@ -9,7 +9,10 @@ mod bus;
 mod client;
 mod events;
 mod output;
+mod pattern;
+mod plugin;
 mod put;
+mod rule;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +66,28 @@ enum Command {
         #[command(subcommand)]
         cmd: events::EventsCmd,
     },
+    /// Test event patterns and CESQL, and measure matching speed.
+    Pattern {
+        #[command(subcommand)]
+        cmd: pattern::PatternCmd,
+    },
+    /// Manage plugins, and test them locally.
+    Plugin {
+        #[command(subcommand)]
+        cmd: plugin::PluginCmd,
+    },
+    /// Manage rules.
+    Rule {
+        #[command(subcommand)]
+        cmd: rule::RuleCmd,
+    },
+    /// Inspect, redrive and purge dead letters.
+    Dlq {
+        #[command(subcommand)]
+        cmd: rule::DlqCmd,
+    },
+    /// Show what happened to an event: matches, filters, delivery attempts.
+    Trace(rule::TraceArgs),
     /// Load generators for measuring a running server.
     Bench {
         #[command(subcommand)]
@@ -122,6 +147,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Bus { cmd } => bus::run(&client, out, cmd).await,
                     Command::Put(args) => put::run(&client, out, args).await,
                     Command::Events { cmd } => events::run(&client, out, cmd).await,
+                    Command::Pattern { cmd } => pattern::run(&client, out, cmd).await,
+                    Command::Plugin { cmd } => plugin::run(&client, out, cmd).await,
+                    Command::Rule { cmd } => rule::run(&client, out, cmd).await,
+                    Command::Dlq { cmd } => rule::dlq(&client, out, cmd).await,
+                    Command::Trace(args) => rule::trace(&client, out, args).await,
                     Command::Bench { cmd } => bench::run(&cli.server, out, cmd).await,
                 }
             })
@@ -132,8 +162,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn init_logging(default: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()

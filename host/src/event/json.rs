@@ -670,9 +670,13 @@ mod tests {
             .unwrap();
         let mut docs: Vec<serde_json::Value> = Vec::new();
         for version in ["v1", "v03"] {
-            let d = dir.join("sdk-java/formats/json-jackson/src/test/resources").join(version);
+            let d = dir
+                .join("sdk-java/formats/json-jackson/src/test/resources")
+                .join(version);
             for entry in std::fs::read_dir(d).unwrap() {
-                docs.push(serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap());
+                docs.push(
+                    serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap(),
+                );
             }
         }
         let base = serde_json::json!({"specversion":"1.0","id":"1","source":"/s","type":"t"});
@@ -705,11 +709,18 @@ mod tests {
                 assert!(ours.is_err(), "the schema rejects {doc} but we accept it");
             }
             if let Ok(event) = ours {
-                let written: serde_json::Value = serde_json::from_str(&to_json_string(&event)).unwrap();
-                assert!(validator.is_valid(&written), "we wrote {written}, which the schema rejects");
+                let written: serde_json::Value =
+                    serde_json::from_str(&to_json_string(&event)).unwrap();
+                assert!(
+                    validator.is_valid(&written),
+                    "we wrote {written}, which the schema rejects"
+                );
             }
         }
-        assert!(rejected_by_schema >= 14, "only {rejected_by_schema} documents exercised rejection");
+        assert!(
+            rejected_by_schema >= 14,
+            "only {rejected_by_schema} documents exercised rejection"
+        );
     }
 
     /// Our parser agrees with the cloudevents-sdk on every valid case.

@@ -23,6 +23,7 @@
 pub mod codec;
 pub mod columns;
 pub mod keys;
+pub mod queue;
 mod retention;
 mod writer;
 
@@ -190,6 +191,34 @@ pub enum Lookup {
     /// Several sources used that id; the caller must name one.
     Ambiguous(Vec<String>),
 }
+
+/// Column families holding small records (definitions and progress) that
+/// other modules read and write by key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Records {
+    /// Plugin metadata, keyed by `name \0 version`.
+    Plugins,
+    /// Rule definitions, keyed by `bus_id | rule`.
+    Rules,
+    /// Per-rule progress, keyed by `bus_id | rule`.
+    Cursors,
+    /// Schemas and other governance records.
+    Schemas,
+}
+
+impl Records {
+    fn column(self) -> &'static str {
+        match self {
+            Records::Plugins => columns::PLUGINS,
+            Records::Rules => columns::RULES,
+            Records::Cursors => columns::CURSORS,
+            Records::Schemas => columns::SCHEMAS,
+        }
+    }
+}
+
+/// A stored record: key and value bytes.
+pub type Record = (Vec<u8>, Vec<u8>);
 
 /// Handle to the open store. Cheap to clone.
 #[derive(Clone)]
@@ -481,6 +510,49 @@ impl Store {
                 Err(error) => tracing::error!(%error, "Retention failed."),
             }
         }
+    }
+
+    /// Writes a record durably (synced). Records are small and rare
+    /// compared with events, so each write syncs on its own.
+    pub fn put_record(&self, records: Records, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.inner
+            .db
+            .put_cf_opt(self.cf(records.column()), key, value, &opts)?;
+        Ok(())
+    }
+
+    /// Reads a record.
+    pub fn get_record(&self, records: Records, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.inner.db.get_cf(self.cf(records.column()), key)?)
+    }
+
+    /// Deletes a record (synced).
+    pub fn delete_record(&self, records: Records, key: &[u8]) -> Result<(), StoreError> {
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.inner
+            .db
+            .delete_cf_opt(self.cf(records.column()), key, &opts)?;
+        Ok(())
+    }
+
+    /// All records whose key starts with `prefix`, in key order.
+    pub fn scan_records(&self, records: Records, prefix: &[u8]) -> Result<Vec<Record>, StoreError> {
+        let iter = self.inner.db.iterator_cf(
+            self.cf(records.column()),
+            IteratorMode::From(prefix, Direction::Forward),
+        );
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
     }
 
     /// Approximate size of the data folder's live data, in bytes.

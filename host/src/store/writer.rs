@@ -507,6 +507,12 @@ impl Writer {
             keys::event(bus, 0),
             keys::event(bus, upto + 1),
         );
+        // Traces are keyed `bus | seq | …`, so event keys bound them too.
+        batch.delete_range_cf(
+            self.cf(columns::TRACES),
+            keys::event(bus, 0),
+            keys::event(bus, upto + 1),
+        );
         let ids_cf = self.cf(columns::EVENT_IDS);
         for k in &id_keys {
             batch.delete_cf(ids_cf, k);

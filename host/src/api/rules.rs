@@ -1,0 +1,247 @@
+//! `/v1/buses/{bus}/rules`, dead letters, and event traces.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{AppState, Problem, problem::parse_json, read_body};
+use crate::event::time::format_rfc3339_micros;
+use crate::pipeline::RouterError;
+use crate::pipeline::rule::RuleSpec;
+use crate::store::Lookup;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/buses/{bus}/rules", get(list))
+        .route(
+            "/v1/buses/{bus}/rules/{rule}",
+            get(get_rule).put(put).delete(delete),
+        )
+        .route(
+            "/v1/buses/{bus}/rules/{rule}/dead-letters",
+            get(dead_letters).delete(purge),
+        )
+        .route(
+            "/v1/buses/{bus}/rules/{rule}/dead-letters/redrive",
+            post(redrive),
+        )
+        .route("/v1/buses/{bus}/events/{id}/trace", get(trace))
+}
+
+impl From<RouterError> for Problem {
+    fn from(e: RouterError) -> Problem {
+        match e {
+            RouterError::Rule(r) => {
+                Problem::new(400, "invalid-rule", "Invalid rule", r.message).field(r.field)
+            }
+            RouterError::NoBus(b) => Problem::no_such_bus(&b),
+            RouterError::NoRule(r) => {
+                Problem::not_found("Rule", format!("there is no rule named '{r}' on this bus"))
+                    .field("rule")
+            }
+            RouterError::Store(s) => Problem::from(s),
+        }
+    }
+}
+
+async fn list(State(state): State<AppState>, Path(bus): Path<String>) -> Result<Response, Problem> {
+    let rules = state.router().list_rules(&bus).await?;
+    Ok(axum::Json(json!({ "rules": rules })).into_response())
+}
+
+async fn get_rule(
+    State(state): State<AppState>,
+    Path((bus, rule)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    if state.store().bus(&bus).is_none() {
+        return Err(Problem::no_such_bus(&bus));
+    }
+    Ok(axum::Json(state.router().get_rule(&bus, &rule).await?).into_response())
+}
+
+async fn put(
+    State(state): State<AppState>,
+    Path((bus, rule)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, Problem> {
+    let body = read_body(body, 1 << 20).await?;
+    let spec: RuleSpec = parse_json(&body)?;
+    let created = state.router().put_rule(&bus, &rule, spec).await?;
+    let v = state.router().get_rule(&bus, &rule).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(v)).into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((bus, rule)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    state.router().delete_rule(&bus, &rule).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DlqQuery {
+    target: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn check_rule(
+    state: &AppState,
+    bus: &str,
+    rule: &str,
+) -> Result<crate::store::BusId, Problem> {
+    let b = state
+        .store()
+        .bus(bus)
+        .ok_or_else(|| Problem::no_such_bus(bus))?;
+    if !state.router().has_rule(bus, rule).await {
+        return Err(RouterError::NoRule(rule.to_owned()).into());
+    }
+    Ok(b.id)
+}
+
+async fn dead_letters(
+    State(state): State<AppState>,
+    Path((bus, rule)): Path<(String, String)>,
+    query: Result<Query<DlqQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) =
+        query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let bus_id = check_rule(&state, &bus, &rule).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let store = state.store().clone();
+    let rule2 = rule.clone();
+    let all = tokio::task::spawn_blocking(move || store.dead_letters(bus_id, &rule2, 100_000))
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))??;
+    let filtered: Vec<_> = all
+        .into_iter()
+        .filter(|(k, _)| q.target.as_deref().is_none_or(|t| t == k.target))
+        .collect();
+    let total = filtered.len();
+    let items: Vec<Value> = filtered
+        .into_iter()
+        .take(limit)
+        .map(|(_, dl)| serde_json::to_value(dl).unwrap_or(Value::Null))
+        .collect();
+    Ok(axum::Json(json!({"dead_letters": items, "total": total})).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedriveRequest {
+    target: Option<String>,
+}
+
+async fn redrive(
+    State(state): State<AppState>,
+    Path((bus, rule)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, Problem> {
+    check_rule(&state, &bus, &rule).await?;
+    let body = read_body(body, 64 << 10).await?;
+    let req: RedriveRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RedriveRequest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let n = state
+        .router()
+        .redrive(&bus, &rule, req.target.as_deref())
+        .await?;
+    Ok(axum::Json(json!({"redriven": n})).into_response())
+}
+
+async fn purge(
+    State(state): State<AppState>,
+    Path((bus, rule)): Path<(String, String)>,
+    query: Result<Query<DlqQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) =
+        query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let bus_id = check_rule(&state, &bus, &rule).await?;
+    let n = state
+        .store()
+        .purge_dead_letters(bus_id, &rule, q.target.as_deref())?;
+    Ok(axum::Json(json!({"purged": n})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraceQuery {
+    source: Option<String>,
+}
+
+/// `GET /v1/buses/{bus}/events/{id}/trace`: when the event arrived, what
+/// each rule did with it, and every delivery attempt.
+async fn trace(
+    State(state): State<AppState>,
+    Path((bus, id)): Path<(String, String)>,
+    query: Result<Query<TraceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) =
+        query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let b = state
+        .store()
+        .bus(&bus)
+        .ok_or_else(|| Problem::no_such_bus(&bus))?;
+    let store = state.store().clone();
+    let (lookup, steps) = tokio::task::spawn_blocking(move || {
+        let lookup = store.get_by_id(&b, &id, q.source.as_deref())?;
+        let steps = match &lookup {
+            Lookup::Found(e) => store.trace(b.id, e.seq)?,
+            _ => Vec::new(),
+        };
+        Ok::<_, crate::store::StoreError>((lookup, steps))
+    })
+    .await
+    .map_err(|e| Problem::internal(e.to_string()))??;
+    let e = match lookup {
+        Lookup::Found(e) => e,
+        Lookup::NotFound => {
+            return Err(
+                Problem::not_found("Event", "no stored event has that id (and source)").field("id"),
+            );
+        }
+        Lookup::Ambiguous(sources) => {
+            let mut p = Problem::new(
+                409,
+                "ambiguous-id",
+                "Ambiguous event id",
+                format!(
+                    "{} sources used this id; add ?source= to choose one",
+                    sources.len()
+                ),
+            )
+            .field("source");
+            p.errors = sources.into_iter().map(Value::String).collect();
+            return Err(p);
+        }
+    };
+    let mut all = vec![json!({"at": format_rfc3339_micros(e.received_at), "step": "received"})];
+    all.extend(
+        steps
+            .into_iter()
+            .map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
+    );
+    Ok(axum::Json(json!({
+        "id": e.event.id,
+        "source": e.event.source,
+        "type": e.event.ty,
+        "seq": e.seq,
+        "received_at": format_rfc3339_micros(e.received_at),
+        "steps": all,
+    }))
+    .into_response())
+}

@@ -1,0 +1,902 @@
+//! The `"type": "http"` target: POST each event to a URL.
+//!
+//! [`HttpTarget`] is the configuration as it appears in a rule's `targets`
+//! (the contract's shape); [`HttpTarget::build`] checks it and turns it into
+//! an [`HttpSender`], which owns one pooled `reqwest` client per target and
+//! enforces the target's concurrency and rate limit. [`HttpSender::send`]
+//! makes one attempt and reports a [`SendOutcome`]; retrying is the
+//! worker's job (see [`crate::delivery::retry`]).
+//!
+//! ```json
+//! {"id": "inventory", "type": "http", "url": "https://inventory.example/events",
+//!  "mode": "binary", "headers": {"X-Tenant": "acme"},
+//!  "auth": {"bearer": "s3cr3t"}, "timeout": "5s", "concurrency": 8,
+//!  "rate_limit_per_s": 100, "retry": {"preset": "exponential"}, "dead_letter": true}
+//! ```
+//!
+//! ```
+//! use signalbox::delivery::{HttpTarget, Mode};
+//!
+//! let target: HttpTarget = serde_json::from_str(
+//!     r#"{"id": "inventory", "url": "https://inventory.example/events", "auth": {"bearer": "s3cr3t"}}"#,
+//! ).unwrap();
+//! let sender = target.build().unwrap();
+//! assert_eq!(sender.mode(), Mode::Binary);
+//! assert_eq!(sender.concurrency(), 8);
+//! assert!(!format!("{target:?}").contains("s3cr3t"), "secrets stay out of logs");
+//! ```
+//!
+//! # Wire formats
+//!
+//! * **binary** (default) — the CloudEvents HTTP binding's binary mode:
+//!   every attribute and extension as a `ce-<name>` header (values
+//!   percent-encoded as the binding asks), `datacontenttype` as
+//!   `Content-Type`, the data bytes as the body. JSON data without a
+//!   `datacontenttype` is sent as `application/json`, which is what the
+//!   JSON format implies for it.
+//! * **structured** — `Content-Type: application/cloudevents+json` and the
+//!   event in the JSON format ([`crate::event::json::to_json_string`]).
+//! * **body** — just a body: the transformed [`Body`] passed to `send`
+//!   (an `"output": "body"` transform), or else the event's data with its
+//!   `datacontenttype`. No `ce-*` headers.
+//!
+//! Every request is a `POST` with `User-Agent: signalbox/<version>`, the
+//! configured headers and the credentials from `auth`.
+//!
+//! # Outcomes
+//!
+//! Statuses and failures are classified by
+//! [`classify_status`] and
+//! [`classify_failure`]. Redirects
+//! are **not followed**: a 3xx goes to the dead-letter queue, because a
+//! moved endpoint needs a configuration change and following redirects
+//! would let a target send events (and credentials) elsewhere. The response
+//! body is read, up to 64 KiB so the connection can be reused; its first
+//! 512 bytes go into the error text of a failed attempt. The client honours
+//! the usual `HTTP(S)_PROXY`/`NO_PROXY` environment variables.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use super::ratelimit::TokenBucket;
+use super::retry::{FailureKind, RetryAction, RetryPolicy, classify_failure, classify_status};
+use crate::event::{CloudEvent, Data, SPEC_VERSION};
+use crate::transform::Body;
+
+/// `User-Agent` of every delivery request.
+pub const USER_AGENT: &str = concat!("signalbox/", env!("CARGO_PKG_VERSION"));
+/// Content type of structured-mode requests.
+pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
+/// How much of a response body is read (the rest is discarded).
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// How much of a failed response's body is kept for the error text.
+pub const ERROR_BODY_BYTES: usize = 512;
+/// Default request timeout (EventBridge API destinations use 5 s too).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest accepted timeout.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default number of concurrent requests per target.
+pub const DEFAULT_CONCURRENCY: u32 = 8;
+/// Largest accepted concurrency.
+pub const MAX_CONCURRENCY: u32 = 1024;
+/// At most this many custom headers.
+pub const MAX_HEADERS: usize = 64;
+
+/// How an event is put on the wire; see the [module docs](self).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// CloudEvents binary mode: `ce-*` headers, the data as the body.
+    #[default]
+    Binary,
+    /// CloudEvents structured mode: the JSON event format as the body.
+    Structured,
+    /// A plain body (transformed, or the event's data); no `ce-*` headers.
+    Body,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Binary => "binary",
+            Mode::Structured => "structured",
+            Mode::Body => "body",
+        }
+    }
+}
+
+/// Accepts only `"http"`, for the optional `type` member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HttpKind {
+    /// `"http"`.
+    #[serde(rename = "http")]
+    Http,
+}
+
+/// The configuration of an HTTP target (serde; the contract's shape).
+///
+/// `type` is optional so the struct also works as the `http` variant of an
+/// internally tagged `#[serde(tag = "type")]` target enum, which removes the
+/// tag before the variant sees the object.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTarget {
+    /// The target's id within its rule: 1–64 of `A-Z a-z 0-9 . _ -`.
+    pub id: String,
+    /// `"http"` when present.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<HttpKind>,
+    /// Where to POST: an `http` or `https` URL with a host and without
+    /// credentials (use `auth`).
+    pub url: String,
+    /// Wire format; default `binary`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Extra request headers. `Content-Type` and `ce-*` are set from the
+    /// event in binary and structured mode and cannot be set here; headers
+    /// the HTTP client manages (`Host`, `Content-Length`, …) never can.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Auth>,
+    /// Per-attempt timeout (connect, send and read the response), e.g.
+    /// `"5s"`; default 5 s, at most 5 min.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::delivery::duration_str::option"
+    )]
+    pub timeout: Option<Duration>,
+    /// Requests in flight at once; default 8, 1..=1024.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Requests started per second; no limit when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_s: Option<f64>,
+    /// How many requests may start back to back before the rate applies;
+    /// default 1 (evenly spaced). Needs `rate_limit_per_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_burst: Option<u32>,
+    /// Retry policy; the `exponential` preset when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// Whether events that cannot be delivered are kept in the rule's
+    /// dead-letter queue (default) or dropped.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub dead_letter: bool,
+    /// Deliver in order per value of this attribute (e.g. `partitionkey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTarget")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("mode", &self.mode)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .field("concurrency", &self.concurrency)
+            .field("rate_limit_per_s", &self.rate_limit_per_s)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("retry", &self.retry)
+            .field("dead_letter", &self.dead_letter)
+            .finish()
+    }
+}
+
+/// Credentials for an HTTP target; exactly one kind. `Debug` hides secrets.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Auth {
+    /// `{"basic": {"username", "password"}}` → `Authorization: Basic …`.
+    Basic(BasicAuth),
+    /// `{"bearer": "token"}` → `Authorization: Bearer token`.
+    Bearer(String),
+    /// `{"api_key": {"header", "value"}}` → `<header>: <value>`.
+    ApiKey(ApiKeyAuth),
+}
+
+/// HTTP Basic credentials (RFC 7617).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// The user name; must not contain `:`.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// An API key sent in a header of your choice.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyAuth {
+    /// The header name, e.g. `X-Api-Key`.
+    pub header: String,
+    /// The key.
+    pub value: String,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Basic(b) => write!(f, "Basic {{ username: {:?}, password: *** }}", b.username),
+            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+            Auth::ApiKey(k) => write!(f, "ApiKey {{ header: {:?}, value: *** }}", k.header),
+        }
+    }
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "BasicAuth {{ username: {:?}, password: *** }}",
+            self.username
+        )
+    }
+}
+
+impl fmt::Debug for ApiKeyAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKeyAuth {{ header: {:?}, value: *** }}", self.header)
+    }
+}
+
+/// An HTTP target configuration that cannot work. `field` is the member's
+/// path inside the target object (`url`, `headers.X-Foo`,
+/// `auth.api_key.header`, `retry.max_attempts`, …).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct HttpConfigError {
+    /// The offending member.
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub detail: String,
+}
+
+impl fmt::Display for HttpConfigError {
+    /// `field: detail`, or just the detail when no single member is at fault.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.detail)
+        } else {
+            write!(f, "{}: {}", self.field, self.detail)
+        }
+    }
+}
+
+impl HttpConfigError {
+    fn new(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        HttpConfigError {
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Headers the HTTP client owns.
+const CLIENT_MANAGED: [&str; 10] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+    "expect",
+];
+
+impl HttpTarget {
+    /// A target for `url` with every other setting at its default.
+    pub fn new(id: impl Into<String>, url: impl Into<String>) -> Self {
+        HttpTarget {
+            id: id.into(),
+            kind: None,
+            url: url.into(),
+            mode: Mode::default(),
+            headers: BTreeMap::new(),
+            auth: None,
+            timeout: None,
+            concurrency: None,
+            rate_limit_per_s: None,
+            rate_limit_burst: None,
+            retry: None,
+            dead_letter: true,
+            ordering_key: None,
+        }
+    }
+
+    /// Checks the configuration without building a client (cheap; for the
+    /// API's validation of a rule).
+    pub fn validate(&self) -> Result<(), HttpConfigError> {
+        self.check().map(|_| ())
+    }
+
+    /// Checks the configuration and builds the sender, with its own pooled
+    /// client. Build it once per target and share it.
+    pub fn build(&self) -> Result<HttpSender, HttpConfigError> {
+        let c = self.check()?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(c.timeout)
+            .connect_timeout(c.timeout)
+            .pool_max_idle_per_host(c.concurrency as usize)
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| {
+                HttpConfigError::new("", format!("could not create the HTTP client: {e}"))
+            })?;
+        Ok(HttpSender {
+            id: self.id.clone(),
+            url: c.url,
+            mode: self.mode,
+            headers: c.headers,
+            client,
+            timeout: c.timeout,
+            concurrency: c.concurrency,
+            permits: Semaphore::new(c.concurrency as usize),
+            limiter: c.limiter,
+            retry: c.retry,
+            dead_letter: self.dead_letter,
+        })
+    }
+
+    fn check(&self) -> Result<Checked, HttpConfigError> {
+        if self.id.is_empty()
+            || self.id.len() > 64
+            || !self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
+            return Err(HttpConfigError::new(
+                "id",
+                format!(
+                    "'{}' is not a valid target id: use 1 to 64 letters, digits, '.', '_' or '-'",
+                    self.id
+                ),
+            ));
+        }
+        let url = check_url(&self.url)?;
+
+        let mut headers = HeaderMap::new();
+        if self.headers.len() > MAX_HEADERS {
+            return Err(HttpConfigError::new(
+                "headers",
+                format!("at most {MAX_HEADERS} headers, got {}", self.headers.len()),
+            ));
+        }
+        for (name, value) in &self.headers {
+            let field = format!("headers.{name}");
+            let hn = self.check_header_name(name, &field)?;
+            if headers.contains_key(&hn) {
+                return Err(HttpConfigError::new(
+                    field,
+                    "is given twice (header names are case-insensitive)",
+                ));
+            }
+            let hv = ascii_header_value(value).ok_or_else(|| {
+                HttpConfigError::new(
+                    field.clone(),
+                    "header values must be printable ASCII without control characters",
+                )
+            })?;
+            headers.insert(hn, hv);
+        }
+
+        if let Some(auth) = &self.auth {
+            let (name, mut value, field) = match auth {
+                Auth::Basic(b) => {
+                    if b.username.contains(':') {
+                        return Err(HttpConfigError::new(
+                            "auth.basic.username",
+                            "must not contain ':' (RFC 7617)",
+                        ));
+                    }
+                    use base64::Engine as _;
+                    let token = base64::engine::general_purpose::STANDARD
+                        .encode(format!("{}:{}", b.username, b.password));
+                    let value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
+                        HttpConfigError::new("auth.basic", "cannot be encoded in a header")
+                    })?;
+                    (header::AUTHORIZATION, value, "auth.basic")
+                }
+                Auth::Bearer(token) => {
+                    if token.is_empty() || token.contains(|c: char| c.is_whitespace()) {
+                        return Err(HttpConfigError::new(
+                            "auth.bearer",
+                            "the token must be non-empty and contain no whitespace",
+                        ));
+                    }
+                    let value =
+                        ascii_header_value(&format!("Bearer {token}")).ok_or_else(|| {
+                            HttpConfigError::new("auth.bearer", "the token must be printable ASCII")
+                        })?;
+                    (header::AUTHORIZATION, value, "auth.bearer")
+                }
+                Auth::ApiKey(k) => {
+                    let name = self.check_header_name(&k.header, "auth.api_key.header")?;
+                    if k.value.is_empty() {
+                        return Err(HttpConfigError::new(
+                            "auth.api_key.value",
+                            "must not be empty",
+                        ));
+                    }
+                    let value = ascii_header_value(&k.value).ok_or_else(|| {
+                        HttpConfigError::new(
+                            "auth.api_key.value",
+                            "must be printable ASCII without control characters",
+                        )
+                    })?;
+                    (name, value, "auth.api_key")
+                }
+            };
+            if headers.contains_key(&name) {
+                return Err(HttpConfigError::new(
+                    format!("headers.{}", name.as_str()),
+                    format!("conflicts with the header set by '{field}'"),
+                ));
+            }
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout < Duration::from_millis(1) || timeout > MAX_TIMEOUT {
+            return Err(HttpConfigError::new(
+                "timeout",
+                format!(
+                    "must be between 1ms and 5m, got {}",
+                    humantime::format_duration(timeout)
+                ),
+            ));
+        }
+        let concurrency = self.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+            return Err(HttpConfigError::new(
+                "concurrency",
+                format!("must be between 1 and {MAX_CONCURRENCY}, got {concurrency}"),
+            ));
+        }
+        let limiter = match (self.rate_limit_per_s, self.rate_limit_burst) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(HttpConfigError::new(
+                    "rate_limit_burst",
+                    "needs rate_limit_per_s",
+                ));
+            }
+            (Some(rate), burst) => {
+                let burst = burst.unwrap_or(1);
+                Some(TokenBucket::new(rate, burst).map_err(|e| {
+                    let field = match e {
+                        super::ratelimit::RateLimitError::InvalidBurst => "rate_limit_burst",
+                        super::ratelimit::RateLimitError::InvalidRate(_) => "rate_limit_per_s",
+                    };
+                    HttpConfigError::new(field, e.to_string())
+                })?)
+            }
+        };
+        let retry = self.retry.unwrap_or_default();
+        retry
+            .validate()
+            .map_err(|e| HttpConfigError::new(format!("retry.{}", e.field), e.detail))?;
+        Ok(Checked {
+            url,
+            headers,
+            timeout,
+            concurrency,
+            limiter,
+            retry,
+        })
+    }
+
+    fn check_header_name(&self, name: &str, field: &str) -> Result<HeaderName, HttpConfigError> {
+        let hn = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            HttpConfigError::new(
+                field,
+                format!("'{name}' is not a valid header name (RFC 9110 token characters only)"),
+            )
+        })?;
+        let lower = hn.as_str();
+        if CLIENT_MANAGED.contains(&lower) {
+            return Err(HttpConfigError::new(
+                field,
+                format!("'{name}' is managed by the HTTP client and cannot be set"),
+            ));
+        }
+        if self.mode != Mode::Body && (lower == "content-type" || lower.starts_with("ce-")) {
+            return Err(HttpConfigError::new(
+                field,
+                format!(
+                    "'{name}' is set from the event in {} mode; use mode \"body\" to control it",
+                    self.mode.name()
+                ),
+            ));
+        }
+        Ok(hn)
+    }
+}
+
+/// A header value of printable ASCII (plus space and tab). `HeaderValue`
+/// itself also admits obsolete non-ASCII bytes, which receivers decode
+/// inconsistently.
+fn ascii_header_value(s: &str) -> Option<HeaderValue> {
+    if s.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+        HeaderValue::from_str(s).ok()
+    } else {
+        None
+    }
+}
+
+fn check_url(text: &str) -> Result<reqwest::Url, HttpConfigError> {
+    let err = |d: String| Err(HttpConfigError::new("url", d));
+    if text.len() > 2048 {
+        return err("is longer than 2048 characters".into());
+    }
+    let url = match reqwest::Url::parse(text) {
+        Ok(u) => u,
+        Err(e) => return err(format!("'{text}' is not a valid URL: {e}")),
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return err(format!(
+            "the scheme must be http or https, got '{}'",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return err(format!("'{text}' has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return err("must not contain credentials; use \"auth\": {\"basic\": …}".into());
+    }
+    Ok(url)
+}
+
+struct Checked {
+    url: reqwest::Url,
+    headers: HeaderMap,
+    timeout: Duration,
+    concurrency: u32,
+    limiter: Option<TokenBucket>,
+    retry: RetryPolicy,
+}
+
+/// A validated HTTP target, ready to send. Share it (e.g. in an `Arc`)
+/// between the target's delivery workers: its concurrency limit and rate
+/// limit hold across all of them.
+#[derive(Debug)]
+pub struct HttpSender {
+    id: String,
+    url: reqwest::Url,
+    mode: Mode,
+    /// Custom headers plus the auth header.
+    headers: HeaderMap,
+    client: reqwest::Client,
+    timeout: Duration,
+    concurrency: u32,
+    permits: Semaphore,
+    limiter: Option<TokenBucket>,
+    retry: RetryPolicy,
+    dead_letter: bool,
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// What the worker should do next.
+    pub action: RetryAction,
+    /// The response status, when a response arrived.
+    pub status: Option<u16>,
+    /// Why the attempt failed: the status and the start of the response
+    /// body, or the transport error. `None` when delivered.
+    pub error: Option<String>,
+    /// How long the request took, from sending it (after waiting for a
+    /// concurrency slot and the rate limit) to reading the response.
+    pub duration: Duration,
+}
+
+impl HttpSender {
+    /// The target's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The wire format.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The per-attempt timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The maximum number of requests in flight.
+    pub fn concurrency(&self) -> u32 {
+        self.concurrency
+    }
+
+    /// `(requests per second, burst)` when rate-limited.
+    pub fn rate_limit(&self) -> Option<(f64, u32)> {
+        self.limiter.as_ref().map(|l| (l.rate(), l.burst()))
+    }
+
+    /// The retry policy (validated).
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Whether undeliverable events are dead-lettered (or dropped).
+    pub fn dead_letter(&self) -> bool {
+        self.dead_letter
+    }
+
+    /// Makes one delivery attempt. Waits for a concurrency slot and the rate
+    /// limit first. `body_override` is the output of an `"output": "body"`
+    /// transform and is used in `body` mode only (the other modes send the
+    /// event itself, so it is ignored there). Never panics; every failure is
+    /// in the outcome.
+    pub async fn send(&self, event: &CloudEvent, body_override: Option<&Body>) -> SendOutcome {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return SendOutcome {
+                action: RetryAction::Retry { after: None },
+                status: None,
+                error: Some("the sender is shut down".into()),
+                duration: Duration::ZERO,
+            };
+        };
+        if let Some(limiter) = &self.limiter {
+            limiter.acquire().await;
+        }
+        let start = Instant::now();
+        let (headers, body) = match self.request_parts(event, body_override) {
+            Ok(parts) => parts,
+            Err(e) => {
+                return SendOutcome {
+                    action: classify_failure(FailureKind::InvalidRequest),
+                    status: None,
+                    error: Some(e),
+                    duration: start.elapsed(),
+                };
+            }
+        };
+        let response = self
+            .client
+            .post(self.url.clone())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = if e.is_timeout() {
+                    FailureKind::Timeout
+                } else if e.is_connect() {
+                    FailureKind::Connect
+                } else if e.is_builder() {
+                    FailureKind::InvalidRequest
+                } else {
+                    FailureKind::Io
+                };
+                return SendOutcome {
+                    action: classify_failure(kind),
+                    status: None,
+                    error: Some(error_text(kind, e)),
+                    duration: start.elapsed(),
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let snippet = read_capped(response).await;
+        let action = classify_status(
+            status.as_u16(),
+            retry_after.as_deref(),
+            SystemTime::now(),
+            self.retry.max,
+        );
+        let error = (action != RetryAction::Delivered).then(|| {
+            let mut s = format!("HTTP {}", status.as_u16());
+            if let Some(reason) = status.canonical_reason() {
+                s.push(' ');
+                s.push_str(reason);
+            }
+            if status.is_redirection() {
+                s.push_str(" (redirects are not followed; update the target's url)");
+            }
+            if !snippet.is_empty() {
+                s.push_str(": ");
+                s.push_str(&snippet);
+            }
+            s
+        });
+        SendOutcome {
+            action,
+            status: Some(status.as_u16()),
+            error,
+            duration: start.elapsed(),
+        }
+    }
+
+    /// The request's headers and body for `event` in this target's mode.
+    fn request_parts(
+        &self,
+        event: &CloudEvent,
+        body_override: Option<&Body>,
+    ) -> Result<(HeaderMap, Bytes), String> {
+        let mut h = HeaderMap::new();
+        let body = match self.mode {
+            Mode::Binary => {
+                let mut put = |name: &str, value: &str| -> Result<(), String> {
+                    let n = HeaderName::from_bytes(format!("ce-{name}").as_bytes())
+                        .map_err(|_| format!("'{name}' cannot be sent as a ce- header"))?;
+                    let v = HeaderValue::from_str(&percent_encode(value))
+                        .map_err(|_| format!("the value of '{name}' cannot be sent as a header"))?;
+                    h.insert(n, v);
+                    Ok(())
+                };
+                put("specversion", SPEC_VERSION)?;
+                put("id", &event.id)?;
+                put("source", &event.source)?;
+                put("type", &event.ty)?;
+                for (name, value) in [
+                    ("subject", &event.subject),
+                    ("time", &event.time),
+                    ("dataschema", &event.dataschema),
+                ] {
+                    if let Some(v) = value {
+                        put(name, v)?;
+                    }
+                }
+                for (name, value) in &event.extensions {
+                    put(name, &value.to_header_string())?;
+                }
+                if let Some(ct) = data_content_type(event) {
+                    h.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_str(ct).map_err(|_| {
+                            format!(
+                                "the datacontenttype '{ct}' cannot be sent as a Content-Type header"
+                            )
+                        })?,
+                    );
+                }
+                data_bytes(event)
+            }
+            Mode::Structured => {
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(STRUCTURED_CONTENT_TYPE),
+                );
+                Bytes::from(crate::event::json::to_json_string(event))
+            }
+            Mode::Body => {
+                let (bytes, ct) = match body_override {
+                    Some(b) => (b.bytes.clone(), Some(b.content_type.as_str())),
+                    None => (data_bytes(event), data_content_type(event)),
+                };
+                if let Some(ct) = ct {
+                    h.insert(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_str(ct).map_err(|_| {
+                            format!("the content type '{ct}' cannot be sent as a header")
+                        })?,
+                    );
+                }
+                bytes
+            }
+        };
+        if body_override.is_some() && self.mode != Mode::Body {
+            tracing::debug!(target_id = %self.id, mode = self.mode.name(), "a transformed body is ignored outside body mode");
+        }
+        for (name, value) in &self.headers {
+            h.insert(name.clone(), value.clone());
+        }
+        Ok((h, body))
+    }
+}
+
+/// The media type of the event's data on the wire: `datacontenttype`, or
+/// `application/json` for JSON data without one.
+fn data_content_type(event: &CloudEvent) -> Option<&str> {
+    match (&event.datacontenttype, &event.data) {
+        (Some(ct), _) => Some(ct),
+        (None, Some(Data::Json(_))) => Some("application/json"),
+        _ => None,
+    }
+}
+
+fn data_bytes(event: &CloudEvent) -> Bytes {
+    match &event.data {
+        Some(Data::Binary(b)) => b.clone(),
+        Some(d) => Bytes::copy_from_slice(d.as_bytes()),
+        None => Bytes::new(),
+    }
+}
+
+/// Reads up to [`MAX_RESPONSE_BYTES`] of the body and returns its first
+/// [`ERROR_BODY_BYTES`] as text. Read errors end the reading quietly: the
+/// status has already decided the outcome.
+async fn read_capped(mut response: reqwest::Response) -> String {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = ERROR_BODY_BYTES.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        total += chunk.len();
+        if total >= MAX_RESPONSE_BYTES {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&kept).trim().to_owned()
+}
+
+/// The error and its causes, without the URL (the target id identifies it,
+/// and URLs may carry secrets).
+fn error_text(kind: FailureKind, e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut s = match kind {
+        FailureKind::Timeout => String::from("timed out: "),
+        FailureKind::Connect => String::from("could not connect: "),
+        _ => String::new(),
+    };
+    s.push_str(&e.to_string());
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !s.ends_with(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        source = cause.source();
+    }
+    s
+}
+
+/// Percent-encodes a header value the way the CloudEvents HTTP binding
+/// asks: space, `"`, `%` and anything outside printable ASCII. A copy of
+/// `crate::ingest::percent_encode` (dedupe when moving into the host).
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_graphic() && b != b'"' && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,984 @@
+//! Tests of the HTTP target against real loopback servers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::body::Bytes as AxumBytes;
+use axum::extract::State;
+use axum::http::{HeaderMap as AxumHeaders, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use tokio::sync::watch;
+
+use super::*;
+use crate::event::json::{parse_structured, to_json_string};
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    method: String,
+    headers: AxumHeaders,
+    body: Vec<u8>,
+}
+
+struct Server {
+    addr: SocketAddr,
+    state: Arc<ServerState>,
+}
+
+struct ServerState {
+    seen: Mutex<Vec<Seen>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    release: watch::Sender<bool>,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let state = Arc::new(ServerState {
+            seen: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            release: watch::channel(false).0,
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Server { addr, state }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    fn last(&self) -> Seen {
+        self.seen().pop().expect("a request arrived")
+    }
+}
+
+/// Behaviour by path:
+/// `/ok`, `/status/{code}`, `/retry-after/{code}/{value}`, `/slow`,
+/// `/hold` (until released), `/big-error`, `/redirect`.
+async fn handle(
+    State(st): State<Arc<ServerState>>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: AxumHeaders,
+    body: AxumBytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    st.seen.lock().unwrap().push(Seen {
+        path: path.clone(),
+        method: method.to_string(),
+        headers,
+        body: body.to_vec(),
+    });
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["ok"] => (StatusCode::OK, "fine").into_response(),
+        ["status", code] => {
+            let code = StatusCode::from_u16(code.parse().unwrap()).unwrap();
+            (code, "  something went wrong\n").into_response()
+        }
+        ["retry-after", code, value] => {
+            let code = StatusCode::from_u16(code.parse().unwrap()).unwrap();
+            let value = value.replace("%20", " ").replace("%2C", ",");
+            (code, [("retry-after", value)], "slow down").into_response()
+        }
+        ["slow"] => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            StatusCode::OK.into_response()
+        }
+        ["hold"] => {
+            let now = st.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            st.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            let mut rx = st.release.subscribe();
+            let _ = rx.wait_for(|released| *released).await;
+            st.in_flight.fetch_sub(1, Ordering::SeqCst);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ["big-error"] => {
+            let mut body = "é".repeat(300);
+            body.push_str(&"x".repeat(1 << 20));
+            (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+        }
+        ["redirect"] => (StatusCode::FOUND, [("location", "/ok")], "moved").into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Waits (up to a generous 10 s, as a liveness guard) until `cond` holds.
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn event(json: &str) -> CloudEvent {
+    parse_structured(json.as_bytes()).unwrap().unwrap()
+}
+
+const FULL: &str = r#"{"specversion":"1.0","id":"o-1","source":"/shop/eu","type":"order.created",
+    "subject":"Zoë \"1001\" 100%","time":"2024-05-01T12:00:00Z","dataschema":"https://example.com/s.json",
+    "datacontenttype":"application/json","partitionkey":"customer 7","priority":5,"urgent":true,
+    "data":{"total": 120.50}}"#;
+
+fn target(url: &str, extra: &str) -> HttpTarget {
+    let json = format!(r#"{{"id": "t1", "url": "{url}"{extra}}}"#);
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"))
+}
+
+fn sender(url: &str, extra: &str) -> HttpSender {
+    target(url, extra).build().unwrap()
+}
+
+fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
+    seen.headers.get(name).map(|v| v.to_str().unwrap())
+}
+
+fn ce_headers(seen: &Seen) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = seen
+        .headers
+        .iter()
+        .filter(|(n, _)| n.as_str().starts_with("ce-"))
+        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn binary_mode_wire_format() {
+    let server = Server::start().await;
+    let s = sender(&server.url("/ok"), "");
+    let out = s.send(&event(FULL), None).await;
+    assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
+    assert_eq!(out.status, Some(200));
+    assert_eq!(out.error, None);
+    let seen = server.last();
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.path, "/ok");
+    let expected: Vec<(String, String)> = [
+        ("ce-dataschema", "https://example.com/s.json"),
+        ("ce-id", "o-1"),
+        ("ce-partitionkey", "customer%207"),
+        ("ce-priority", "5"),
+        ("ce-source", "/shop/eu"),
+        ("ce-specversion", "1.0"),
+        ("ce-subject", "Zo%C3%AB%20%221001%22%20100%25"),
+        ("ce-time", "2024-05-01T12:00:00Z"),
+        ("ce-type", "order.created"),
+        ("ce-urgent", "true"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(ce_headers(&seen), expected);
+    assert_eq!(header(&seen, "content-type"), Some("application/json"));
+    assert_eq!(header(&seen, "user-agent"), Some(USER_AGENT));
+    assert!(USER_AGENT.starts_with("signalbox/"));
+    assert_eq!(seen.body, br#"{"total": 120.50}"#);
+    // Nothing else: the ce- headers above plus what HTTP/1.1 needs.
+    let mut names: Vec<&str> = seen
+        .headers
+        .keys()
+        .map(|n| n.as_str())
+        .filter(|n| !n.starts_with("ce-"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "accept",
+            "content-length",
+            "content-type",
+            "host",
+            "user-agent"
+        ]
+    );
+    assert_eq!(header(&seen, "content-length"), Some("17"));
+}
+
+#[tokio::test]
+async fn binary_mode_data_variants() {
+    let server = Server::start().await;
+    let s = sender(&server.url("/ok"), r#", "mode": "binary""#);
+    // JSON data without a datacontenttype is sent as application/json.
+    s.send(
+        &event(r#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":[1]}"#),
+        None,
+    )
+    .await;
+    let seen = server.last();
+    assert_eq!(header(&seen, "content-type"), Some("application/json"));
+    assert_eq!(seen.body, b"[1]");
+    // Binary data keeps its bytes and type.
+    s.send(
+        &event(r#"{"specversion":"1.0","id":"2","source":"/s","type":"t","datacontenttype":"application/octet-stream","data_base64":"AAEC/w=="}"#),
+        None,
+    )
+    .await;
+    let seen = server.last();
+    assert_eq!(
+        header(&seen, "content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(seen.body, [0, 1, 2, 255]);
+    // Text data.
+    s.send(
+        &event(r#"{"specversion":"1.0","id":"3","source":"/s","type":"t","datacontenttype":"text/xml","data":"<a/>"}"#),
+        None,
+    )
+    .await;
+    let seen = server.last();
+    assert_eq!(header(&seen, "content-type"), Some("text/xml"));
+    assert_eq!(seen.body, b"<a/>");
+    // No data: empty body, no content type.
+    s.send(
+        &event(r#"{"specversion":"1.0","id":"4","source":"/s","type":"t"}"#),
+        None,
+    )
+    .await;
+    let seen = server.last();
+    assert_eq!(header(&seen, "content-type"), None);
+    assert!(seen.body.is_empty());
+    assert_eq!(
+        ce_headers(&seen),
+        [
+            ("ce-id".to_string(), "4".to_string()),
+            ("ce-source".into(), "/s".into()),
+            ("ce-specversion".into(), "1.0".into()),
+            ("ce-type".into(), "t".into()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn structured_mode_wire_format() {
+    let server = Server::start().await;
+    let s = sender(&server.url("/ok"), r#", "mode": "structured""#);
+    let e = event(FULL);
+    let out = s.send(&e, None).await;
+    assert_eq!(out.action, RetryAction::Delivered);
+    let seen = server.last();
+    assert_eq!(header(&seen, "content-type"), Some(STRUCTURED_CONTENT_TYPE));
+    assert!(ce_headers(&seen).is_empty());
+    assert_eq!(seen.body, to_json_string(&e).as_bytes());
+    assert_eq!(event(std::str::from_utf8(&seen.body).unwrap()), e);
+}
+
+#[tokio::test]
+async fn body_mode_wire_format() {
+    let server = Server::start().await;
+    let s = sender(
+        &server.url("/ok"),
+        r#", "mode": "body", "headers": {"X-Source": "signalbox"}"#,
+    );
+    let e = event(FULL);
+    let body = Body {
+        bytes: Bytes::from_static(b"Order o-1 shipped"),
+        content_type: "text/plain; charset=utf-8".into(),
+    };
+    assert_eq!(s.send(&e, Some(&body)).await.action, RetryAction::Delivered);
+    let seen = server.last();
+    assert_eq!(
+        header(&seen, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(header(&seen, "x-source"), Some("signalbox"));
+    assert!(ce_headers(&seen).is_empty());
+    assert_eq!(seen.body, b"Order o-1 shipped");
+    // Without a transformed body: the event's data.
+    s.send(&e, None).await;
+    let seen = server.last();
+    assert_eq!(header(&seen, "content-type"), Some("application/json"));
+    assert_eq!(seen.body, br#"{"total": 120.50}"#);
+    // A configured content-type wins in body mode.
+    let s = sender(
+        &server.url("/ok"),
+        r#", "mode": "body", "headers": {"Content-Type": "application/vnd.acme+json", "ce-custom": "x"}"#,
+    );
+    s.send(&e, Some(&body)).await;
+    let seen = server.last();
+    assert_eq!(
+        header(&seen, "content-type"),
+        Some("application/vnd.acme+json")
+    );
+    assert_eq!(header(&seen, "ce-custom"), Some("x"));
+}
+
+#[tokio::test]
+async fn transformed_body_is_ignored_outside_body_mode() {
+    let server = Server::start().await;
+    let s = sender(&server.url("/ok"), "");
+    let body = Body {
+        bytes: Bytes::from_static(b"ignored"),
+        content_type: "text/plain".into(),
+    };
+    s.send(&event(FULL), Some(&body)).await;
+    assert_eq!(server.last().body, br#"{"total": 120.50}"#);
+}
+
+#[tokio::test]
+async fn transform_output_end_to_end() {
+    let server = Server::start().await;
+    let s = sender(&server.url("/ok"), r#", "mode": "body""#);
+    let t: crate::transform::TransformConfig = serde_json::from_str(
+        r#"{"paths": {"total": "$.data.total"}, "template": "{\"text\": \"Order <id>: <total> EUR\"}", "output": "body"}"#,
+    )
+    .unwrap();
+    let crate::transform::Output::Body(b) = t.compile().unwrap().apply(&event(FULL)).unwrap()
+    else {
+        panic!("a body")
+    };
+    s.send(&event(FULL), Some(&b)).await;
+    let seen = server.last();
+    assert_eq!(header(&seen, "content-type"), Some("application/json"));
+    assert_eq!(seen.body, br#"{"text": "Order o-1: 120.50 EUR"}"#);
+}
+
+#[tokio::test]
+async fn auth_variants_and_custom_headers() {
+    let server = Server::start().await;
+    let e = event(FULL);
+
+    let s = sender(
+        &server.url("/ok"),
+        r#", "auth": {"basic": {"username": "user", "password": "p@ss:wörd"}}, "headers": {"X-Tenant": "acme", "X-Empty": ""}"#,
+    );
+    s.send(&e, None).await;
+    let seen = server.last();
+    let expected = base64::engine::general_purpose::STANDARD.encode("user:p@ss:wörd");
+    assert_eq!(
+        header(&seen, "authorization"),
+        Some(format!("Basic {expected}").as_str())
+    );
+    assert_eq!(header(&seen, "x-tenant"), Some("acme"));
+    assert_eq!(header(&seen, "x-empty"), Some(""));
+
+    let s = sender(&server.url("/ok"), r#", "auth": {"bearer": "tok.en-1"}"#);
+    s.send(&e, None).await;
+    assert_eq!(
+        header(&server.last(), "authorization"),
+        Some("Bearer tok.en-1")
+    );
+
+    let s = sender(
+        &server.url("/ok"),
+        r#", "auth": {"api_key": {"header": "X-Api-Key", "value": "k3y"}}"#,
+    );
+    s.send(&e, None).await;
+    let seen = server.last();
+    assert_eq!(header(&seen, "x-api-key"), Some("k3y"));
+    assert_eq!(header(&seen, "authorization"), None);
+
+    // A configured User-Agent replaces ours.
+    let s = sender(
+        &server.url("/ok"),
+        r#", "headers": {"User-Agent": "custom/1"}"#,
+    );
+    s.send(&e, None).await;
+    assert_eq!(header(&server.last(), "user-agent"), Some("custom/1"));
+}
+
+#[tokio::test]
+async fn status_classification() {
+    let server = Server::start().await;
+    let e = event(FULL);
+    for (path, action, status) in [
+        ("/status/200", RetryAction::Delivered, 200),
+        ("/status/202", RetryAction::Delivered, 202),
+        ("/status/204", RetryAction::Delivered, 204),
+        ("/status/400", RetryAction::DeadLetter, 400),
+        ("/status/401", RetryAction::DeadLetter, 401),
+        ("/status/403", RetryAction::DeadLetter, 403),
+        ("/status/404", RetryAction::DeadLetter, 404),
+        ("/status/413", RetryAction::DeadLetter, 413),
+        ("/status/408", RetryAction::Retry { after: None }, 408),
+        ("/status/429", RetryAction::Retry { after: None }, 429),
+        ("/status/500", RetryAction::Retry { after: None }, 500),
+        ("/status/502", RetryAction::Retry { after: None }, 502),
+        ("/status/503", RetryAction::Retry { after: None }, 503),
+        ("/redirect", RetryAction::DeadLetter, 302),
+    ] {
+        let out = sender(&server.url(path), "").send(&e, None).await;
+        assert_eq!(out.action, action, "{path}: {out:?}");
+        assert_eq!(out.status, Some(status), "{path}");
+        if action == RetryAction::Delivered {
+            assert_eq!(out.error, None);
+        } else {
+            let err = out.error.unwrap();
+            assert!(err.starts_with(&format!("HTTP {status} ")), "{err}");
+        }
+    }
+    let out = sender(&server.url("/status/500"), "").send(&e, None).await;
+    assert_eq!(
+        out.error.as_deref(),
+        Some("HTTP 500 Internal Server Error: something went wrong")
+    );
+    let out = sender(&server.url("/redirect"), "").send(&e, None).await;
+    assert!(out.error.unwrap().contains("redirects are not followed"));
+    // Not followed: the server saw only the redirecting request.
+    assert_eq!(server.seen().iter().filter(|s| s.path == "/ok").count(), 0);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_capped() {
+    let server = Server::start().await;
+    let e = event(FULL);
+    let retry = r#", "retry": {"backoff": {"max": "1m"}}"#;
+    let out = sender(&server.url("/retry-after/429/7"), retry)
+        .send(&e, None)
+        .await;
+    assert_eq!(
+        out.action,
+        RetryAction::Retry {
+            after: Some(Duration::from_secs(7))
+        }
+    );
+    assert_eq!(out.status, Some(429));
+    let out = sender(&server.url("/retry-after/503/3600"), retry)
+        .send(&e, None)
+        .await;
+    assert_eq!(
+        out.action,
+        RetryAction::Retry {
+            after: Some(Duration::from_secs(60))
+        },
+        "capped at backoff.max"
+    );
+    let out = sender(
+        &server.url("/retry-after/503/Sun%2C%2006%20Nov%201994%2008:49:37%20GMT"),
+        retry,
+    )
+    .send(&e, None)
+    .await;
+    assert_eq!(
+        out.action,
+        RetryAction::Retry {
+            after: Some(Duration::ZERO)
+        },
+        "an HTTP-date in the past"
+    );
+    // Ignored on other statuses.
+    let out = sender(&server.url("/retry-after/500/7"), retry)
+        .send(&e, None)
+        .await;
+    assert_eq!(out.action, RetryAction::Retry { after: None });
+}
+
+#[tokio::test]
+async fn large_error_bodies_are_truncated() {
+    let server = Server::start().await;
+    let out = sender(&server.url("/big-error"), "")
+        .send(&event(FULL), None)
+        .await;
+    assert_eq!(out.action, RetryAction::Retry { after: None });
+    let err = out.error.unwrap();
+    let prefix = "HTTP 500 Internal Server Error: ";
+    assert!(err.starts_with(prefix), "{err}");
+    // 512 bytes of 2-byte 'é' characters, cut at a character boundary.
+    assert_eq!(&err[prefix.len()..], "é".repeat(256));
+}
+
+#[tokio::test]
+async fn timeout_is_retried() {
+    let server = Server::start().await;
+    let s = sender(&server.url("/slow"), r#", "timeout": "200ms""#);
+    let out = s.send(&event(FULL), None).await;
+    assert_eq!(out.action, RetryAction::Retry { after: None });
+    assert_eq!(out.status, None);
+    let err = out.error.unwrap();
+    assert!(err.starts_with("timed out: "), "{err}");
+    assert!(!err.contains("127.0.0.1"), "no URL in the error: {err}");
+    assert!(
+        out.duration >= Duration::from_millis(100),
+        "{:?}",
+        out.duration
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried() {
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let s = sender(&format!("http://{addr}/x"), "");
+    let out = s.send(&event(FULL), None).await;
+    assert_eq!(out.action, RetryAction::Retry { after: None }, "{out:?}");
+    assert_eq!(out.status, None);
+    let err = out.error.unwrap();
+    assert!(err.starts_with("could not connect: "), "{err}");
+}
+
+/// Requests in flight never exceed `concurrency`, and reach it.
+#[tokio::test]
+async fn concurrency_is_enforced() {
+    let server = Server::start().await;
+    let s = Arc::new(sender(&server.url("/hold"), r#", "concurrency": 3"#));
+    let e = Arc::new(event(FULL));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (s, e) = (s.clone(), e.clone());
+        tasks.push(tokio::spawn(async move { s.send(&e, None).await }));
+    }
+    let st = server.state.clone();
+    eventually("3 requests in flight", || {
+        st.in_flight.load(Ordering::SeqCst) == 3
+    })
+    .await;
+    // Give the other five every chance to (wrongly) get through.
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(server.seen().len(), 3, "the others wait for a slot");
+    server.state.release.send_replace(true);
+    for t in tasks {
+        assert_eq!(t.await.unwrap().action, RetryAction::Delivered);
+    }
+    assert_eq!(server.seen().len(), 8);
+    assert_eq!(server.state.max_in_flight.load(Ordering::SeqCst), 3);
+}
+
+/// The rate limit spaces requests out: 6 requests at 20/s with no burst
+/// cannot finish before 5 intervals (250 ms) have passed — a lower bound,
+/// which a slow machine cannot break.
+#[tokio::test]
+async fn rate_limit_is_enforced() {
+    let server = Server::start().await;
+    let s = Arc::new(sender(
+        &server.url("/ok"),
+        r#", "rate_limit_per_s": 20, "concurrency": 10"#,
+    ));
+    assert_eq!(s.rate_limit(), Some((20.0, 1)));
+    let e = Arc::new(event(FULL));
+    let start = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (s, e) = (s.clone(), e.clone());
+        tasks.push(tokio::spawn(async move { s.send(&e, None).await }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().action, RetryAction::Delivered);
+    }
+    assert_eq!(server.seen().len(), 6);
+    assert!(
+        start.elapsed() >= Duration::from_millis(240),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn contract_example_parses() {
+    let t: HttpTarget = serde_json::from_str(
+        r#"{"id": "inventory", "type": "http", "url": "http://inventory.internal:8080/events", "mode": "binary",
+            "headers": {"X-Tenant": "acme"}, "auth": {"bearer": "t0k"}, "timeout": "5s", "concurrency": 8,
+            "rate_limit_per_s": 100,
+            "retry": {"max_attempts": 185, "max_age": "24h", "backoff": {"initial": "1s", "max": "5m", "multiplier": 2, "jitter": true}},
+            "dead_letter": true}"#,
+    )
+    .unwrap();
+    assert_eq!(t.kind, Some(HttpKind::Http));
+    let s = t.build().unwrap();
+    assert_eq!(s.id(), "inventory");
+    assert_eq!(s.url(), "http://inventory.internal:8080/events");
+    assert_eq!(s.mode(), Mode::Binary);
+    assert_eq!(s.timeout(), Duration::from_secs(5));
+    assert_eq!(s.concurrency(), 8);
+    assert_eq!(s.rate_limit(), Some((100.0, 1)));
+    assert_eq!(s.retry_policy().max_attempts, 185);
+    assert!(s.dead_letter());
+}
+
+#[test]
+fn defaults() {
+    let t: HttpTarget = serde_json::from_str(r#"{"id": "a", "url": "https://x.example"}"#).unwrap();
+    assert_eq!(t, HttpTarget::new("a", "https://x.example"));
+    let s = t.build().unwrap();
+    assert_eq!(s.mode(), Mode::Binary);
+    assert_eq!(s.timeout(), DEFAULT_TIMEOUT);
+    assert_eq!(s.concurrency(), DEFAULT_CONCURRENCY);
+    assert_eq!(s.rate_limit(), None);
+    assert_eq!(*s.retry_policy(), RetryPolicy::default());
+    assert!(s.dead_letter());
+    let t: HttpTarget = serde_json::from_str(
+        r#"{"id": "a", "url": "https://x.example", "dead_letter": false, "rate_limit_per_s": 0.5, "rate_limit_burst": 4}"#,
+    )
+    .unwrap();
+    let s = t.build().unwrap();
+    assert!(!s.dead_letter());
+    assert_eq!(s.rate_limit(), Some((0.5, 4)));
+}
+
+#[test]
+fn serialization_round_trips() {
+    for json in [
+        r#"{"id":"a","url":"https://x.example","mode":"binary"}"#,
+        r#"{"id":"a","type":"http","url":"https://x.example","mode":"structured","headers":{"X-A":"1"},"auth":{"basic":{"username":"u","password":"p"}},"timeout":"250ms","concurrency":2,"rate_limit_per_s":1.5,"rate_limit_burst":3,"retry":{"max_attempts":4,"max_age":"1day","backoff":{"initial":"20s","max":"20s","multiplier":1.0,"jitter":true}},"dead_letter":false}"#,
+        r#"{"id":"a","url":"https://x.example","mode":"body","auth":{"api_key":{"header":"X-Key","value":"v"}}}"#,
+        r#"{"id":"a","url":"https://x.example","mode":"binary","auth":{"bearer":"b"}}"#,
+    ] {
+        let t: HttpTarget = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&t).unwrap(), json);
+    }
+}
+
+/// The host can embed `HttpTarget` in an internally tagged target enum.
+#[test]
+fn embeds_in_a_tagged_enum() {
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(tag = "type", rename_all = "lowercase")]
+    enum Target {
+        Http(Box<HttpTarget>),
+        #[allow(dead_code)]
+        Log {
+            id: String,
+        },
+    }
+    let t: Target = serde_json::from_str(
+        r#"{"type": "http", "id": "a", "url": "https://x.example", "timeout": "1s", "retry": {"preset": "backoff"}}"#,
+    )
+    .unwrap();
+    let Target::Http(h) = t else { panic!() };
+    assert_eq!(h.kind, None);
+    assert_eq!(h.timeout, Some(Duration::from_secs(1)));
+    assert_eq!(h.retry.unwrap().max_attempts, 4);
+    let e = serde_json::from_str::<Target>(
+        r#"{"type": "http", "id": "a", "url": "https://x.example", "bogus": 1}"#,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("unknown field `bogus`"), "{e}");
+}
+
+#[test]
+fn secrets_are_not_in_debug_output() {
+    for auth in [
+        r#"{"basic": {"username": "u", "password": "SECRET"}}"#,
+        r#"{"bearer": "SECRET"}"#,
+        r#"{"api_key": {"header": "X-K", "value": "SECRET"}}"#,
+    ] {
+        let t = target("https://x.example", &format!(r#", "auth": {auth}"#));
+        assert!(!format!("{t:?}").contains("SECRET"), "{t:?}");
+        let s = t.build().unwrap();
+        assert!(!format!("{s:?}").contains("SECRET"), "{s:?}");
+    }
+    let t = target(
+        "https://x.example",
+        r#", "headers": {"X-Secret": "SECRET"}"#,
+    );
+    assert!(!format!("{t:?}").contains("SECRET"));
+}
+
+#[test]
+fn serde_errors() {
+    for (json, needle) in [
+        (
+            r#"{"id":"a","url":"https://x","colour":"red"}"#,
+            "unknown field `colour`",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","type":"bus"}"#,
+            "unknown variant `bus`",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","mode":"raw"}"#,
+            "unknown variant `raw`",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","timeout":5}"#,
+            "duration string",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","timeout":"5 parsecs"}"#,
+            "not a duration",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","auth":{"oauth":{}}}"#,
+            "unknown variant `oauth`",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","auth":{"basic":{"username":"u"}}}"#,
+            "missing field `password`",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","auth":{"basic":{"username":"u","password":"p","realm":"r"}}}"#,
+            "unknown field `realm`",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","auth":{"bearer":"a","basic":{"username":"u","password":"p"}}}"#,
+            "",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","concurrency":-1}"#,
+            "invalid value",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","retry":{"max_attempts":0}}"#,
+            "retry.max_attempts",
+        ),
+        (
+            r#"{"id":"a","url":"https://x","headers":{"a":1}}"#,
+            "invalid type",
+        ),
+        (r#"{"url":"https://x"}"#, "missing field `id`"),
+    ] {
+        let e = serde_json::from_str::<HttpTarget>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(needle), "{json}: {e}");
+    }
+}
+
+#[test]
+fn validation_names_the_field() {
+    for (extra, url, field, needle) in [
+        ("", "ftp://x.example", "url", "http or https"),
+        ("", "http://", "url", "not a valid URL"),
+        ("", "not a url", "url", "not a valid URL"),
+        ("", "file:///etc/passwd", "url", "http or https"),
+        ("", "https://user:pw@x.example", "url", "credentials"),
+        ("", "https://user@x.example", "url", "credentials"),
+        (
+            r#", "headers": {"Content-Type": "a/b"}"#,
+            "https://x",
+            "headers.Content-Type",
+            "binary mode",
+        ),
+        (
+            r#", "mode": "structured", "headers": {"content-type": "a/b"}"#,
+            "https://x",
+            "headers.content-type",
+            "structured mode",
+        ),
+        (
+            r#", "headers": {"ce-id": "x"}"#,
+            "https://x",
+            "headers.ce-id",
+            "set from the event",
+        ),
+        (
+            r#", "headers": {"CE-Source": "x"}"#,
+            "https://x",
+            "headers.CE-Source",
+            "set from the event",
+        ),
+        (
+            r#", "mode": "body", "headers": {"Host": "x"}"#,
+            "https://x",
+            "headers.Host",
+            "managed by the HTTP client",
+        ),
+        (
+            r#", "headers": {"Content-Length": "1"}"#,
+            "https://x",
+            "headers.Content-Length",
+            "managed",
+        ),
+        (
+            r#", "headers": {"Transfer-Encoding": "chunked"}"#,
+            "https://x",
+            "headers.Transfer-Encoding",
+            "managed",
+        ),
+        (
+            r#", "headers": {"Bad Header": "x"}"#,
+            "https://x",
+            "headers.Bad Header",
+            "not a valid header name",
+        ),
+        (
+            r#", "headers": {"": "x"}"#,
+            "https://x",
+            "headers.",
+            "not a valid header name",
+        ),
+        (
+            r#", "headers": {"X-A": "line\nbreak"}"#,
+            "https://x",
+            "headers.X-A",
+            "printable ASCII",
+        ),
+        (
+            r#", "headers": {"X-A": "naïve"}"#,
+            "https://x",
+            "headers.X-A",
+            "printable ASCII",
+        ),
+        (
+            r#", "headers": {"X-A": "1", "x-a": "2"}"#,
+            "https://x",
+            "headers.x-a",
+            "twice",
+        ),
+        (
+            r#", "headers": {"Authorization": "x"}, "auth": {"bearer": "t"}"#,
+            "https://x",
+            "headers.authorization",
+            "conflicts",
+        ),
+        (
+            r#", "headers": {"X-Key": "x"}, "auth": {"api_key": {"header": "x-key", "value": "v"}}"#,
+            "https://x",
+            "headers.x-key",
+            "conflicts",
+        ),
+        (
+            r#", "auth": {"basic": {"username": "a:b", "password": "p"}}"#,
+            "https://x",
+            "auth.basic.username",
+            "':'",
+        ),
+        (
+            r#", "auth": {"bearer": ""}"#,
+            "https://x",
+            "auth.bearer",
+            "non-empty",
+        ),
+        (
+            r#", "auth": {"bearer": "a b"}"#,
+            "https://x",
+            "auth.bearer",
+            "whitespace",
+        ),
+        (
+            r#", "auth": {"bearer": "tökén"}"#,
+            "https://x",
+            "auth.bearer",
+            "printable ASCII",
+        ),
+        (
+            r#", "auth": {"api_key": {"header": "X Key", "value": "v"}}"#,
+            "https://x",
+            "auth.api_key.header",
+            "not a valid header name",
+        ),
+        (
+            r#", "auth": {"api_key": {"header": "ce-key", "value": "v"}}"#,
+            "https://x",
+            "auth.api_key.header",
+            "set from the event",
+        ),
+        (
+            r#", "auth": {"api_key": {"header": "X-Key", "value": ""}}"#,
+            "https://x",
+            "auth.api_key.value",
+            "empty",
+        ),
+        (
+            r#", "auth": {"api_key": {"header": "X-Key", "value": "\u0001"}}"#,
+            "https://x",
+            "auth.api_key.value",
+            "printable",
+        ),
+        (
+            r#", "timeout": "0s""#,
+            "https://x",
+            "timeout",
+            "between 1ms and 5m",
+        ),
+        (
+            r#", "timeout": "6m""#,
+            "https://x",
+            "timeout",
+            "between 1ms and 5m",
+        ),
+        (
+            r#", "concurrency": 0"#,
+            "https://x",
+            "concurrency",
+            "between 1 and 1024",
+        ),
+        (
+            r#", "concurrency": 1025"#,
+            "https://x",
+            "concurrency",
+            "between 1 and 1024",
+        ),
+        (
+            r#", "rate_limit_per_s": 0"#,
+            "https://x",
+            "rate_limit_per_s",
+            "rate",
+        ),
+        (
+            r#", "rate_limit_per_s": -5"#,
+            "https://x",
+            "rate_limit_per_s",
+            "rate",
+        ),
+        (
+            r#", "rate_limit_per_s": 5, "rate_limit_burst": 0"#,
+            "https://x",
+            "rate_limit_burst",
+            "at least 1",
+        ),
+        (
+            r#", "rate_limit_burst": 5"#,
+            "https://x",
+            "rate_limit_burst",
+            "needs rate_limit_per_s",
+        ),
+    ] {
+        let t = target(url, extra);
+        let e = t.build().unwrap_err();
+        assert_eq!(e.field, field, "{extra} {url}: {e}");
+        assert!(e.detail.contains(needle), "{extra} {url}: {e}");
+        assert_eq!(t.validate().unwrap_err(), e);
+    }
+    for id in ["", "has space", "ünï", &"x".repeat(65)] {
+        let mut t = HttpTarget::new(id, "https://x.example");
+        assert_eq!(t.validate().unwrap_err().field, "id", "{id}");
+        t.id = "ok.id_1-2".into();
+        t.validate().unwrap();
+    }
+    // A policy built in code is validated too.
+    let mut t = HttpTarget::new("a", "https://x.example");
+    t.retry = Some(RetryPolicy {
+        multiplier: 0.0,
+        ..RetryPolicy::default()
+    });
+    assert_eq!(t.validate().unwrap_err().field, "retry.backoff.multiplier");
+    // NaN and infinite rates cannot come from JSON but can from code.
+    t.retry = None;
+    t.rate_limit_per_s = Some(f64::NAN);
+    assert_eq!(t.validate().unwrap_err().field, "rate_limit_per_s");
+}
+
+#[test]
+fn body_mode_allows_content_type_and_ce_headers() {
+    let t = target(
+        "https://x.example",
+        r#", "mode": "body", "headers": {"Content-Type": "text/csv", "ce-note": "x"}"#,
+    );
+    t.validate().unwrap();
+}
+
+#[test]
+fn percent_encoding() {
+    assert_eq!(percent_encode("plain-ASCII_1.2~!"), "plain-ASCII_1.2~!");
+    assert_eq!(percent_encode("a b"), "a%20b");
+    assert_eq!(percent_encode("\"%"), "%22%25");
+    assert_eq!(percent_encode("é"), "%C3%A9");
+    assert_eq!(percent_encode("\t\n\u{7f}"), "%09%0A%7F");
+    assert_eq!(percent_encode(""), "");
+}

@@ -1,0 +1,387 @@
+//! The worker that drains one target's queue.
+//!
+//! The worker keeps a *window* of the queue's head in memory (at most
+//! [`WINDOW`] deliveries, loaded in queue order) and, whenever there is
+//! capacity, starts sends for deliveries that are due: up to the target's
+//! concurrency, one batch each (a batch is one delivery except for
+//! connectors). With an `ordering_key`, only the oldest delivery of each key
+//! in the window may be sent; the rest of that key waits for it, so per-key
+//! order holds even across retries — and other keys are not held up.
+//!
+//! Each finished send is recorded durably: a success removes the delivery; a
+//! retryable failure stores the delivery again with one more attempt and its
+//! next due time; a permanent failure, or running out of attempts or age,
+//! moves it to the dead-letter queue (or drops it, if the target keeps none).
+//! Every attempt is added to the event's trace.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use super::CompiledTarget;
+use super::retry::{RetryAction, RetryDecision};
+use crate::event::json::to_json_string;
+use crate::event::time::{format_rfc3339_micros, now_micros};
+use crate::store::queue::{DeadLetter, Delivery, DeliveryKey, TraceStep};
+use crate::store::{BusId, Store};
+
+/// Deliveries held in memory per target.
+pub const WINDOW: usize = 1024;
+
+/// Counters a target worker exposes.
+#[derive(Debug, Default)]
+pub struct TargetStats {
+    /// Deliveries completed.
+    pub delivered: AtomicU64,
+    /// Attempts that failed.
+    pub failed_attempts: AtomicU64,
+    /// Deliveries moved to the dead-letter queue.
+    pub dead_lettered: AtomicU64,
+    /// Deliveries dropped (no dead-letter queue).
+    pub dropped: AtomicU64,
+    /// Deliveries queued (approximate, maintained in memory).
+    pub queued: AtomicU64,
+    /// Sum of delivery latencies (enqueue to success), µs.
+    pub latency_sum_us: AtomicU64,
+}
+
+/// A running target worker's handle.
+pub struct TargetHandle {
+    /// The target.
+    pub target: Arc<CompiledTarget>,
+    /// Wakes the worker when deliveries were queued.
+    pub notify: Arc<Notify>,
+    /// Counters.
+    pub stats: Arc<TargetStats>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TargetHandle {
+    /// Starts a worker for `target` of rule `rule` on bus `bus`.
+    pub fn start(
+        store: Store,
+        bus: BusId,
+        rule: String,
+        target: Arc<CompiledTarget>,
+        queued: u64,
+    ) -> TargetHandle {
+        let notify = Arc::new(Notify::new());
+        let stats = Arc::new(TargetStats::default());
+        stats.queued.store(queued, Ordering::Relaxed);
+        let (stop, stop_rx) = watch::channel(false);
+        let worker = Worker {
+            store,
+            bus,
+            rule,
+            target: target.clone(),
+            notify: notify.clone(),
+            stats: stats.clone(),
+            window: VecDeque::new(),
+            in_flight: HashSet::new(),
+            exhausted: false,
+            rng: fastrand::Rng::new(),
+        };
+        let task = tokio::spawn(worker.run(stop_rx));
+        TargetHandle {
+            target,
+            notify,
+            stats,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops the worker after its in-flight sends finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+struct Worker {
+    store: Store,
+    bus: BusId,
+    rule: String,
+    target: Arc<CompiledTarget>,
+    notify: Arc<Notify>,
+    stats: Arc<TargetStats>,
+    /// The head of the queue, in order.
+    window: VecDeque<Delivery>,
+    /// Keys being sent now.
+    in_flight: HashSet<(u64, u32)>,
+    /// The last load reached the end of the queue.
+    exhausted: bool,
+    /// Jitter for backoff.
+    rng: fastrand::Rng,
+}
+
+type Finished = (Vec<Delivery>, super::Outcome);
+
+impl Worker {
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut running: JoinSet<Finished> = JoinSet::new();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            if let Err(error) = self.refill() {
+                tracing::error!(rule = %self.rule, target = %self.target.id, %error, "Cannot read the delivery queue.");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            let now = now_micros();
+            while running.len() < self.target.concurrency {
+                let Some(batch) = self.next_batch(now) else {
+                    break;
+                };
+                for d in &batch {
+                    self.in_flight.insert((d.key.seq, d.key.sub));
+                }
+                let target = self.target.clone();
+                let store = self.store.clone();
+                running.spawn(async move {
+                    let outcome = target.send(&store, &batch).await;
+                    (batch, outcome)
+                });
+            }
+            // Sleep until a send finishes, new work arrives, the earliest
+            // retry falls due, or we are asked to stop.
+            let wait = self.next_due(now).map_or(Duration::from_secs(3600), |due| {
+                Duration::from_micros(u64::try_from(due - now).unwrap_or(0))
+                    .max(Duration::from_millis(1))
+            });
+            tokio::select! {
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    if let Ok((batch, outcome)) = done {
+                        self.finish(batch, outcome);
+                    }
+                }
+                _ = self.notify.notified() => { self.exhausted = false; }
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        // Let in-flight sends finish and record them.
+        while let Some(done) = running.join_next().await {
+            if let Ok((batch, outcome)) = done {
+                self.finish(batch, outcome);
+            }
+        }
+    }
+
+    /// Loads more of the queue into the window.
+    fn refill(&mut self) -> Result<(), crate::store::StoreError> {
+        if self.exhausted || self.window.len() >= WINDOW {
+            return Ok(());
+        }
+        let after = self.window.back().map(|d| (d.key.seq, d.key.sub));
+        let more = self.store.deliveries(
+            self.bus,
+            &self.rule,
+            &self.target.id,
+            after,
+            WINDOW - self.window.len(),
+        )?;
+        self.exhausted = self.window.len() + more.len() < WINDOW;
+        self.window.extend(more);
+        Ok(())
+    }
+
+    /// The next batch to send: due, not in flight, and — with an ordering
+    /// key — the oldest of its key.
+    fn next_batch(&mut self, now: i64) -> Option<Vec<Delivery>> {
+        let mut blocked: HashSet<String> = HashSet::new();
+        let mut picked: Vec<usize> = Vec::new();
+        for (i, d) in self.window.iter().enumerate() {
+            let key = self.target.ordering_value(&d.event);
+            let busy = self.in_flight.contains(&(d.key.seq, d.key.sub));
+            if let Some(k) = &key {
+                if blocked.contains(k) {
+                    continue;
+                }
+                // Later deliveries of this key wait for this one.
+                blocked.insert(k.clone());
+            }
+            if busy || d.next_attempt_at > now {
+                continue;
+            }
+            picked.push(i);
+            if picked.len() >= self.target.batch_size {
+                break;
+            }
+        }
+        if picked.is_empty() {
+            return None;
+        }
+        Some(picked.into_iter().map(|i| self.window[i].clone()).collect())
+    }
+
+    /// The earliest due time among deliveries not in flight.
+    fn next_due(&self, now: i64) -> Option<i64> {
+        self.window
+            .iter()
+            .filter(|d| !self.in_flight.contains(&(d.key.seq, d.key.sub)))
+            .map(|d| d.next_attempt_at.max(now))
+            .min()
+    }
+
+    fn remove_from_window(&mut self, key: &DeliveryKey) {
+        if let Some(pos) = self.window.iter().position(|d| d.key == *key) {
+            self.window.remove(pos);
+        }
+    }
+
+    /// Records the outcome of a send.
+    fn finish(&mut self, batch: Vec<Delivery>, outcome: super::Outcome) {
+        let now = now_micros();
+        let mut b = self.store.router_batch();
+        for mut d in batch {
+            self.in_flight.remove(&(d.key.seq, d.key.sub));
+            let attempt = d.attempts + 1;
+            let mut detail = Map::new();
+            detail.insert("attempt".into(), json!(attempt));
+            detail.insert(
+                "duration_ms".into(),
+                json!(outcome.duration.as_secs_f64() * 1000.0),
+            );
+            if let Some(s) = outcome.status {
+                detail.insert("status".into(), json!(s));
+            }
+            if let Some(e) = &outcome.error {
+                detail.insert("error".into(), json!(e));
+            }
+            if d.key.sub > 0 {
+                detail.insert("sub".into(), json!(d.key.sub));
+            }
+            let decision = match outcome.action {
+                RetryAction::Delivered => Ok(None),
+                RetryAction::DeadLetter => Err("permanent_error"),
+                RetryAction::Retry { after } => {
+                    let first = std::time::UNIX_EPOCH
+                        + Duration::from_micros(u64::try_from(d.enqueued_at).unwrap_or(0));
+                    match self.target.retry.decide(
+                        attempt,
+                        first,
+                        std::time::SystemTime::now(),
+                        after,
+                        &mut self.rng,
+                    ) {
+                        RetryDecision::RetryAfter(delay) => Ok(Some(delay)),
+                        RetryDecision::GiveUp(reason) => Err(reason.as_str()),
+                    }
+                }
+            };
+            match decision {
+                Ok(None) => {
+                    self.store.remove_delivery(&mut b, &d.key);
+                    self.store.put_trace(
+                        &mut b,
+                        self.bus,
+                        d.key.seq,
+                        now,
+                        &self.step(now, "delivered", detail),
+                    );
+                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    self.stats.latency_sum_us.fetch_add(
+                        u64::try_from(now - d.enqueued_at).unwrap_or(0),
+                        Ordering::Relaxed,
+                    );
+                    self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                    self.remove_from_window(&d.key);
+                }
+                Ok(Some(delay)) => {
+                    d.attempts = attempt;
+                    d.last_status = outcome.status;
+                    d.last_error = outcome.error.clone();
+                    d.next_attempt_at = now + delay.as_micros() as i64;
+                    detail.insert("retry_in_ms".into(), json!(delay.as_millis() as u64));
+                    self.store.put_delivery(&mut b, &d);
+                    self.store.put_trace(
+                        &mut b,
+                        self.bus,
+                        d.key.seq,
+                        now,
+                        &self.step(now, "attempt_failed", detail),
+                    );
+                    self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                    if let Some(w) = self.window.iter_mut().find(|w| w.key == d.key) {
+                        *w = d;
+                    }
+                }
+                Err(reason) => {
+                    self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                    self.store.remove_delivery(&mut b, &d.key);
+                    detail.insert("reason".into(), json!(reason));
+                    d.attempts = attempt;
+                    d.last_status = outcome.status;
+                    d.last_error = outcome.error.clone();
+                    if self.target.dead_letter {
+                        self.store
+                            .put_dead_letter(&mut b, &d.key, &dead_letter(&d, reason, now));
+                        self.store.put_trace(
+                            &mut b,
+                            self.bus,
+                            d.key.seq,
+                            now,
+                            &self.step(now, "dead_lettered", detail),
+                        );
+                        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.store.put_trace(
+                            &mut b,
+                            self.bus,
+                            d.key.seq,
+                            now,
+                            &self.step(now, "dropped", detail),
+                        );
+                        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                    self.remove_from_window(&d.key);
+                }
+            }
+        }
+        if let Err(error) = self.store.commit(b) {
+            tracing::error!(rule = %self.rule, target = %self.target.id, %error, "Cannot record a delivery outcome; it will be retried.");
+        }
+    }
+
+    fn step(&self, now: i64, step: &str, detail: Map<String, Value>) -> TraceStep {
+        TraceStep {
+            at: format_rfc3339_micros(now),
+            step: step.into(),
+            rule: Some(self.rule.clone()),
+            target: Some(self.target.id.clone()),
+            detail,
+        }
+    }
+}
+
+/// The dead-letter record for a delivery.
+pub fn dead_letter(d: &Delivery, reason: &str, now: i64) -> DeadLetter {
+    use base64::Engine as _;
+    DeadLetter {
+        rule: d.key.rule.clone(),
+        target: d.key.target.clone(),
+        seq: d.key.seq,
+        sub: d.key.sub,
+        event: serde_json::from_str(&to_json_string(&d.event)).unwrap_or(Value::Null),
+        body_base64: d
+            .body
+            .as_ref()
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(&b.bytes)),
+        body_content_type: d.body.as_ref().map(|b| b.content_type.clone()),
+        attempts: d.attempts,
+        last_status: d.last_status,
+        last_error: d.last_error.clone(),
+        reason: reason.into(),
+        enqueued_at: format_rfc3339_micros(d.enqueued_at),
+        dead_at: format_rfc3339_micros(now),
+    }
+}

@@ -1,0 +1,178 @@
+//! The per-bus dispatcher: every new event is read once and matched once
+//! against all rules of the bus.
+//!
+//! The dispatcher holds the bus's shared [`Matcher`] (all enabled rules'
+//! patterns in one automaton) and follows the head of the bus log. For each
+//! new event it finds the matching rules and hands the event to each of
+//! those rules' workers that are *attached* — caught up with the head. It
+//! then tells every attached worker how far it has dispatched, so rules that
+//! matched nothing still advance their cursors.
+//!
+//! The dispatcher never waits for a worker: if a worker's inbox is full (a
+//! slow plugin chain), the worker is detached. A detached worker (also every
+//! worker just after start-up, or after being enabled) reads the log itself
+//! from its own cursor, matching with its own single-rule matcher, and asks
+//! to attach again once it has caught up. Nothing is lost either way:
+//! workers advance their cursor only over events they have handled, and
+//! they ignore anything at or before their cursor.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::rule::CompiledRule;
+use crate::pattern::{MatchScratch, Matcher, RuleId, envelope_json};
+use crate::store::{Bus, Seq, Store, StoredEvent};
+
+/// What a worker receives while attached.
+pub enum Work {
+    /// An event that matched the rule's pattern (CESQL is checked too).
+    Event(Arc<StoredEvent>),
+    /// Everything up to this seq has been dispatched.
+    Progress(Seq),
+}
+
+/// Inbox size of an attached worker; a full inbox detaches it.
+pub const INBOX: usize = 4096;
+
+/// Commands to the dispatcher.
+pub enum Command {
+    /// A rule was added or replaced (its old matcher entry is removed).
+    Put {
+        /// Matcher id.
+        id: RuleId,
+        /// The rule.
+        rule: Arc<CompiledRule>,
+    },
+    /// A rule was removed or disabled.
+    Remove {
+        /// Matcher id.
+        id: RuleId,
+    },
+    /// A caught-up worker asks to receive events from the head.
+    Attach {
+        /// Matcher id.
+        id: RuleId,
+        /// The worker's cursor.
+        cursor: Seq,
+        /// Its inbox.
+        inbox: mpsc::Sender<Work>,
+        /// Whether it was attached.
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+struct Entry {
+    rule: Arc<CompiledRule>,
+    inbox: Option<mpsc::Sender<Work>>,
+}
+
+/// Runs the dispatcher of `bus` until `shutdown` fires or the command
+/// channel closes.
+pub async fn run(
+    store: Store,
+    bus: Arc<Bus>,
+    mut commands: mpsc::Receiver<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut matcher = Matcher::new();
+    let mut rules: HashMap<RuleId, Entry> = HashMap::new();
+    let mut cesql_only: Vec<RuleId> = Vec::new();
+    let mut position = bus.last_seq();
+    let mut committed = bus.subscribe();
+    let mut scratch = MatchScratch::default();
+    let mut envelope = Vec::new();
+    let mut matched = Vec::new();
+    loop {
+        // Dispatch everything committed so far.
+        while position < bus.last_seq() {
+            let s = store.clone();
+            let b = bus.clone();
+            let from = position;
+            let batch = match tokio::task::spawn_blocking(move || s.read(&b, from, 512)).await {
+                Ok(Ok(batch)) => batch,
+                Ok(Err(error)) => {
+                    tracing::error!(bus = %bus.name, %error, "Dispatcher cannot read the bus.");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    break;
+                }
+                Err(_) => return,
+            };
+            if batch.is_empty() {
+                // Retention removed what we had not reached yet.
+                position = bus.last_seq();
+                break;
+            }
+            for e in batch {
+                let seq = e.seq;
+                let e = Arc::new(e);
+                envelope_json(&e.event, &mut envelope);
+                matched.clear();
+                if !matcher.is_empty()
+                    && let Err(error) =
+                        matcher.matches_json_with(&mut scratch, &envelope, &mut matched)
+                {
+                    tracing::error!(bus = %bus.name, seq, %error, "Cannot match an event's envelope.");
+                }
+                matched.extend(cesql_only.iter().copied());
+                for id in &matched {
+                    let Some(entry) = rules.get_mut(id) else {
+                        continue;
+                    };
+                    let Some(inbox) = &entry.inbox else { continue };
+                    if let Some(expr) = &entry.rule.cesql
+                        && !expr.matches(&e.event)
+                    {
+                        continue;
+                    }
+                    if inbox.try_send(Work::Event(e.clone())).is_err() {
+                        tracing::debug!(bus = %bus.name, rule = %entry.rule.name, "Rule worker behind; detaching it to catch up on its own.");
+                        entry.inbox = None;
+                    }
+                }
+                position = seq;
+            }
+            for entry in rules.values_mut() {
+                if let Some(inbox) = &entry.inbox
+                    && inbox.try_send(Work::Progress(position)).is_err()
+                {
+                    entry.inbox = None;
+                }
+            }
+        }
+        tokio::select! {
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { return };
+                match cmd {
+                    Command::Put { id, rule } => {
+                        matcher.remove(id);
+                        cesql_only.retain(|x| *x != id);
+                        match &rule.pattern {
+                            Some(p) => matcher.add(id, p),
+                            None => cesql_only.push(id),
+                        }
+                        rules.insert(id, Entry { rule, inbox: None });
+                    }
+                    Command::Remove { id } => {
+                        matcher.remove(id);
+                        cesql_only.retain(|x| *x != id);
+                        rules.remove(&id);
+                    }
+                    Command::Attach { id, cursor, inbox, reply } => {
+                        let ok = match rules.get_mut(&id) {
+                            Some(entry) if cursor >= position => {
+                                entry.inbox = Some(inbox);
+                                true
+                            }
+                            _ => false,
+                        };
+                        let _ = reply.send(ok);
+                    }
+                }
+            }
+            r = committed.changed() => if r.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The rule worker: one per enabled rule.
+//!
+//! A worker owns the rule's cursor — the last event the rule has fully
+//! handled. It takes matching events from the dispatcher while attached, or
+//! reads and matches the log itself while catching up (see
+//! [`super::dispatch`]). For each matching event it runs the rule's plugin
+//! chain (filters, then the transform), then writes one delivery per
+//! resulting event and target, the trace of what happened, and the new
+//! cursor, all in one atomic batch. Then it wakes the targets' workers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, json};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::dispatch::{self, INBOX, Work};
+use super::rule::{CompiledRule, Transform};
+use crate::delivery::worker::TargetHandle;
+use crate::event::CloudEvent;
+use crate::event::time::{format_rfc3339_micros, now_micros};
+use crate::pattern::{Matcher, RuleId, envelope_json};
+use crate::store::queue::{Delivery, DeliveryKey, PreparedBody, TraceStep};
+use crate::store::{Bus, Seq, Store, StoredEvent};
+use crate::transform::Output;
+
+/// Events read per catch-up step.
+const CATCH_UP_BATCH: usize = 256;
+
+/// A cursor that only moved over non-matching events is persisted at most
+/// this often (its exact value is not critical: re-reading a few events
+/// after a crash is harmless).
+const IDLE_CURSOR_PERIOD: Duration = Duration::from_secs(1);
+
+/// What the chain made of one event.
+enum ChainResult {
+    /// Events (and optional prepared bodies) to deliver.
+    Deliver(Vec<(CloudEvent, Option<PreparedBody>)>),
+    /// A filter dropped it.
+    Filtered(String),
+    /// A plugin failed.
+    Failed(String, String),
+}
+
+/// Runs a rule worker until `shutdown` fires.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the worker's whole context, spelled out once"
+)]
+pub async fn run(
+    store: Store,
+    bus: Arc<Bus>,
+    id: RuleId,
+    rule: Arc<CompiledRule>,
+    targets: Arc<Vec<TargetHandle>>,
+    dispatcher: mpsc::Sender<dispatch::Command>,
+    mut cursor: Seq,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut own_matcher = Matcher::new();
+    if let Some(p) = &rule.pattern {
+        own_matcher.add(0, p);
+    }
+    let mut inbox: Option<mpsc::Receiver<Work>> = None;
+    let mut committed = bus.subscribe();
+    let mut persisted = cursor;
+    let mut last_persist = Instant::now();
+    let mut envelope = Vec::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let (events, upto) = match &mut inbox {
+            None => {
+                let s = store.clone();
+                let b = bus.clone();
+                let from = cursor;
+                let batch = match tokio::task::spawn_blocking(move || {
+                    s.read(&b, from, CATCH_UP_BATCH)
+                })
+                .await
+                {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(error)) => {
+                        tracing::error!(rule = %rule.name, %error, "Rule worker cannot read the bus.");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    Err(_) => break,
+                };
+                if batch.is_empty() {
+                    // Caught up: ask to attach, or wait for new events.
+                    let (tx, rx) = mpsc::channel(INBOX);
+                    let (reply, answer) = oneshot::channel();
+                    let asked = dispatcher
+                        .send(dispatch::Command::Attach {
+                            id,
+                            cursor,
+                            inbox: tx,
+                            reply,
+                        })
+                        .await
+                        .is_ok();
+                    if asked && answer.await.unwrap_or(false) {
+                        inbox = Some(rx);
+                        continue;
+                    }
+                    // Events may have been appended while we asked.
+                    committed.borrow_and_update();
+                    if bus.last_seq() > cursor {
+                        continue;
+                    }
+                    tokio::select! {
+                        _ = committed.changed() => {}
+                        _ = shutdown.changed() => {}
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                    continue;
+                }
+                let upto = batch.last().map_or(cursor, |e| e.seq);
+                let mut matched = Vec::new();
+                let mut out = Vec::new();
+                for e in batch {
+                    let mut hit = true;
+                    if rule.pattern.is_some() {
+                        envelope_json(&e.event, &mut envelope);
+                        out.clear();
+                        hit = own_matcher.matches_json(&envelope, &mut out).is_ok()
+                            && !out.is_empty();
+                    }
+                    if hit && let Some(expr) = &rule.cesql {
+                        hit = expr.matches(&e.event);
+                    }
+                    if hit {
+                        matched.push(Arc::new(e));
+                    }
+                }
+                (matched, upto)
+            }
+            Some(rx) => {
+                let first = tokio::select! {
+                    m = rx.recv() => m,
+                    _ = shutdown.changed() => continue,
+                };
+                let Some(first) = first else {
+                    // Detached by the dispatcher: catch up from the cursor.
+                    inbox = None;
+                    continue;
+                };
+                let mut events = Vec::new();
+                let mut upto = cursor;
+                let mut next = Some(first);
+                while let Some(w) = next.take() {
+                    match w {
+                        Work::Event(e) => {
+                            upto = upto.max(e.seq);
+                            if e.seq > cursor {
+                                events.push(e);
+                            }
+                        }
+                        Work::Progress(p) => upto = upto.max(p),
+                    }
+                    if events.len() < CATCH_UP_BATCH {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                (events, upto)
+            }
+        };
+        if events.is_empty() && upto <= cursor {
+            continue;
+        }
+        let mut batch = store.router_batch();
+        let mut queued = vec![0u64; targets.len()];
+        for e in &events {
+            let now = now_micros();
+            let (step, deliveries) = handle(&rule, &targets, bus.id, e).await;
+            store.put_trace(&mut batch, bus.id, e.seq, now, &step);
+            for (i, d) in deliveries {
+                store.put_delivery(&mut batch, &d);
+                queued[i] += 1;
+            }
+        }
+        cursor = upto.max(cursor);
+        let idle_only = events.is_empty();
+        if !idle_only || last_persist.elapsed() >= IDLE_CURSOR_PERIOD {
+            store.set_cursor(&mut batch, bus.id, &rule.name, cursor);
+            if let Err(error) = store.commit(batch) {
+                tracing::error!(rule = %rule.name, %error, "Cannot record rule progress; retrying from the last cursor.");
+                cursor = persisted;
+                inbox = None;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            persisted = cursor;
+            last_persist = Instant::now();
+            for (i, n) in queued.into_iter().enumerate() {
+                if n > 0 {
+                    targets[i]
+                        .stats
+                        .queued
+                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    targets[i].notify.notify_one();
+                }
+            }
+        }
+    }
+    if persisted != cursor {
+        let mut batch = store.router_batch();
+        store.set_cursor(&mut batch, bus.id, &rule.name, cursor);
+        let _ = store.commit(batch);
+    }
+}
+
+/// Runs the chain for one event; returns its trace step and deliveries
+/// (with the index of their target).
+async fn handle(
+    rule: &CompiledRule,
+    targets: &[TargetHandle],
+    bus: crate::store::BusId,
+    e: &StoredEvent,
+) -> (TraceStep, Vec<(usize, Delivery)>) {
+    let started = Instant::now();
+    let result = chain(rule, &e.event).await;
+    let now = now_micros();
+    let mut detail = Map::new();
+    let mut deliveries = Vec::new();
+    let step = match result {
+        ChainResult::Deliver(out) => {
+            detail.insert("outcome".into(), json!("queued"));
+            detail.insert("events".into(), json!(out.len()));
+            detail.insert(
+                "targets".into(),
+                json!(
+                    targets
+                        .iter()
+                        .map(|t| t.target.id.clone())
+                        .collect::<Vec<_>>()
+                ),
+            );
+            for (sub, (event, body)) in out.into_iter().enumerate() {
+                for (i, t) in targets.iter().enumerate() {
+                    deliveries.push((
+                        i,
+                        Delivery {
+                            key: DeliveryKey {
+                                bus,
+                                rule: rule.name.clone(),
+                                target: t.target.id.clone(),
+                                seq: e.seq,
+                                sub: sub as u32,
+                            },
+                            attempts: 0,
+                            next_attempt_at: now,
+                            enqueued_at: now,
+                            last_status: None,
+                            last_error: None,
+                            event: event.clone(),
+                            body: body.clone(),
+                        },
+                    ));
+                }
+            }
+            "matched"
+        }
+        ChainResult::Filtered(by) => {
+            detail.insert("outcome".into(), json!("filtered_out"));
+            detail.insert("by".into(), json!(by));
+            "filtered_out"
+        }
+        ChainResult::Failed(by, error) => {
+            detail.insert("outcome".into(), json!("failed"));
+            detail.insert("by".into(), json!(by));
+            detail.insert("error".into(), json!(error));
+            "failed"
+        }
+    };
+    detail.insert(
+        "duration_ms".into(),
+        json!(started.elapsed().as_secs_f64() * 1000.0),
+    );
+    (
+        TraceStep {
+            at: format_rfc3339_micros(now),
+            step: step.into(),
+            rule: Some(rule.name.clone()),
+            target: None,
+            detail,
+        },
+        deliveries,
+    )
+}
+
+async fn chain(rule: &CompiledRule, event: &CloudEvent) -> ChainResult {
+    for f in &rule.filters {
+        match f.keep(event).await {
+            Ok(true) => {}
+            Ok(false) => return ChainResult::Filtered(f.plugin().reference()),
+            Err(e) => {
+                return ChainResult::Failed(
+                    f.plugin().reference(),
+                    format!("{:?}: {}", e.kind, e.message),
+                );
+            }
+        }
+    }
+    match &rule.transform {
+        None => ChainResult::Deliver(vec![(event.clone(), None)]),
+        Some(Transform::Plugin(p)) => match p.transform(event).await {
+            Ok(events) if events.is_empty() => ChainResult::Filtered(p.plugin().reference()),
+            Ok(events) => ChainResult::Deliver(events.into_iter().map(|e| (e, None)).collect()),
+            Err(e) => ChainResult::Failed(
+                p.plugin().reference(),
+                format!("{:?}: {}", e.kind, e.message),
+            ),
+        },
+        Some(Transform::Builtin(t)) => match t.apply(event) {
+            Ok(Output::Event(e)) => ChainResult::Deliver(vec![(e, None)]),
+            Ok(Output::Body(b)) => ChainResult::Deliver(vec![(
+                event.clone(),
+                Some(PreparedBody {
+                    bytes: b.bytes,
+                    content_type: b.content_type,
+                }),
+            )]),
+            Err(e) => ChainResult::Failed("transform".into(), e.to_string()),
+        },
+    }
+}

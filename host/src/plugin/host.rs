@@ -1,0 +1,357 @@
+//! What a plugin instance's store holds, and the host side of its imports.
+//!
+//! Each instance gets a [`HostState`] with:
+//!
+//! * a WASI context that grants nothing: no preopened directories, no
+//!   environment, no arguments, an empty stdin, sockets denied (the builder's
+//!   defaults, spelled out below so a wasmtime upgrade cannot widen them);
+//! * stdout and stderr wired to the Signalbox log, one log line per line the
+//!   plugin writes, tagged with the rule and plugin;
+//! * a store limiter capping linear memory and table growth;
+//! * for connectors, `wasi:http` whose only way out is
+//!   [`EgressHooks::send_request`], which enforces the rule's allow-list (see
+//!   [`super::egress`]) on the URL and again on the resolved addresses.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use tokio::io::AsyncWrite;
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{
+    RequestOptions, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
+
+use super::egress::{AllowList, Scheme, Verdict, is_internal};
+
+/// Longest line a plugin can write to the log; longer lines are cut.
+const MAX_LOG_LINE: usize = 4096;
+
+/// Connect and first-byte timeouts for connector requests when the plugin
+/// sets none (wasmtime's default is 600 s, far longer than any call may run).
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The data of one plugin instance's `Store`.
+pub struct HostState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: EgressHooks,
+    pub(super) limits: StoreLimits,
+    /// When the current call must end (checked at every epoch tick).
+    pub(super) deadline: std::time::Instant,
+}
+
+impl HostState {
+    /// A sandbox for one instance. `tag` names the rule and plugin in log
+    /// lines; `memory_bytes` caps linear memory.
+    pub fn new(tag: Arc<str>, memory_bytes: usize, allow: Arc<AllowList>) -> HostState {
+        let mut b = WasiCtx::builder();
+        b.stdout(LogStream {
+            tag: tag.clone(),
+            stream: "stdout",
+        })
+        .stderr(LogStream {
+            tag: tag.clone(),
+            stream: "stderr",
+        })
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }));
+        HostState {
+            wasi: b.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: EgressHooks { allow, tag },
+            limits: StoreLimitsBuilder::new()
+                .memory_size(memory_bytes)
+                .table_elements(1 << 20)
+                .instances(1000)
+                .tables(1000)
+                .memories(100)
+                .trap_on_grow_failure(true)
+                .build(),
+            deadline: std::time::Instant::now(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Plugin output to the log.
+#[derive(Clone)]
+struct LogStream {
+    tag: Arc<str>,
+    stream: &'static str,
+}
+
+impl IsTerminal for LogStream {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for LogStream {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(LineLogger {
+            tag: self.tag.clone(),
+            stream: self.stream,
+            buf: Vec::new(),
+        })
+    }
+}
+
+/// Splits what a plugin writes into lines and logs each one.
+struct LineLogger {
+    tag: Arc<str>,
+    stream: &'static str,
+    buf: Vec<u8>,
+}
+
+impl LineLogger {
+    fn emit(&self, line: &[u8]) {
+        let line = String::from_utf8_lossy(&line[..line.len().min(MAX_LOG_LINE)]);
+        tracing::info!(target: "signalbox::plugin::output", plugin = %self.tag, stream = self.stream, "{}", line.trim_end());
+    }
+}
+
+impl AsyncWrite for LineLogger {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.buf.extend_from_slice(data);
+        while let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=nl).collect();
+            self.emit(&line);
+        }
+        if self.buf.len() > MAX_LOG_LINE {
+            let line = std::mem::take(&mut self.buf);
+            self.emit(&line);
+        }
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if !self.buf.is_empty() {
+            let line = std::mem::take(&mut self.buf);
+            self.emit(&line);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for LineLogger {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            let line = std::mem::take(&mut self.buf);
+            self.emit(&line);
+        }
+    }
+}
+
+/// The single place a plugin reaches the network.
+pub struct EgressHooks {
+    allow: Arc<AllowList>,
+    tag: Arc<str>,
+}
+
+type HttpResult<T> = wasmtime_wasi_http::Result<T>;
+type IoFuture = Box<dyn Future<Output = HttpResult<()>> + Send>;
+
+impl WasiHttpHooks for EgressHooks {
+    fn is_forbidden_header(&mut self, name: &http::HeaderName) -> bool {
+        wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(name)
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = HttpResult<()>> + Send>,
+    ) -> Box<
+        dyn Future<Output = HttpResult<(http::Response<wasmtime_wasi_http::WasiBody>, IoFuture)>>
+            + Send,
+    > {
+        let allow = self.allow.clone();
+        let tag = self.tag.clone();
+        Box::new(async move {
+            let uri = request.uri().clone();
+            let scheme = uri
+                .scheme_str()
+                .and_then(Scheme::parse)
+                .ok_or(wasmtime_wasi_http::Error::HttpProtocolError)?;
+            let host = uri
+                .host()
+                .ok_or(wasmtime_wasi_http::Error::HttpRequestUriInvalid)?
+                .to_owned();
+            let port = uri.port_u16().unwrap_or(match scheme {
+                Scheme::Http => 80,
+                Scheme::Https => 443,
+            });
+            let exact = match allow.check(scheme, &host, port) {
+                Verdict::Allowed { exact } => exact,
+                Verdict::Denied => {
+                    tracing::warn!(plugin = %tag, %uri, "Plugin request denied: host not on the rule's allowed_hosts.");
+                    return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
+                }
+            };
+            let connect_timeout = options
+                .and_then(|o| o.connect_timeout)
+                .unwrap_or(HTTP_TIMEOUT)
+                .min(HTTP_TIMEOUT * 6);
+            let first_byte_timeout = options
+                .and_then(|o| o.first_byte_timeout)
+                .unwrap_or(HTTP_TIMEOUT)
+                .min(HTTP_TIMEOUT * 6);
+            // Resolve, then refuse internal addresses unless the entry named
+            // this host exactly: a public name must not lead inside.
+            let bare = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            let addrs: Vec<SocketAddr> = match tokio::time::timeout(
+                connect_timeout,
+                tokio::net::lookup_host((bare.as_str(), port)),
+            )
+            .await
+            {
+                Ok(Ok(a)) => a.collect(),
+                Ok(Err(_)) => return Err(wasmtime_wasi_http::Error::DestinationNotFound),
+                Err(_) => return Err(wasmtime_wasi_http::Error::DnsTimeout),
+            };
+            let addrs: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| exact || !is_internal(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                tracing::warn!(plugin = %tag, %uri, "Plugin request denied: the host resolves only to internal addresses.");
+                return Err(wasmtime_wasi_http::Error::DestinationIpProhibited);
+            }
+            let tcp = match tokio::time::timeout(
+                connect_timeout,
+                tokio::net::TcpStream::connect(&addrs[..]),
+            )
+            .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Err(wasmtime_wasi_http::Error::Connect(e)),
+                Err(_) => return Err(wasmtime_wasi_http::Error::ConnectionTimeout),
+            };
+            let _ = tcp.set_nodelay(true);
+            let (mut sender, conn): (hyper::client::conn::http1::SendRequest<_>, IoFuture) =
+                match scheme {
+                    Scheme::Http => {
+                        let (s, c) = hyper::client::conn::http1::handshake(
+                            hyper_util::rt::TokioIo::new(tcp),
+                        )
+                        .await
+                        .map_err(wasmtime_wasi_http::Error::from)?;
+                        (
+                            s,
+                            Box::new(
+                                async move { c.await.map_err(wasmtime_wasi_http::Error::from) },
+                            ),
+                        )
+                    }
+                    Scheme::Https => {
+                        let name = rustls::pki_types::ServerName::try_from(bare.clone())
+                            .map_err(wasmtime_wasi_http::Error::InvalidDnsNameError)?;
+                        let tls = tls_connector()
+                            .connect(name, tcp)
+                            .await
+                            .map_err(wasmtime_wasi_http::Error::Tls)?;
+                        let (s, c) = hyper::client::conn::http1::handshake(
+                            hyper_util::rt::TokioIo::new(tls),
+                        )
+                        .await
+                        .map_err(wasmtime_wasi_http::Error::from)?;
+                        (
+                            s,
+                            Box::new(
+                                async move { c.await.map_err(wasmtime_wasi_http::Error::from) },
+                            ),
+                        )
+                    }
+                };
+            // Drive the connection in the background; the returned future
+            // reports its end to wasi-http.
+            let conn: Pin<IoFuture> = Box::into_pin(conn);
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+            tokio::spawn(async move {
+                let _ = done_tx.send(conn.await);
+            });
+            // Over an established connection the request line carries only
+            // the path.
+            let (mut parts, body) = request.into_parts();
+            parts.uri = http::Uri::builder()
+                .path_and_query(parts.uri.path_and_query().map_or("/", |p| p.as_str()))
+                .build()
+                .map_err(|_| wasmtime_wasi_http::Error::HttpRequestUriInvalid)?;
+            let request = http::Request::from_parts(parts, body);
+            let response = match tokio::time::timeout(
+                first_byte_timeout,
+                sender.send_request(request),
+            )
+            .await
+            {
+                Ok(r) => r.map_err(wasmtime_wasi_http::Error::from)?,
+                Err(_) => return Err(wasmtime_wasi_http::Error::ConnectionReadTimeout),
+            };
+            let response =
+                response.map(|b| b.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+            let io: IoFuture = Box::new(async move { done_rx.await.unwrap_or(Ok(())) });
+            Ok((response, io))
+        })
+    }
+}
+
+/// TLS for connector requests: the webpki (Mozilla) roots, ring.
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+        };
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+        )
+    });
+    tokio_rustls::TlsConnector::from(config.clone())
+}

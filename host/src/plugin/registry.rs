@@ -1,0 +1,428 @@
+//! The plugin registry: uploaded components, by name and immutable version.
+//!
+//! An upload is checked ([`super::inspect`]), compiled and type-checked
+//! before it is accepted, so a stored plugin always runs. The component's
+//! bytes are written to `<data>/plugins/blobs/<sha256>.wasm` (written to a
+//! temporary file, synced, then renamed) and its metadata to the `plugins`
+//! column family; at start-up every stored plugin is loaded again from the
+//! compiled-artifact cache, so a restart does not recompile.
+//!
+//! A version, once uploaded, never changes: uploading the same bytes again is
+//! a no-op, different bytes are a conflict. A version that a rule uses cannot
+//! be deleted.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::PluginError;
+use super::engine::hex;
+use super::inspect::{PluginKind, inspect};
+use super::runtime::{LoadedPlugin, PluginRuntime};
+use crate::event::time::{format_rfc3339_micros, now_micros};
+use crate::store::{Records, Store};
+
+/// Default limit on the size of an uploaded component (Python components
+/// built with componentize-py are 20–40 MB).
+pub const DEFAULT_MAX_PLUGIN_BYTES: usize = 64 << 20;
+
+/// What the registry knows about one plugin version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Plugin name.
+    pub name: String,
+    /// Version (immutable).
+    pub version: String,
+    /// The world it targets.
+    pub kind: PluginKind,
+    /// sha256 of the component (hex).
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: usize,
+    /// When it was uploaded (RFC 3339).
+    pub uploaded_at: String,
+    /// The contract version it was built against.
+    pub wit: String,
+    /// Interfaces it imports.
+    pub imports: Vec<String>,
+    /// How long compiling it took, in milliseconds (0 when loaded from the
+    /// cache).
+    #[serde(default)]
+    pub compile_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    v: u8,
+    #[serde(flatten)]
+    info: PluginInfo,
+}
+
+/// Counts from loading stored plugins at start-up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadReport {
+    /// Plugins loaded.
+    pub plugins: usize,
+    /// Of those, loaded from the compiled cache.
+    pub from_cache: usize,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+/// Loaded plugins by (name, version).
+type Loaded = BTreeMap<(String, String), (PluginInfo, Arc<LoadedPlugin>)>;
+
+type InUse = Arc<dyn Fn(&str) -> Vec<String> + Send + Sync>;
+
+/// Stored plugins, compiled and ready.
+pub struct Registry {
+    runtime: PluginRuntime,
+    store: Store,
+    blobs: PathBuf,
+    max_bytes: usize,
+    loaded: RwLock<Loaded>,
+    compiling: Semaphore,
+    in_use: RwLock<Option<InUse>>,
+}
+
+/// Checks a plugin name: like a bus name.
+pub fn check_name(name: &str) -> Result<(), PluginError> {
+    let b = name.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(PluginError::BadName(format!(
+            "'{name}' is not a valid plugin name: use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+        )))
+    }
+}
+
+/// Checks a version string: 1 to 64 of `A-Za-z0-9.+_-`.
+pub fn check_version(version: &str) -> Result<(), PluginError> {
+    let ok = !version.is_empty()
+        && version.len() <= 64
+        && version
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(PluginError::BadName(format!(
+            "'{version}' is not a valid version: use 1 to 64 characters from A-Z, a-z, 0-9, '.', '+', '_' and '-'"
+        )))
+    }
+}
+
+/// Splits `name@version`.
+pub fn parse_reference(reference: &str) -> Result<(&str, &str), PluginError> {
+    let (name, version) = reference.split_once('@').ok_or_else(|| {
+        PluginError::BadName(format!(
+            "'{reference}' is not a plugin reference like name@version"
+        ))
+    })?;
+    check_name(name)?;
+    check_version(version)?;
+    Ok((name, version))
+}
+
+fn record_key(name: &str, version: &str) -> Vec<u8> {
+    let mut k = name.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(version.as_bytes());
+    k
+}
+
+impl Registry {
+    /// Opens the registry in `<data>/plugins` and loads every stored plugin.
+    /// Blocking: loading compiles plugins missing from the artifact cache.
+    pub fn open(
+        store: Store,
+        runtime: PluginRuntime,
+        dir: &Path,
+        max_bytes: usize,
+    ) -> Result<(Registry, LoadReport), PluginError> {
+        let blobs = dir.join("blobs");
+        std::fs::create_dir_all(&blobs)?;
+        let registry = Registry {
+            runtime,
+            store,
+            blobs,
+            max_bytes,
+            loaded: RwLock::new(BTreeMap::new()),
+            compiling: Semaphore::new(1),
+            in_use: RwLock::new(None),
+        };
+        let start = Instant::now();
+        let mut report = LoadReport::default();
+        for (_, value) in registry.store.scan_records(Records::Plugins, b"")? {
+            let record: Record = match serde_json::from_slice(&value) {
+                Ok(r) => r,
+                Err(error) => {
+                    tracing::error!(%error, "Skipping an unreadable plugin record.");
+                    continue;
+                }
+            };
+            let info = record.info;
+            let path = registry.blob_path(&info.sha256);
+            let loaded = std::fs::read(&path)
+                .map_err(PluginError::from)
+                .and_then(|bytes| {
+                    registry.build(&info.name, &info.version, info.kind, &bytes, &info.sha256)
+                });
+            match loaded {
+                Ok((plugin, from_cache, _)) => {
+                    report.plugins += 1;
+                    report.from_cache += usize::from(from_cache);
+                    registry.loaded.write().expect("registry lock").insert(
+                        (info.name.clone(), info.version.clone()),
+                        (info, Arc::new(plugin)),
+                    );
+                }
+                Err(error) => {
+                    tracing::error!(plugin = %format!("{}@{}", info.name, info.version), %error, "Cannot load a stored plugin; rules using it will report it missing.");
+                }
+            }
+        }
+        report.elapsed = start.elapsed();
+        Ok((registry, report))
+    }
+
+    /// Registers the function that lists the rules using `name@version`
+    /// (set by the router once rules exist).
+    pub fn set_in_use_check(&self, f: impl Fn(&str) -> Vec<String> + Send + Sync + 'static) {
+        *self.in_use.write().expect("registry lock") = Some(Arc::new(f));
+    }
+
+    /// The runtime plugins run in.
+    pub fn runtime(&self) -> &PluginRuntime {
+        &self.runtime
+    }
+
+    /// The upload size limit.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.blobs.join(format!("{sha256}.wasm"))
+    }
+
+    fn build(
+        &self,
+        name: &str,
+        version: &str,
+        kind: PluginKind,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<(LoadedPlugin, bool, Duration), PluginError> {
+        let start = Instant::now();
+        let compiled = self.runtime.engine().compile(bytes, sha256)?;
+        let took = start.elapsed();
+        let prepared = self.runtime.prepare(kind, &compiled.component)?;
+        Ok((
+            LoadedPlugin {
+                name: name.to_owned(),
+                version: version.to_owned(),
+                kind,
+                sha256: sha256.to_owned(),
+                prepared,
+                engine: self.runtime.engine().clone(),
+            },
+            compiled.from_cache,
+            took,
+        ))
+    }
+
+    /// Uploads a version. Returns its info and whether it was new.
+    pub async fn put(
+        self: &Arc<Self>,
+        name: &str,
+        version: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(PluginInfo, bool), PluginError> {
+        check_name(name)?;
+        check_version(version)?;
+        if bytes.len() > self.max_bytes {
+            return Err(PluginError::TooLarge {
+                size: bytes.len(),
+                limit: self.max_bytes,
+            });
+        }
+        let sha256 = hex(&Sha256::digest(&bytes));
+        if let Some((info, _)) = self
+            .loaded
+            .read()
+            .expect("registry lock")
+            .get(&(name.to_owned(), version.to_owned()))
+        {
+            return if info.sha256 == sha256 {
+                Ok((info.clone(), false))
+            } else {
+                Err(PluginError::Conflict(format!("{name}@{version}")))
+            };
+        }
+        // One compile at a time: compiling a large component takes seconds
+        // of all cores, and uploads are rare.
+        let _permit = self
+            .compiling
+            .acquire()
+            .await
+            .map_err(|_| PluginError::Engine("shutting down".into()))?;
+        let this = self.clone();
+        let (name2, version2) = (name.to_owned(), version.to_owned());
+        tokio::task::spawn_blocking(move || this.put_blocking(&name2, &version2, &bytes, sha256))
+            .await
+            .map_err(|e| PluginError::Engine(e.to_string()))?
+    }
+
+    fn put_blocking(
+        &self,
+        name: &str,
+        version: &str,
+        bytes: &[u8],
+        sha256: String,
+    ) -> Result<(PluginInfo, bool), PluginError> {
+        // Re-check under the compile permit: a concurrent upload of the same
+        // version may have finished first.
+        if let Some((info, _)) = self
+            .loaded
+            .read()
+            .expect("registry lock")
+            .get(&(name.to_owned(), version.to_owned()))
+        {
+            return if info.sha256 == sha256 {
+                Ok((info.clone(), false))
+            } else {
+                Err(PluginError::Conflict(format!("{name}@{version}")))
+            };
+        }
+        let inspection = inspect(bytes)?;
+        let (plugin, _, took) = self.build(name, version, inspection.kind, bytes, &sha256)?;
+        let path = self.blob_path(&sha256);
+        if !path.exists() {
+            let tmp = path.with_extension("tmp");
+            {
+                use std::io::Write;
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(bytes)?;
+                f.sync_all()?;
+            }
+            std::fs::rename(&tmp, &path)?;
+        }
+        let info = PluginInfo {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            kind: inspection.kind,
+            sha256,
+            size: bytes.len(),
+            uploaded_at: format_rfc3339_micros(now_micros()),
+            wit: "signalbox:plugin@0.1.0".into(),
+            imports: inspection.imports,
+            compile_ms: took.as_millis() as u64,
+        };
+        let value = serde_json::to_vec(&Record {
+            v: 1,
+            info: info.clone(),
+        })
+        .expect("plugin records serialize");
+        self.store
+            .put_record(Records::Plugins, &record_key(name, version), &value)?;
+        self.loaded.write().expect("registry lock").insert(
+            (name.to_owned(), version.to_owned()),
+            (info.clone(), Arc::new(plugin)),
+        );
+        tracing::info!(plugin = %format!("{name}@{version}"), kind = %info.kind, size = info.size, compile_ms = info.compile_ms, "Plugin uploaded.");
+        Ok((info, true))
+    }
+
+    /// Every version of every plugin, sorted by name then version.
+    pub fn list(&self) -> Vec<PluginInfo> {
+        self.loaded
+            .read()
+            .expect("registry lock")
+            .values()
+            .map(|(i, _)| i.clone())
+            .collect()
+    }
+
+    /// The versions of one plugin.
+    pub fn versions(&self, name: &str) -> Vec<PluginInfo> {
+        self.list().into_iter().filter(|i| i.name == name).collect()
+    }
+
+    /// One version's info.
+    pub fn info(&self, name: &str, version: &str) -> Option<PluginInfo> {
+        self.loaded
+            .read()
+            .expect("registry lock")
+            .get(&(name.to_owned(), version.to_owned()))
+            .map(|(i, _)| i.clone())
+    }
+
+    /// A loaded plugin by `name@version`.
+    pub fn get(&self, reference: &str) -> Result<Arc<LoadedPlugin>, PluginError> {
+        let (name, version) = parse_reference(reference)?;
+        self.loaded
+            .read()
+            .expect("registry lock")
+            .get(&(name.to_owned(), version.to_owned()))
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| PluginError::NotFound(reference.to_owned()))
+    }
+
+    /// Deletes a version unless a rule uses it.
+    pub fn delete(&self, name: &str, version: &str) -> Result<(), PluginError> {
+        let reference = format!("{name}@{version}");
+        let key = (name.to_owned(), version.to_owned());
+        let sha = match self.loaded.read().expect("registry lock").get(&key) {
+            Some((info, _)) => info.sha256.clone(),
+            None => return Err(PluginError::NotFound(reference)),
+        };
+        if let Some(check) = self.in_use.read().expect("registry lock").clone() {
+            let rules = check(&reference);
+            if !rules.is_empty() {
+                return Err(PluginError::InUse {
+                    plugin: reference,
+                    rules,
+                });
+            }
+        }
+        self.store
+            .delete_record(Records::Plugins, &record_key(name, version))?;
+        let mut loaded = self.loaded.write().expect("registry lock");
+        loaded.remove(&key);
+        // Other versions may share the same bytes.
+        if !loaded.values().any(|(i, _)| i.sha256 == sha) {
+            let _ = std::fs::remove_file(self.blob_path(&sha));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_versions_and_references() {
+        assert!(check_name("high-value").is_ok());
+        assert!(check_name("High").is_err());
+        assert!(check_version("1.0.0-rc.1+build.5").is_ok());
+        assert!(check_version("1 0").is_err());
+        assert!(check_version("").is_err());
+        assert_eq!(parse_reference("a@1.0").unwrap(), ("a", "1.0"));
+        assert!(parse_reference("a").is_err());
+        assert!(parse_reference("A@1").is_err());
+    }
+}
