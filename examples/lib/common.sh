@@ -1,0 +1,121 @@
+# Shared by the examples' run.sh scripts (sourced, not run).
+#
+# Builds what an example needs, starts `signalbox serve` on a temporary data
+# folder and `signalbox sink` receivers, and cleans everything up on exit.
+# Set KEEP=1 to keep the temporary folder (server log, sink records).
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PIDS=()
+WORK=""
+
+log() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+cleanup() {
+  local code=$?
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ -n "$WORK" ]; then
+    if [ "${KEEP:-0}" = 1 ] || [ "$code" != 0 ]; then
+      echo "kept $WORK (server log, sink output and records)" >&2
+    else
+      rm -rf "$WORK"
+    fi
+  fi
+  exit "$code"
+}
+
+# The signalbox binary: $SIGNALBOX_BIN, else a release build newer than the
+# sources, else a dev build (built now; a no-op after `cargo test`).
+find_signalbox() {
+  if [ -n "${SIGNALBOX_BIN:-}" ]; then
+    SB="$SIGNALBOX_BIN"
+  elif [ -x "$ROOT/target/release/signalbox" ] &&
+    [ -z "$(find "$ROOT/host/src" "$ROOT/host/Cargo.toml" "$ROOT/Cargo.lock" -newer "$ROOT/target/release/signalbox" -print -quit)" ]; then
+    SB="$ROOT/target/release/signalbox"
+  else
+    log "building signalbox (cargo build -j1 --bin signalbox)"
+    (cd "$ROOT" && cargo build -j1 --bin signalbox)
+    SB="$ROOT/target/debug/signalbox"
+  fi
+  echo "using $SB" >&2
+}
+
+# The Rust example plugins, as components in plugins/target/.
+# The same target folder as tests/artifacts when SIGNALBOX_PLUGINS_TARGET_DIR
+# is set (scripts/test sets it), so the test suite's build is reused.
+build_rust_plugins() {
+  local dir="${SIGNALBOX_PLUGINS_TARGET_DIR:-$ROOT/plugins/target}"
+  log "building the Rust plugins (wasm32-wasip2)"
+  (cd "$ROOT" && cargo build -j1 --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml --target-dir "$dir")
+  RUST_PLUGINS="$dir/wasm32-wasip2/release"
+}
+
+# The JavaScript and Python plugins, as components in target/guest-plugins/.
+build_guest_plugins() {
+  log "building the JavaScript and Python plugins"
+  "$ROOT/scripts/build-guest-plugins" >/dev/null
+  GUEST_PLUGINS="${SIGNALBOX_GUEST_PLUGINS_DIR:-$ROOT/target/guest-plugins}"
+}
+
+# Waits until FILE has a line `listening on http://ADDR`; prints the URL.
+wait_listening() {
+  local file="$1" what="$2" i
+  for i in $(seq 1 600); do
+    if grep -q '^listening on ' "$file" 2>/dev/null; then
+      sed -n 's/^listening on //p' "$file" | head -n1
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "$what did not start; its output:" >&2
+  cat "$file" >&2
+  return 1
+}
+
+start_server() {
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/signalbox-example-XXXXXX")"
+  log "starting signalbox serve (data in $WORK/data)"
+  RUST_LOG="${RUST_LOG:-info}" "$SB" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
+    >"$WORK/server.out" 2>"$WORK/server.log" &
+  PIDS+=($!)
+  SERVER="$(wait_listening "$WORK/server.log" "signalbox serve")"
+  export SIGNALBOX_SERVER="$SERVER"
+  echo "server at $SERVER" >&2
+}
+
+# start_sink NAME: starts `signalbox sink --name NAME`, recording to
+# $WORK/NAME.jsonl; sets SINK_URL (http://ADDR) and SINK_HOST (ADDR).
+start_sink() {
+  local name="$1"
+  "$SB" sink --name "$name" --record "$WORK/$name.jsonl" --preview 100 \
+    >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  PIDS+=($!)
+  SINK_URL="$(wait_listening "$WORK/$name.err" "sink $name")"
+  SINK_HOST="${SINK_URL}"
+  printf '  %-14s %s\n' "$name" "$SINK_URL" >&2
+}
+
+# render FILE: the file with every @NAME@ replaced by the value of $NAME.
+render() {
+  python3 - "$1" <<'PY'
+import os, re, sys
+text = open(sys.argv[1]).read()
+def sub(m):
+    name = m.group(1)
+    if name not in os.environ:
+        sys.exit("%s: @%s@ is not set" % (sys.argv[1], name))
+    return os.environ[name]
+sys.stdout.write(re.sub(r"@([A-Z_]+)@", sub, text))
+PY
+}
+
+# wait_for_deliveries EXPECTED.json TIMEOUT_S: waits until every sink has
+# recorded at least as many accepted requests as it expects, then a moment
+# more so that anything extra shows up too.
+wait_for_deliveries() {
+  python3 "$ROOT/examples/lib/verify.py" --wait "$2" "$1" "$WORK"
+}
