@@ -46,7 +46,7 @@ def summary(t):
     if not order:
         return "no rule matched"
     parts = []
-    for rule in order:
+    for rule in sorted(order):
         r = rules[rule]
         if r["state"]:
             parts.append("%s: %s" % (rule, r["state"]))

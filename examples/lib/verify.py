@@ -71,7 +71,7 @@ def ids_of(records, where):
     return ids
 
 
-def check_each(records, rules):
+def check_each(records, rules, where):
     problems = []
     for r in records:
         for path, want in rules.items():
@@ -86,7 +86,7 @@ def check_each(records, rules):
             else:
                 ok = got == want
             if not ok:
-                rid = ids_of([r], "events")[0]
+                rid = ids_of([r], where)[0]
                 shown = "missing" if got is MISSING else json.dumps(got, ensure_ascii=False)[:80]
                 problems.append("request %s (%s): %s is %s, expected %s"
                                 % (r.get("seq"), rid, path, shown, json.dumps(want, ensure_ascii=False)))
@@ -125,7 +125,7 @@ def main(argv):
         want = Counter(spec["ids"])
         missing = sorted((want - got).elements())
         extra = sorted((got - want).elements())
-        problems = check_each(records, spec.get("each", {}))
+        problems = check_each(records, spec.get("each", {}), spec.get("id", "events"))
         ok = not missing and not extra and not problems
         failed |= not ok
         print("%-14s %8d %8d  %s" % (name, sum(want.values()), sum(got.values()), "ok" if ok else "MISMATCH"))

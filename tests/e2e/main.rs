@@ -7,10 +7,12 @@
 mod buses;
 mod cli;
 mod durability;
+mod guest_plugins;
 mod ingest;
 mod patterns;
 mod plugins;
 mod read;
 mod receiver;
 mod routing;
+mod sink;
 mod support;

@@ -13,6 +13,7 @@ mod pattern;
 mod plugin;
 mod put;
 mod rule;
+mod sink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,6 +94,9 @@ enum Command {
         #[command(subcommand)]
         cmd: bench::BenchCmd,
     },
+    /// Listen for HTTP requests and print (and record) what arrives: a
+    /// stand-in for a downstream service.
+    Sink(sink::SinkArgs),
 }
 
 /// `signalbox serve` flags.
@@ -153,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Dlq { cmd } => rule::dlq(&client, out, cmd).await,
                     Command::Trace(args) => rule::trace(&client, out, args).await,
                     Command::Bench { cmd } => bench::run(&cli.server, out, cmd).await,
+                    Command::Sink(args) => sink::run(out, args).await,
                 }
             })
         }
