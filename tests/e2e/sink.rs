@@ -114,7 +114,16 @@ async fn sink_prints_records_and_exits_when_it_has_what_it_expects() {
     b["source"] = json!("/shop");
     assert_eq!(post_batch(&s, "default", &json!([a])).await.0, 200);
     // Let the first event be refused and retried before the second one.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&record)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the first event never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(post_batch(&s, "default", &json!([b])).await.0, 200);
     let (code, out) = sink.wait(60);
     assert_eq!(code, Some(0), "{out}");
@@ -163,7 +172,7 @@ async fn sink_json_output_structured_events_and_timeout() {
         "--expect",
         "5",
         "--timeout",
-        "3s",
+        "10s",
         "--status",
         "202",
     ]);
