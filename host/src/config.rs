@@ -19,6 +19,7 @@
 //! max_event_bytes = 1048576     # per event (buses may lower it)
 //! max_batch_events = 1000       # per batch request
 //! max_request_bytes = 16777216  # per request body
+//! max_rules_per_bus = 1000      # rules on one bus
 //!
 //! [retention]
 //! default = "7d"      # for the default bus and new buses
@@ -28,9 +29,21 @@
 //! level = "info"      # or a RUST_LOG-style filter, e.g. "signalbox=debug"
 //! format = "text"     # or "json"
 //!
+//! [auth]
+//! allow_unauthenticated = false  # needed to listen beyond loopback without tokens
+//! [[auth.tokens]]                # or create tokens with `signalbox token create`
+//! name = "ops"
+//! scopes = ["admin"]
+//! hash = "sha256:…"              # `signalbox token hash` prints a secret and its hash
+//!
+//! [tls]                 # optional: serve HTTPS
+//! cert_file = "cert.pem"
+//! key_file = "key.pem"
+//!
 //! [plugins]
 //! max_bytes = 67108864  # largest component accepted on upload
 //! instances = 1000      # live plugin instances (pooling allocator slots)
+//! max_plugins = 1000    # stored plugin versions, all names together
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -55,6 +68,9 @@ pub struct Limits {
     pub max_batch_events: usize,
     /// Largest request body (default 16 MiB).
     pub max_request_bytes: usize,
+    /// Most rules on one bus (default 1,000). The matcher copes with far
+    /// more; the limit exists so one tenant cannot exhaust memory by accident.
+    pub max_rules_per_bus: usize,
 }
 
 impl Default for Limits {
@@ -63,6 +79,7 @@ impl Default for Limits {
             max_event_bytes: 1 << 20,
             max_batch_events: 1000,
             max_request_bytes: 16 << 20,
+            max_rules_per_bus: 1000,
         }
     }
 }
@@ -93,6 +110,48 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Plugin platform settings.
     pub plugins: PluginSettings,
+    /// HTTPS for the listener, if configured.
+    pub tls: Option<TlsConfig>,
+    /// Access control.
+    pub auth: AuthConfig,
+}
+
+/// `[auth]`: API tokens.
+///
+/// A server with no tokens (none here, none in `SIGNALBOX_ADMIN_TOKEN`, none
+/// created through the API) accepts every request — which is only allowed
+/// when it listens on loopback, or with `allow_unauthenticated = true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Start without tokens on a non-loopback address anyway.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    /// Tokens given by hash (`signalbox token hash` prints one).
+    #[serde(default)]
+    pub tokens: Vec<ConfigToken>,
+}
+
+/// A token in the config file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigToken {
+    /// A name for logs and listings.
+    pub name: String,
+    /// Scopes: `admin`, `metrics`, `publish:<bus|*>`, `read:<bus|*>`.
+    pub scopes: Vec<String>,
+    /// `sha256:<hex>` of the secret.
+    pub hash: String,
+}
+
+/// `[tls]`: serve HTTPS with this certificate chain and key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
 }
 
 /// `[plugins]` settings.
@@ -102,6 +161,8 @@ pub struct PluginSettings {
     pub max_bytes: usize,
     /// Live plugin instances the engine's pool can hold (default 1000).
     pub instances: u32,
+    /// Stored plugin versions, all names together (default 1000).
+    pub max_plugins: usize,
 }
 
 impl Default for PluginSettings {
@@ -109,6 +170,7 @@ impl Default for PluginSettings {
         PluginSettings {
             max_bytes: crate::plugin::registry::DEFAULT_MAX_PLUGIN_BYTES,
             instances: crate::plugin::PoolSize::default().instances,
+            max_plugins: crate::plugin::registry::DEFAULT_MAX_PLUGINS,
         }
     }
 }
@@ -159,6 +221,9 @@ struct RawConfig {
     log: RawLog,
     #[serde(default)]
     plugins: RawPlugins,
+    tls: Option<TlsConfig>,
+    #[serde(default)]
+    auth: AuthConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,6 +231,7 @@ struct RawConfig {
 struct RawPlugins {
     max_bytes: Option<usize>,
     instances: Option<u32>,
+    max_plugins: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,6 +247,7 @@ struct RawLimits {
     max_event_bytes: Option<usize>,
     max_batch_events: Option<usize>,
     max_request_bytes: Option<usize>,
+    max_rules_per_bus: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,6 +274,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--data-dir` / `SIGNALBOX_DATA_DIR`.
     pub data_dir: Option<PathBuf>,
+    /// `--allow-unauthenticated`.
+    pub allow_unauthenticated: bool,
 }
 
 impl ServerConfig {
@@ -237,11 +306,16 @@ impl ServerConfig {
                 .limits
                 .max_request_bytes
                 .unwrap_or(limits_default.max_request_bytes),
+            max_rules_per_bus: raw
+                .limits
+                .max_rules_per_bus
+                .unwrap_or(limits_default.max_rules_per_bus),
         };
         for (key, v) in [
             ("limits.max_event_bytes", limits.max_event_bytes),
             ("limits.max_batch_events", limits.max_batch_events),
             ("limits.max_request_bytes", limits.max_request_bytes),
+            ("limits.max_rules_per_bus", limits.max_rules_per_bus),
         ] {
             if v == 0 {
                 return Err(ConfigError::Invalid {
@@ -282,6 +356,8 @@ impl ServerConfig {
             },
             shutdown_timeout: duration("shutdown_timeout", raw.shutdown_timeout)?
                 .unwrap_or(Duration::from_secs(30)),
+            tls: raw.tls,
+            auth: raw.auth,
             plugins: PluginSettings {
                 max_bytes: raw
                     .plugins
@@ -291,8 +367,14 @@ impl ServerConfig {
                     .plugins
                     .instances
                     .unwrap_or(PluginSettings::default().instances),
+                max_plugins: raw
+                    .plugins
+                    .max_plugins
+                    .unwrap_or(PluginSettings::default().max_plugins),
             },
         };
+        let mut config = config;
+        config.auth.allow_unauthenticated |= overrides.allow_unauthenticated;
         if config.store.sync_interval.is_zero() || config.store.retention_interval.is_zero() {
             return Err(ConfigError::Invalid {
                 key: "store.sync_interval / retention.interval",
@@ -379,6 +461,7 @@ format = "json"
             config: Some(path.clone()),
             listen: Some("127.0.0.1:0".into()),
             data_dir: None,
+            allow_unauthenticated: false,
         })
         .unwrap();
         assert_eq!(c.listen, "127.0.0.1:0", "flags beat the file");

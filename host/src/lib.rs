@@ -24,14 +24,17 @@
 //! * [`cli`] — the `signalbox` command line, server and client in one binary.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod event;
 pub mod ingest;
+pub mod metrics;
 pub mod pattern;
 pub mod pipeline;
 pub mod plugin;
+pub mod schema;
 pub mod server;
 pub mod store;
 pub mod transform;

@@ -17,9 +17,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{self, AppState};
+use crate::auth::{BootstrapToken, Scope, TokenRecord, TokenStore};
 use crate::config::ServerConfig;
 use crate::pipeline::Router;
 use crate::plugin::{PluginEngine, PluginRuntime, PoolSize, Registry};
+use crate::schema::Schemas;
+use crate::store::Records;
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 
@@ -40,6 +43,17 @@ pub enum ServeError {
     /// The plugin platform could not start.
     #[error(transparent)]
     Plugin(#[from] crate::plugin::PluginError),
+    /// Refusing to listen beyond loopback without tokens.
+    #[error(
+        "refusing to listen on {0} without API tokens: anyone who can reach it could read and publish events and run plugins. Configure tokens ([[auth.tokens]] in the config file, or SIGNALBOX_ADMIN_TOKEN), listen on 127.0.0.1, or pass --allow-unauthenticated"
+    )]
+    Insecure(String),
+    /// Access control could not be set up.
+    #[error("access control: {0}")]
+    Auth(String),
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -83,6 +97,7 @@ pub async fn run_until(
                 runtime,
                 &plugins_dir,
                 settings.max_bytes,
+                settings.max_plugins,
             )?)
         })
         .await
@@ -97,10 +112,27 @@ pub async fn run_until(
         "Plugins loaded."
     );
 
-    let router = Router::start(store.clone(), registry.clone())
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let schemas = {
+        let store = store.clone();
+        Arc::new(
+            tokio::task::spawn_blocking(move || Schemas::load(store))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))??,
+        )
+    };
+    let router = Router::start(
+        store.clone(),
+        registry.clone(),
+        config.limits.max_rules_per_bus,
+    )
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
 
+    let tokens = Arc::new(load_tokens(&store, &config)?);
+    let tls = match &config.tls {
+        Some(t) => Some(load_tls(&t.cert_file, &t.key_file)?),
+        None => None,
+    };
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -108,6 +140,12 @@ pub async fn run_until(
             source,
         })?;
     let addr: SocketAddr = listener.local_addr()?;
+    if tokens.is_empty() && !addr.ip().is_loopback() && !config.auth.allow_unauthenticated {
+        return Err(ServeError::Insecure(addr.to_string()));
+    }
+    if tokens.is_empty() && !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "Listening beyond loopback WITHOUT authentication (allow_unauthenticated).");
+    }
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let retention = tokio::spawn({
@@ -120,10 +158,13 @@ pub async fn run_until(
         store.clone(),
         registry.clone(),
         router.clone(),
+        schemas,
+        tokens,
         config.limits,
         shutdown_rx.clone(),
     ));
-    eprintln!("listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("listening on {scheme}://{addr}");
     tracing::info!(%addr, "Listening.");
 
     let (stopping_tx, mut stopping_rx) = watch::channel(false);
@@ -136,7 +177,15 @@ pub async fn run_until(
             let _ = stopping_tx.send(true);
         }
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
+    let server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
+        match tls {
+            None => Box::pin(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(graceful)
+                    .await
+            }),
+            Some(acceptor) => Box::pin(serve_tls(listener, app, acceptor, graceful)),
+        };
     let timeout = config.shutdown_timeout;
     let deadline = async move {
         let _ = stopping_rx.wait_for(|s| *s).await;
@@ -180,4 +229,124 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+}
+
+/// Loads a PEM certificate chain and private key into a TLS acceptor
+/// (rustls with the ring provider, TLS 1.2 and 1.3, HTTP/1.1 and h2 via
+/// ALPN).
+fn load_tls(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| ServeError::Tls(format!("cannot read {}: {e}", cert.display())))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| ServeError::Tls(format!("bad certificate in {}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(ServeError::Tls(format!(
+            "{} holds no certificate",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        ServeError::Tls(format!(
+            "cannot read a private key from {}: {e}",
+            key.display()
+        ))
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| ServeError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| ServeError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
+}
+
+/// Serves HTTPS: accepts connections until `stop` completes, then lets the
+/// open ones finish their requests.
+async fn serve_tls(
+    listener: TcpListener,
+    app: axum::Router,
+    acceptor: tokio_rustls::TlsAcceptor,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = Builder::new(TokioExecutor::new());
+    tokio::pin!(stop);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(error) => {
+                    tracing::warn!(%error, "Accepting a connection failed.");
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "TLS handshake failed.");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            if let Err(error) = watcher.watch(conn.into_owned()).await {
+                tracing::debug!(%peer, %error, "Connection ended with an error.");
+            }
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Loads API tokens: those created through the API (stored), those in the
+/// config file (by hash), and `SIGNALBOX_ADMIN_TOKEN` (a plaintext admin
+/// secret, for bootstrapping).
+fn load_tokens(store: &Store, config: &ServerConfig) -> Result<TokenStore, ServeError> {
+    let tokens = TokenStore::new();
+    let err = |e: crate::auth::AuthError| ServeError::Auth(e.to_string());
+    let records: Vec<TokenRecord> = store
+        .scan_records(Records::Meta, b"token/")?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+        .collect();
+    tokens.load(records).map_err(err)?;
+    for t in &config.auth.tokens {
+        let scopes = t
+            .scopes
+            .iter()
+            .map(|s| {
+                Scope::parse(s).map_err(|e| ServeError::Auth(format!("token '{}': {e}", t.name)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        tokens
+            .add_bootstrap(BootstrapToken::from_hash(&t.name, scopes, &t.hash).map_err(err)?)
+            .map_err(err)?;
+    }
+    if let Some(b) =
+        BootstrapToken::from_env("SIGNALBOX_ADMIN_TOKEN", "admin-env", vec![Scope::Admin])
+            .map_err(err)?
+    {
+        tokens.add_bootstrap(b).map_err(err)?;
+    }
+    Ok(tokens)
 }

@@ -9,6 +9,7 @@ mod cli;
 mod durability;
 mod guest_plugins;
 mod ingest;
+mod operations;
 mod patterns;
 mod plugins;
 mod read;

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use super::{AppState, Problem, check_bus_name, problem::parse_json, read_body};
 use crate::config::{format_duration, parse_duration};
 use crate::event::time::format_rfc3339_micros;
-use crate::store::{Bus, BusConfig};
+use crate::schema::BusSchemaConfig;
+use crate::store::{Bus, BusConfig, RateLimit};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -31,6 +32,13 @@ struct BusRequest {
     description: String,
     retention: Option<String>,
     max_event_bytes: Option<u64>,
+    /// Duplicate suppression window, e.g. `10m`.
+    dedup_window: Option<String>,
+    /// `{"events_per_s", "burst"}`.
+    rate_limit: Option<RateLimit>,
+    /// `{"default_policy", "per_type", "discovery"}`.
+    #[serde(default)]
+    schemas: BusSchemaConfig,
 }
 
 pub(super) fn bus_json(state: &AppState, bus: &Bus) -> Value {
@@ -40,6 +48,9 @@ pub(super) fn bus_json(state: &AppState, bus: &Bus) -> Value {
         "description": bus.config.description,
         "retention": format_duration(Duration::from_secs(bus.config.retention_secs)),
         "max_event_bytes": bus.config.max_event_bytes.unwrap_or(state.limits().max_event_bytes as u64),
+        "dedup_window": bus.config.dedup_window_secs.map(|s| format_duration(Duration::from_secs(s))),
+        "rate_limit": bus.config.rate_limit,
+        "schemas": bus.config.schemas,
         "created_at": format_rfc3339_micros(bus.created_at),
         "updated_at": format_rfc3339_micros(bus.updated_at),
         "first_seq": first,
@@ -93,10 +104,34 @@ async fn put(
         ))
         .field("max_event_bytes"));
     }
+    let dedup_window_secs = match &req.dedup_window {
+        Some(w) => {
+            let d = parse_duration(w).map_err(|e| Problem::bad_request(e).field("dedup_window"))?;
+            if d.is_zero() || d > std::time::Duration::from_secs(7 * 86_400) {
+                return Err(
+                    Problem::bad_request("dedup_window must be between 1s and 7d")
+                        .field("dedup_window"),
+                );
+            }
+            Some(d.as_secs().max(1))
+        }
+        None => None,
+    };
+    if let Some(r) = &req.rate_limit
+        && !(r.events_per_s > 0.0 && r.events_per_s.is_finite() && r.burst.is_none_or(|b| b > 0))
+    {
+        return Err(Problem::bad_request(
+            "rate_limit.events_per_s must be positive (and burst, if given, at least 1)",
+        )
+        .field("rate_limit"));
+    }
     let config = BusConfig {
         description: req.description,
         retention_secs: retention.as_secs(),
         max_event_bytes: req.max_event_bytes,
+        dedup_window_secs,
+        rate_limit: req.rate_limit,
+        schemas: req.schemas,
     };
     let (bus, created) = state.store().put_bus(&name, config).await?;
     let status = if created {

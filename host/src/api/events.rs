@@ -1,7 +1,7 @@
 //! `/v1/buses/{bus}/events`: ingest, read back and follow.
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -18,6 +18,7 @@ use super::{AppState, Problem, read_body};
 use crate::event::json::{push_json_str, write_json};
 use crate::event::time::{format_rfc3339_micros, now_micros};
 use crate::ingest::{self, Mode};
+use crate::metrics::{INGEST_REQUESTS, METRICS};
 use crate::store::{Bus, Lookup, Seq, StoredEvent};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -44,8 +45,29 @@ async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
+    let started = Instant::now();
+    let mut mode = "unknown";
+    let result = ingest(&state, &name, headers, body, &mut mode).await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    let m = &*METRICS;
+    m.ingest_latency
+        .get(&[("mode", mode), ("outcome", outcome)])
+        .observe(started.elapsed());
+    INGEST_REQUESTS
+        .get(&[("mode", mode), ("outcome", outcome)])
+        .inc();
+    result
+}
+
+async fn ingest(
+    state: &AppState,
+    name: &str,
+    headers: HeaderMap,
+    body: Body,
+    mode_out: &mut &'static str,
+) -> Result<Response, Problem> {
     let received_at = now_micros();
-    let bus = bus_or_404(&state, &name)?;
+    let bus = bus_or_404(state, name)?;
     let server = state.limits();
     let body = read_body(body, server.max_request_bytes).await?;
     let limits = ingest::Limits {
@@ -63,34 +85,90 @@ async fn post(
         };
         Problem::new(e.status(), slug, "Request rejected", e.to_string())
     })?;
+    *mode_out = parsed.mode.as_str();
+    let mode = parsed.mode.as_str();
+    let m = &*METRICS;
+    if let Err(wait) = state.quotas().take(
+        bus.id,
+        bus.config.rate_limit.as_ref(),
+        parsed.entries.len() as u64,
+    ) {
+        m.rate_limited.get(&[("bus", &bus.name)]).inc();
+        let mut p = Problem::new(
+            429,
+            "rate-limited",
+            "Rate limit exceeded",
+            format!(
+                "bus '{}' accepts {} events per second; retry after {:.1} s",
+                bus.name,
+                bus.config.rate_limit.map_or(0.0, |r| r.events_per_s),
+                wait.as_secs_f64()
+            ),
+        );
+        p.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        return Err(p);
+    }
+    let mut entries = parsed.entries;
+    let warnings = state.schemas().check(&bus, &mut entries);
     if parsed.mode != Mode::Batch
-        && let Some(Err(e)) = parsed.entries.first()
+        && let Some(Err(e)) = entries.first()
     {
+        m.ingest_events
+            .get(&[("bus", &bus.name), ("mode", mode), ("outcome", "rejected")])
+            .inc();
         return Err(Problem::from(e));
     }
-    let total = parsed.entries.len();
+    let total = entries.len();
     let mut valid = Vec::with_capacity(total);
     let mut rejected: Vec<Option<crate::event::validate::EventError>> = Vec::with_capacity(total);
-    for entry in parsed.entries {
+    let mut bytes = 0u64;
+    for entry in entries {
         match entry {
             Ok(e) => {
+                bytes += e.size() as u64;
                 valid.push(e);
                 rejected.push(None);
             }
             Err(e) => rejected.push(Some(e)),
         }
     }
-    let mut next_seq: Seq = 0;
+    let mut seqs = Vec::new().into_iter();
+    let mut duplicates = 0;
     if !valid.is_empty() {
-        next_seq = state.store().append(&bus, &valid, received_at).await?;
+        let appended = state.store().append(&bus, &valid, received_at).await?;
+        duplicates = appended.duplicates.len();
+        let all = appended.seqs(valid.len());
+        if !warnings.is_empty() {
+            state
+                .schemas()
+                .record_warnings(state.store(), &bus, &valid, &all, warnings);
+        }
+        seqs = all.into_iter();
     }
+    let failed = total - valid.len();
+    let accepted = valid.len() - duplicates;
+    m.ingest_events
+        .get(&[("bus", &bus.name), ("mode", mode), ("outcome", "accepted")])
+        .add(accepted as u64);
+    if failed > 0 {
+        m.ingest_events
+            .get(&[("bus", &bus.name), ("mode", mode), ("outcome", "rejected")])
+            .add(failed as u64);
+    }
+    if duplicates > 0 {
+        m.ingest_events
+            .get(&[("bus", &bus.name), ("mode", mode), ("outcome", "duplicate")])
+            .add(duplicates as u64);
+    }
+    m.ingest_bytes
+        .get(&[("bus", &bus.name), ("mode", mode)])
+        .add(bytes);
     // Written by hand: this runs for every event at full ingest rate, and a
     // `serde_json::Value` per entry costs more than the rest of the response.
     let mut out = String::with_capacity(64 + total * 80);
     out.push_str(&format!(
-        "{{\"accepted\":{},\"failed\":{},\"entries\":[",
+        "{{\"accepted\":{},\"failed\":{failed},\"entries\":[",
         valid.len(),
-        total - valid.len()
     ));
     let mut ok = valid.iter();
     for (i, slot) in rejected.iter().enumerate() {
@@ -100,14 +178,17 @@ async fn post(
         match slot {
             None => {
                 let e = ok.next().expect("one valid event per empty slot");
+                let (seq, duplicate) = seqs.next().expect("one seq per valid event");
                 out.push_str("{\"id\":");
                 push_json_str(&mut out, &e.id);
                 out.push_str(",\"source\":");
                 push_json_str(&mut out, &e.source);
                 out.push_str(",\"seq\":");
-                out.push_str(&next_seq.to_string());
+                out.push_str(&seq.to_string());
+                if duplicate {
+                    out.push_str(",\"duplicate\":true");
+                }
                 out.push('}');
-                next_seq += 1;
             }
             Some(e) => {
                 let v = json!({

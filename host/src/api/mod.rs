@@ -6,10 +6,14 @@
 
 mod buses;
 mod events;
+mod metrics;
 pub(crate) mod patterns;
 pub(crate) mod plugins;
 pub mod problem;
+mod replays;
 mod rules;
+mod schemas;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -21,9 +25,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::watch;
 
+use crate::auth::TokenStore;
 use crate::config::Limits;
+use crate::ingest::quota::Quotas;
 use crate::pipeline::Router as PipelineRouter;
 use crate::plugin::Registry;
+use crate::schema::Schemas;
 use crate::store::Store;
 pub use problem::Problem;
 
@@ -37,6 +44,9 @@ struct StateInner {
     store: Store,
     registry: Arc<Registry>,
     router: Arc<PipelineRouter>,
+    schemas: Arc<Schemas>,
+    tokens: Arc<TokenStore>,
+    quotas: Quotas,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
 }
@@ -49,6 +59,8 @@ impl AppState {
         store: Store,
         registry: Arc<Registry>,
         router: Arc<PipelineRouter>,
+        schemas: Arc<Schemas>,
+        tokens: Arc<TokenStore>,
         limits: Limits,
         shutdown: watch::Receiver<bool>,
     ) -> AppState {
@@ -57,10 +69,25 @@ impl AppState {
                 store,
                 registry,
                 router,
+                schemas,
+                tokens,
+                quotas: Quotas::default(),
                 limits,
                 shutdown,
             }),
         }
+    }
+
+    pub(crate) fn schemas(&self) -> &Arc<Schemas> {
+        &self.inner.schemas
+    }
+
+    pub(crate) fn tokens(&self) -> &Arc<TokenStore> {
+        &self.inner.tokens
+    }
+
+    pub(crate) fn quotas(&self) -> &Quotas {
+        &self.inner.quotas
     }
 
     pub(crate) fn router(&self) -> &Arc<PipelineRouter> {
@@ -86,6 +113,7 @@ impl AppState {
 
 /// The whole API as an axum router.
 pub fn router(state: AppState) -> Router {
+    let tokens = state.tokens().clone();
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -95,9 +123,18 @@ pub fn router(state: AppState) -> Router {
         .merge(patterns::routes())
         .merge(plugins::routes())
         .merge(rules::routes())
+        .merge(metrics::routes())
+        .merge(replays::routes())
+        .merge(schemas::routes())
+        .merge(tokens::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        // Outermost, so it sees every request with its full path.
+        .layer(axum::middleware::from_fn_with_state(
+            tokens,
+            crate::auth::require_token,
+        ))
 }
 
 async fn healthz() -> impl IntoResponse {

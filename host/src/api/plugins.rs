@@ -45,6 +45,9 @@ impl From<PluginError> for Problem {
             PluginError::InUse { .. } => {
                 Problem::new(409, "plugin-in-use", "Plugin in use", e.to_string()).field("version")
             }
+            PluginError::LimitReached { .. } => {
+                Problem::new(409, "limit-reached", "Limit reached", e.to_string()).field("plugin")
+            }
             PluginError::BadName(m) => Problem::bad_request(m).field("plugin"),
             PluginError::Store(s) => Problem::from(s),
             other => Problem::internal(other.to_string()),

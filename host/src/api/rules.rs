@@ -44,6 +44,9 @@ impl From<RouterError> for Problem {
                 Problem::not_found("Rule", format!("there is no rule named '{r}' on this bus"))
                     .field("rule")
             }
+            RouterError::LimitReached { .. } => {
+                Problem::new(409, "limit-reached", "Limit reached", e.to_string()).field("rule")
+            }
             RouterError::Store(s) => Problem::from(s),
         }
     }

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
@@ -64,17 +64,28 @@ pub(crate) struct IngestArgs {
     /// Stop after this long, e.g. 30s.
     #[arg(long, short = 'd', conflicts_with = "events")]
     duration: Option<String>,
+    /// Send at this many events/s in total (open loop) instead of as fast
+    /// as the server answers; latency at a fixed rate is what users see.
+    #[arg(long, short = 'r')]
+    rate: Option<f64>,
 }
 
-pub(crate) async fn run(server: &str, out: Output, cmd: BenchCmd) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(
+    server: &str,
+    token: Option<&str>,
+    out: Output,
+    cmd: BenchCmd,
+) -> anyhow::Result<ExitCode> {
     match cmd {
-        BenchCmd::Ingest(args) => ingest(server, out, args).await,
+        BenchCmd::Ingest(args) => ingest(server, token, out, args).await,
     }
 }
 
 struct Target {
     addr: SocketAddr,
     authority: String,
+    /// `Bearer <token>`, when the server needs one.
+    auth: Option<String>,
     path: String,
 }
 
@@ -91,6 +102,7 @@ async fn resolve(server: &str, bus: &str) -> anyhow::Result<Target> {
     Ok(Target {
         addr,
         authority,
+        auth: None,
         path: format!("/v1/buses/{bus}/events"),
     })
 }
@@ -167,13 +179,42 @@ struct WorkerResult {
     first_error: Option<String>,
 }
 
-async fn ingest(server: &str, out: Output, args: IngestArgs) -> anyhow::Result<ExitCode> {
+/// Where event ids come from: a counter, unique across runs (for buses
+/// with duplicate suppression).
+struct Ids(AtomicU64);
+
+impl Ids {
+    fn take(&self, n: u64) -> u64 {
+        self.0.fetch_add(n, Ordering::Relaxed)
+    }
+}
+
+/// When the server acknowledged each event id (filled only when asked
+/// for, by `bench deliver`).
+pub(super) type Acks = Arc<std::sync::Mutex<std::collections::HashMap<u64, Instant>>>;
+
+/// The outcome of driving load at a server.
+pub(super) struct Load {
+    result: WorkerResult,
+    hist: Histogram<u64>,
+    secs: f64,
+}
+
+/// Publishes events as `args` says, creating the bus if missing.
+pub(super) async fn drive(
+    server: &str,
+    token: Option<&str>,
+    args: &IngestArgs,
+    acks: Option<Acks>,
+) -> anyhow::Result<Load> {
     if args.concurrency == 0 || args.batch == 0 {
         bail!("--concurrency and --batch must be at least 1");
     }
-    let target = Arc::new(resolve(server, &args.bus).await?);
+    let mut target = resolve(server, &args.bus).await?;
+    target.auth = token.map(|t| format!("Bearer {t}"));
+    let target = Arc::new(target);
     // Make sure the bus exists (idempotent).
-    let client = super::client::Client::new(server)?;
+    let client = super::client::Client::new(server, token)?;
     if client
         .get(&format!("/v1/buses/{}", args.bus))
         .await
@@ -183,7 +224,7 @@ async fn ingest(server: &str, out: Output, args: IngestArgs) -> anyhow::Result<E
             .send(
                 client
                     .request(reqwest::Method::PUT, &format!("/v1/buses/{}", args.bus))
-                    .json(&json!({"description": "signalbox bench ingest", "retention": "1h"})),
+                    .json(&json!({"description": "signalbox bench", "retention": "1h"})),
             )
             .await?;
     }
@@ -199,9 +240,17 @@ async fn ingest(server: &str, out: Output, args: IngestArgs) -> anyhow::Result<E
         (None, Some(_)) => i64::MAX,
         (None, None) => 200_000,
     }));
-    let ids = Arc::new(AtomicU64::new(
+    let ids = Arc::new(Ids(AtomicU64::new(
         (crate::event::time::now_micros() as u64 % 1_000_000_000) * 1_000_000,
-    ));
+    )));
+    // Open-loop pacing: each connection sends a request every `interval`.
+    let interval = match args.rate {
+        Some(r) if r > 0.0 => Some(Duration::from_secs_f64(
+            args.batch as f64 * args.concurrency as f64 / r,
+        )),
+        Some(_) => bail!("--rate must be positive"),
+        None => None,
+    };
     let data = payload(args.size);
     let template = Arc::new(if args.batch > 1 {
         Template::batch(args.batch, &data)
@@ -218,10 +267,15 @@ async fn ingest(server: &str, out: Output, args: IngestArgs) -> anyhow::Result<E
         let ids = ids.clone();
         let template = template.clone();
         let data = Bytes::from(data.clone());
-        let batch = args.batch;
-        let mode = args.mode;
+        let shape = Shape {
+            batch: args.batch,
+            mode: args.mode,
+            deadline,
+            interval,
+            acks: acks.clone(),
+        };
         tasks.push(tokio::spawn(async move {
-            worker(&target, budget, ids, template, data, batch, mode, deadline).await
+            worker(&target, budget, ids, template, data, shape).await
         }));
     }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
@@ -237,82 +291,138 @@ async fn ingest(server: &str, out: Output, args: IngestArgs) -> anyhow::Result<E
             total.first_error = r.first_error;
         }
     }
-    let secs = start.elapsed().as_secs_f64();
-    let eps = total.events as f64 / secs;
-    let mbps = eps * args.size as f64 / 1e6;
-    let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
-    let mode = if args.batch > 1 {
+    Ok(Load {
+        result: total,
+        hist,
+        secs: start.elapsed().as_secs_f64(),
+    })
+}
+
+impl Load {
+    /// The ingest figures as JSON.
+    fn report(&self, args: &IngestArgs) -> serde_json::Value {
+        let (total, hist, secs) = (&self.result, &self.hist, self.secs);
+        let eps = total.events as f64 / secs;
+        let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
+        json!({
+            "mode": mode_name(args),
+            "concurrency": args.concurrency,
+            "event_bytes": args.size,
+            "batch": args.batch,
+            "rate": args.rate,
+            "events": total.events,
+            "requests": total.requests,
+            "errors": total.errors,
+            "rejected_events": total.rejected,
+            "seconds": secs,
+            "events_per_sec": eps,
+            "requests_per_sec": total.requests as f64 / secs,
+            "mb_per_sec": eps * args.size as f64 / 1e6,
+            "latency_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p99_9": q(0.999), "max": hist.max() as f64 / 1000.0},
+        })
+    }
+
+    /// The ingest figures as lines of text.
+    fn print(&self, args: &IngestArgs) {
+        let (total, hist, secs) = (&self.result, &self.hist, self.secs);
+        let eps = total.events as f64 / secs;
+        let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
+        println!(
+            "{}: {} events in {} requests over {secs:.2}s with {} connections, {} B events, batch {}",
+            mode_name(args),
+            total.events,
+            total.requests,
+            args.concurrency,
+            args.size,
+            args.batch
+        );
+        println!(
+            "throughput: {eps:.0} events/s, {:.0} requests/s, {:.1} MB/s",
+            total.requests as f64 / secs,
+            eps * args.size as f64 / 1e6
+        );
+        println!(
+            "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(0.999),
+            hist.max() as f64 / 1000.0
+        );
+        if total.errors > 0 || total.rejected > 0 {
+            println!(
+                "errors: {} failed requests, {} rejected events; first: {}",
+                total.errors,
+                total.rejected,
+                total.first_error.as_deref().unwrap_or("-")
+            );
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.result.errors > 0
+    }
+}
+
+fn mode_name(args: &IngestArgs) -> &'static str {
+    if args.batch > 1 {
         "batch"
     } else if args.mode == SingleMode::Binary {
         "binary"
     } else {
         "structured"
-    };
-    let report = json!({
-        "mode": mode,
-        "concurrency": args.concurrency,
-        "event_bytes": args.size,
-        "batch": args.batch,
-        "events": total.events,
-        "requests": total.requests,
-        "errors": total.errors,
-        "rejected_events": total.rejected,
-        "seconds": secs,
-        "events_per_sec": eps,
-        "requests_per_sec": total.requests as f64 / secs,
-        "mb_per_sec": mbps,
-        "latency_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p99_9": q(0.999), "max": hist.max() as f64 / 1000.0},
-    });
-    match out {
-        Output::Json => println!("{report}"),
-        Output::Table => {
-            println!(
-                "{mode}: {} events in {} requests over {secs:.2}s with {} connections, {} B events, batch {}",
-                total.events, total.requests, args.concurrency, args.size, args.batch
-            );
-            println!(
-                "throughput: {eps:.0} events/s, {:.0} requests/s, {mbps:.1} MB/s",
-                total.requests as f64 / secs
-            );
-            println!(
-                "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
-                q(0.5),
-                q(0.9),
-                q(0.99),
-                q(0.999),
-                hist.max() as f64 / 1000.0
-            );
-            if total.errors > 0 || total.rejected > 0 {
-                println!(
-                    "errors: {} failed requests, {} rejected events; first: {}",
-                    total.errors,
-                    total.rejected,
-                    total.first_error.as_deref().unwrap_or("-")
-                );
-            }
-        }
     }
-    Ok(if total.errors > 0 {
+}
+
+async fn ingest(
+    server: &str,
+    token: Option<&str>,
+    out: Output,
+    args: IngestArgs,
+) -> anyhow::Result<ExitCode> {
+    let load = drive(server, token, &args, None).await?;
+    match out {
+        Output::Json => println!("{}", load.report(&args)),
+        Output::Table => load.print(&args),
+    }
+    Ok(if load.failed() {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "a private worker with its setup spelled out"
-)]
-async fn worker(
-    target: &Target,
-    budget: Arc<AtomicI64>,
-    ids: Arc<AtomicU64>,
-    template: Arc<Template>,
-    data: Bytes,
+/// How one connection sends.
+struct Shape {
     batch: usize,
     mode: SingleMode,
     deadline: Option<Instant>,
+    /// Time between requests, when pacing to a rate.
+    interval: Option<Duration>,
+    acks: Option<Acks>,
+}
+
+async fn worker(
+    target: &Target,
+    budget: Arc<AtomicI64>,
+    ids: Arc<Ids>,
+    template: Arc<Template>,
+    data: Bytes,
+    shape: Shape,
 ) -> anyhow::Result<(WorkerResult, Histogram<u64>)> {
+    let Shape {
+        batch,
+        mode,
+        deadline,
+        interval,
+        acks,
+    } = shape;
+    let mut ticks = interval.map(|i| {
+        let mut t = tokio::time::interval(i);
+        // Catch up after a stall rather than lower the rate.
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        t
+    });
     let stream = tokio::net::TcpStream::connect(target.addr)
         .await
         .with_context(|| format!("cannot connect to {}", target.addr))?;
@@ -328,14 +438,20 @@ async fn worker(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
+        if let Some(t) = &mut ticks {
+            t.tick().await;
+        }
         let want = batch as i64;
         let left = budget.fetch_sub(want, Ordering::Relaxed);
         if left <= 0 {
             break;
         }
         let n = want.min(left) as usize;
-        let first_id = ids.fetch_add(n as u64, Ordering::Relaxed);
+        let first_id = ids.take(n as u64);
         let mut builder = Request::post(&target.path).header("host", &target.authority);
+        if let Some(auth) = &target.auth {
+            builder = builder.header("authorization", auth);
+        }
         let body = if batch > 1 {
             builder = builder.header("content-type", "application/cloudevents-batch+json");
             if n == batch {
@@ -366,6 +482,13 @@ async fn worker(
                 hist.record((t0.elapsed().as_micros() as u64).max(1))?;
                 r.requests += 1;
                 if status.is_success() {
+                    if let Some(acks) = &acks {
+                        let now = Instant::now();
+                        let mut acks = acks.lock().expect("acks lock");
+                        for id in first_id..first_id + n as u64 {
+                            acks.insert(id, now);
+                        }
+                    }
                     let failed = count_failed(&body);
                     r.rejected += failed;
                     r.events += n as u64 - failed;

@@ -11,7 +11,7 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(crate) fn new(server: &str) -> anyhow::Result<Client> {
+    pub(crate) fn new(server: &str, token: Option<&str>) -> anyhow::Result<Client> {
         let base = server.trim_end_matches('/').to_owned();
         if !base.starts_with("http://") && !base.starts_with("https://") {
             return Err(anyhow!(
@@ -20,9 +20,21 @@ impl Client {
         }
         Ok(Client {
             base,
-            http: reqwest::Client::builder()
-                .user_agent(concat!("signalbox-cli/", env!("CARGO_PKG_VERSION")))
-                .build()?,
+            http: {
+                let mut headers = reqwest::header::HeaderMap::new();
+                if let Some(t) = token {
+                    let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
+                        .map_err(|_| {
+                            anyhow!("the token contains characters not allowed in a header")
+                        })?;
+                    v.set_sensitive(true);
+                    headers.insert(reqwest::header::AUTHORIZATION, v);
+                }
+                reqwest::Client::builder()
+                    .user_agent(concat!("signalbox-cli/", env!("CARGO_PKG_VERSION")))
+                    .default_headers(headers)
+                    .build()?
+            },
         })
     }
 

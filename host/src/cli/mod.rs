@@ -12,8 +12,10 @@ mod output;
 mod pattern;
 mod plugin;
 mod put;
+mod replay;
 mod rule;
 mod sink;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +36,9 @@ pub struct Cli {
         default_value = "http://127.0.0.1:8080"
     )]
     server: String,
+    /// API token for client commands (sent as a bearer token).
+    #[arg(long, global = true, env = "SIGNALBOX_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Output format of client commands.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -87,8 +92,18 @@ enum Command {
         #[command(subcommand)]
         cmd: rule::DlqCmd,
     },
+    /// Replay a range of a bus's history into rules.
+    Replay {
+        #[command(subcommand)]
+        cmd: replay::ReplayCmd,
+    },
     /// Show what happened to an event: matches, filters, delivery attempts.
     Trace(rule::TraceArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        cmd: token::TokenCmd,
+    },
     /// Load generators for measuring a running server.
     Bench {
         #[command(subcommand)]
@@ -111,6 +126,10 @@ struct ServeArgs {
     /// Data folder (RocksDB and plugins).
     #[arg(long, env = "SIGNALBOX_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Allow listening beyond loopback with no API tokens configured
+    /// (anyone who can reach the port can do anything).
+    #[arg(long)]
+    allow_unauthenticated: bool,
 }
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -136,14 +155,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config: args.config,
                 listen: args.listen,
                 data_dir: args.data_dir,
+                allow_unauthenticated: args.allow_unauthenticated,
             })?;
             init_logging(&config.log.level, config.log.json);
             runtime.block_on(crate::server::run(config))?;
             Ok(ExitCode::SUCCESS)
         }
         command => {
-            init_logging("warn", false);
-            let client = client::Client::new(&cli.server)?;
+            // Plugin output is shown even for client commands: `plugin test`
+            // runs plugins locally and authors want their prints.
+            init_logging("warn,signalbox::plugin::output=info", false);
+            let client = client::Client::new(&cli.server, cli.token.as_deref())?;
             let out = cli.output;
             runtime.block_on(async move {
                 match command {
@@ -156,7 +178,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Rule { cmd } => rule::run(&client, out, cmd).await,
                     Command::Dlq { cmd } => rule::dlq(&client, out, cmd).await,
                     Command::Trace(args) => rule::trace(&client, out, args).await,
-                    Command::Bench { cmd } => bench::run(&cli.server, out, cmd).await,
+                    Command::Replay { cmd } => replay::run(&client, out, cmd).await,
+                    Command::Bench { cmd } => {
+                        bench::run(&cli.server, cli.token.as_deref(), out, cmd).await
+                    }
+                    Command::Token { cmd } => token::run(&client, out, cmd).await,
                     Command::Sink(args) => sink::run(out, args).await,
                 }
             })

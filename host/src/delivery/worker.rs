@@ -34,7 +34,7 @@ use crate::store::{BusId, Store};
 pub const WINDOW: usize = 1024;
 
 /// Counters a target worker exposes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TargetStats {
     /// Deliveries completed.
     pub delivered: AtomicU64,
@@ -48,6 +48,8 @@ pub struct TargetStats {
     pub queued: AtomicU64,
     /// Sum of delivery latencies (enqueue to success), µs.
     pub latency_sum_us: AtomicU64,
+    /// Delivery latency (queued to delivered).
+    pub latency: Arc<crate::metrics::Histogram>,
 }
 
 /// A running target worker's handle.
@@ -66,13 +68,26 @@ impl TargetHandle {
     /// Starts a worker for `target` of rule `rule` on bus `bus`.
     pub fn start(
         store: Store,
-        bus: BusId,
+        bus: (BusId, &str),
         rule: String,
         target: Arc<CompiledTarget>,
         queued: u64,
     ) -> TargetHandle {
         let notify = Arc::new(Notify::new());
-        let stats = Arc::new(TargetStats::default());
+        let stats = Arc::new(TargetStats {
+            delivered: AtomicU64::new(0),
+            failed_attempts: AtomicU64::new(0),
+            dead_lettered: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            latency_sum_us: AtomicU64::new(0),
+            latency: crate::metrics::METRICS.delivery_latency.get(&[
+                ("bus", bus.1),
+                ("rule", &rule),
+                ("target", &target.id),
+            ]),
+        });
+        let bus = bus.0;
         stats.queued.store(queued, Ordering::Relaxed);
         let (stop, stop_rx) = watch::channel(false);
         let worker = Worker {
@@ -288,10 +303,11 @@ impl Worker {
                         &self.step(now, "delivered", detail),
                     );
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    self.stats.latency_sum_us.fetch_add(
-                        u64::try_from(now - d.enqueued_at).unwrap_or(0),
-                        Ordering::Relaxed,
-                    );
+                    let waited = u64::try_from(now - d.enqueued_at).unwrap_or(0);
+                    self.stats
+                        .latency_sum_us
+                        .fetch_add(waited, Ordering::Relaxed);
+                    self.stats.latency.observe(Duration::from_micros(waited));
                     self.stats.queued.fetch_sub(1, Ordering::Relaxed);
                     self.remove_from_window(&d.key);
                 }

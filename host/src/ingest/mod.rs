@@ -15,6 +15,8 @@
 //! reads the body (enforcing the request size limit), calls
 //! [`parse_request`], appends the valid events to the store and answers.
 
+pub mod quota;
+
 use bytes::Bytes;
 use http::HeaderMap;
 use thiserror::Error;

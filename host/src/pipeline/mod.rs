@@ -26,6 +26,7 @@
 //! own key.
 
 pub mod dispatch;
+pub mod replay;
 pub mod rule;
 pub mod worker;
 
@@ -56,6 +57,16 @@ pub enum RouterError {
     /// No such rule.
     #[error("rule '{0}' does not exist")]
     NoRule(String),
+    /// The bus already has its limit of rules.
+    #[error(
+        "bus '{bus}' has {limit} rules, the limit (limits.max_rules_per_bus); delete a rule first"
+    )]
+    LimitReached {
+        /// The bus.
+        bus: String,
+        /// The limit.
+        limit: usize,
+    },
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -94,6 +105,14 @@ pub struct Router {
     next_id: Mutex<RuleId>,
     /// Plugin references in use, for the registry's delete check.
     uses: Arc<Mutex<HashMap<String, Vec<String>>>>,
+    /// Replays by id.
+    replays: Mutex<HashMap<String, Arc<replay::Replay>>>,
+    /// Stops replay tasks at shutdown.
+    stop_replays: watch::Sender<bool>,
+    /// The number the next replay gets.
+    next_replay: Mutex<u32>,
+    /// Most rules on one bus; replacing an existing rule is always allowed.
+    max_rules_per_bus: usize,
 }
 
 fn rule_key(bus: BusId, name: &str) -> Vec<u8> {
@@ -104,13 +123,23 @@ fn rule_key(bus: BusId, name: &str) -> Vec<u8> {
 
 impl Router {
     /// Creates the router and starts every stored rule.
-    pub async fn start(store: Store, registry: Arc<Registry>) -> Result<Arc<Router>, RouterError> {
+    /// Rules stored before a lower `max_rules_per_bus` was configured all
+    /// start; the limit only refuses new ones.
+    pub async fn start(
+        store: Store,
+        registry: Arc<Registry>,
+        max_rules_per_bus: usize,
+    ) -> Result<Arc<Router>, RouterError> {
         let router = Arc::new(Router {
             store: store.clone(),
             registry: registry.clone(),
             buses: tokio::sync::Mutex::new(HashMap::new()),
             next_id: Mutex::new(1),
             uses: Arc::new(Mutex::new(HashMap::new())),
+            replays: Mutex::new(HashMap::new()),
+            stop_replays: watch::channel(false).0,
+            next_replay: Mutex::new(0),
+            max_rules_per_bus,
         });
         let uses = router.uses.clone();
         registry.set_in_use_check(move |reference| {
@@ -145,7 +174,185 @@ impl Router {
                 }
             }
         }
+        // Replays: show finished ones, continue unfinished ones.
+        for bus in store.buses() {
+            let mut prefix = bus.id.to_be_bytes().to_vec();
+            prefix.extend_from_slice(b"replay/");
+            for (_, value) in store.scan_records(Records::Schemas, &prefix)? {
+                let Ok(status) = serde_json::from_slice::<replay::ReplayStatus>(&value) else {
+                    continue;
+                };
+                let resume = status.state == replay::ReplayState::Running
+                    || status.state == replay::ReplayState::Paused;
+                let state = status.state;
+                let id = status.id.clone();
+                {
+                    let mut n = router.next_replay.lock().expect("replay counter");
+                    *n = (*n).max(status.number);
+                }
+                let r = Arc::new(replay::Replay {
+                    status: std::sync::Mutex::new(status),
+                    control: watch::channel(state).0,
+                });
+                router
+                    .replays
+                    .lock()
+                    .expect("replays lock")
+                    .insert(id, r.clone());
+                if resume {
+                    router.spawn_replay(&bus, r).await;
+                }
+            }
+        }
         Ok(router)
+    }
+
+    /// Starts a replay.
+    pub async fn start_replay(
+        &self,
+        bus_name: &str,
+        req: replay::ReplayRequest,
+    ) -> Result<replay::ReplayStatus, RouterError> {
+        let bus = self
+            .store
+            .bus(bus_name)
+            .ok_or_else(|| RouterError::NoBus(bus_name.to_owned()))?;
+        if req.rules.is_empty() {
+            return Err(RuleError::new("rules", "name at least one rule to replay into").into());
+        }
+        {
+            let buses = self.buses.lock().await;
+            for (i, name) in req.rules.iter().enumerate() {
+                if !buses
+                    .get(bus_name)
+                    .is_some_and(|p| p.rules.contains_key(name))
+                {
+                    return Err(RuleError::new(
+                        format!("rules[{i}]"),
+                        format!("there is no rule named '{name}' on this bus"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let rate = req.rate_per_s.unwrap_or(replay::DEFAULT_RATE);
+        if !(rate > 0.0 && rate <= 1e7) {
+            return Err(
+                RuleError::new("rate_per_s", "rate_per_s must be between 0 and 10000000").into(),
+            );
+        }
+        let (from, to) = replay::resolve_range(&self.store, &bus, &req)
+            .map_err(|m| RuleError::new("from", m))?;
+        let number = {
+            let mut n = self.next_replay.lock().expect("replay counter");
+            *n += 1;
+            *n
+        };
+        let status = replay::ReplayStatus {
+            id: format!("rp-{number}"),
+            number,
+            bus: bus.name.clone(),
+            rules: req.rules.clone(),
+            from_seq: from,
+            to_seq: to,
+            total: to.saturating_sub(from) + u64::from(to >= from),
+            processed: 0,
+            position: from.saturating_sub(1),
+            queued: 0,
+            state: replay::ReplayState::Running,
+            rate_per_s: rate,
+            created_at: format_rfc3339_micros(now_micros()),
+            finished_at: None,
+            error: None,
+        };
+        self.store.put_record(
+            Records::Schemas,
+            &replay::record_key(bus.id, &status.id),
+            &serde_json::to_vec(&status).expect("replays serialize"),
+        )?;
+        let r = Arc::new(replay::Replay {
+            status: std::sync::Mutex::new(status.clone()),
+            control: watch::channel(replay::ReplayState::Running).0,
+        });
+        self.replays
+            .lock()
+            .expect("replays lock")
+            .insert(status.id.clone(), r.clone());
+        self.spawn_replay(&bus, r).await;
+        Ok(status)
+    }
+
+    async fn spawn_replay(&self, bus: &Arc<Bus>, r: Arc<replay::Replay>) {
+        let names = r.status.lock().expect("replay lock").rules.clone();
+        let buses = self.buses.lock().await;
+        let mut rules = Vec::new();
+        if let Some(p) = buses.get(&bus.name) {
+            for n in &names {
+                if let Some(state) = p.rules.get(n) {
+                    rules.push((state.rule.clone(), state.targets.clone()));
+                }
+            }
+        }
+        tokio::spawn(replay::run(
+            self.store.clone(),
+            bus.clone(),
+            r,
+            rules,
+            self.stop_replays.subscribe(),
+        ));
+    }
+
+    /// A replay's status.
+    pub fn replay(&self, id: &str) -> Option<replay::ReplayStatus> {
+        self.replays
+            .lock()
+            .expect("replays lock")
+            .get(id)
+            .map(|r| r.status.lock().expect("replay lock").clone())
+    }
+
+    /// Every replay.
+    pub fn replays(&self) -> Vec<replay::ReplayStatus> {
+        let mut v: Vec<_> = self
+            .replays
+            .lock()
+            .expect("replays lock")
+            .values()
+            .map(|r| r.status.lock().expect("replay lock").clone())
+            .collect();
+        v.sort_by_key(|s| s.number);
+        v
+    }
+
+    /// Pauses, resumes or cancels a replay. Returns its status, or `None`
+    /// if there is no such replay; a finished replay cannot be changed.
+    pub fn control_replay(
+        &self,
+        id: &str,
+        to: replay::ReplayState,
+    ) -> Result<Option<replay::ReplayStatus>, String> {
+        let Some(r) = self.replays.lock().expect("replays lock").get(id).cloned() else {
+            return Ok(None);
+        };
+        let mut s = r.status.lock().expect("replay lock");
+        match s.state {
+            replay::ReplayState::Completed
+            | replay::ReplayState::Cancelled
+            | replay::ReplayState::Failed => {
+                return Err(format!("replay {id} has finished ({:?})", s.state).to_lowercase());
+            }
+            _ => {}
+        }
+        s.state = to;
+        if let Some(bus) = self.store.bus(&s.bus) {
+            let _ = self.store.put_record(
+                Records::Schemas,
+                &replay::record_key(bus.id, id),
+                &serde_json::to_vec(&*s).expect("replays serialize"),
+            );
+        }
+        let _ = r.control.send(to);
+        Ok(Some(s.clone()))
     }
 
     async fn pipeline<'a>(
@@ -206,7 +413,7 @@ impl Router {
             let queued = self.store.count_deliveries(bus.id, &rule.name, &t.id)?;
             targets.push(TargetHandle::start(
                 self.store.clone(),
-                bus.id,
+                (bus.id, &bus.name),
                 rule.name.clone(),
                 t.clone(),
                 queued,
@@ -276,10 +483,15 @@ impl Router {
         let now = now_micros();
         let existing = {
             let buses = self.buses.lock().await;
-            buses
-                .get(bus_name)
-                .and_then(|p| p.rules.get(name))
-                .map(|r| r.created_at)
+            let rules = buses.get(bus_name).map(|p| &p.rules);
+            let existing = rules.and_then(|r| r.get(name)).map(|r| r.created_at);
+            if existing.is_none() && rules.map_or(0, |r| r.len()) >= self.max_rules_per_bus {
+                return Err(RouterError::LimitReached {
+                    bus: bus_name.to_owned(),
+                    limit: self.max_rules_per_bus,
+                });
+            }
+            existing
         };
         let created_at = existing.unwrap_or(now);
         let record = RuleRecord {
@@ -543,6 +755,174 @@ impl Router {
         Ok(total)
     }
 
+    /// Renders rule, target and plugin metrics (values read at scrape time).
+    pub async fn render_metrics(&self, out: &mut String) {
+        use crate::metrics::{Sample, label, write_family};
+        use std::sync::atomic::Ordering::Relaxed;
+        let buses = self.buses.lock().await;
+        let mut degraded = Vec::new();
+        let mut lag = Vec::new();
+        let mut t: [Vec<Sample>; 5] = Default::default();
+        let mut p: [Vec<Sample>; 5] = Default::default();
+        for pipeline in buses.values() {
+            let bus = &pipeline.bus;
+            for (name, r) in &pipeline.rules {
+                let rl = format!("bus=\"{}\",rule=\"{}\"", label(&bus.name), label(name));
+                let mut plugins: Vec<(String, crate::plugin::PluginStatus)> = Vec::new();
+                for (i, f) in r.rule.filters.iter().enumerate() {
+                    plugins.push((format!("filter{i}"), f.status()));
+                }
+                if let Some(rule::Transform::Plugin(x)) = &r.rule.transform {
+                    plugins.push(("transform".into(), x.status()));
+                }
+                for h in r.targets.iter() {
+                    if let Some(x) = h.target.plugin() {
+                        plugins.push((format!("target:{}", h.target.id), x.status()));
+                    }
+                    let tl = format!(
+                        "{rl},target=\"{}\",type=\"{}\"",
+                        label(&h.target.id),
+                        h.target.kind
+                    );
+                    let s = &h.stats;
+                    for (i, v) in [
+                        s.delivered.load(Relaxed),
+                        s.failed_attempts.load(Relaxed),
+                        s.dead_lettered.load(Relaxed),
+                        s.dropped.load(Relaxed),
+                        s.queued.load(Relaxed),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        t[i].push(Sample {
+                            labels: tl.clone(),
+                            value: v as f64,
+                        });
+                    }
+                }
+                let is_degraded = plugins.iter().any(|(_, s)| s.degraded);
+                degraded.push(Sample {
+                    labels: rl.clone(),
+                    value: f64::from(u8::from(is_degraded)),
+                });
+                let cursor = self.store.cursor(bus.id, name).ok().flatten().unwrap_or(0);
+                lag.push(Sample {
+                    labels: rl.clone(),
+                    value: bus.last_seq().saturating_sub(cursor) as f64,
+                });
+                for (step, s) in plugins {
+                    let pl = format!(
+                        "{rl},step=\"{}\",plugin=\"{}\"",
+                        label(&step),
+                        label(&s.plugin)
+                    );
+                    for (i, v) in [
+                        s.calls,
+                        s.failures,
+                        s.traps,
+                        s.instance_replacements,
+                        u64::from(s.instances),
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        p[i].push(Sample {
+                            labels: pl.clone(),
+                            value: v as f64,
+                        });
+                    }
+                }
+            }
+        }
+        write_family(
+            out,
+            "signalbox_rule_degraded",
+            "gauge",
+            "1 when a plugin of the rule keeps failing.",
+            &degraded,
+        );
+        write_family(
+            out,
+            "signalbox_rule_lag_events",
+            "gauge",
+            "Events on the bus the rule has not handled yet.",
+            &lag,
+        );
+        let [delivered, failed, dead, dropped, queued] = t;
+        write_family(
+            out,
+            "signalbox_target_delivered_total",
+            "counter",
+            "Events delivered, by target.",
+            &delivered,
+        );
+        write_family(
+            out,
+            "signalbox_target_failed_attempts_total",
+            "counter",
+            "Delivery attempts that failed (each is retried or dead-lettered).",
+            &failed,
+        );
+        write_family(
+            out,
+            "signalbox_target_dead_letters_total",
+            "counter",
+            "Events moved to the dead-letter queue.",
+            &dead,
+        );
+        write_family(
+            out,
+            "signalbox_target_dropped_total",
+            "counter",
+            "Undeliverable events dropped (targets without a dead-letter queue).",
+            &dropped,
+        );
+        write_family(
+            out,
+            "signalbox_target_queue_depth",
+            "gauge",
+            "Events waiting for delivery.",
+            &queued,
+        );
+        let [calls, failures, traps, replacements, instances] = p;
+        write_family(
+            out,
+            "signalbox_plugin_calls_total",
+            "counter",
+            "Plugin calls, by rule step.",
+            &calls,
+        );
+        write_family(
+            out,
+            "signalbox_plugin_failures_total",
+            "counter",
+            "Plugin calls that failed.",
+            &failures,
+        );
+        write_family(
+            out,
+            "signalbox_plugin_traps_total",
+            "counter",
+            "Plugin calls that trapped (including deadline and memory traps).",
+            &traps,
+        );
+        write_family(
+            out,
+            "signalbox_plugin_instance_replacements_total",
+            "counter",
+            "Plugin instances discarded after a failure.",
+            &replacements,
+        );
+        write_family(
+            out,
+            "signalbox_plugin_instances",
+            "gauge",
+            "Live plugin instances.",
+            &instances,
+        );
+    }
+
     /// Whether a rule exists.
     pub async fn has_rule(&self, bus_name: &str, name: &str) -> bool {
         self.buses
@@ -554,6 +934,7 @@ impl Router {
 
     /// Stops every worker (shutdown). Cursors and queues are already durable.
     pub async fn shutdown(&self) {
+        let _ = self.stop_replays.send(true);
         let all: Vec<BusPipeline> = self.buses.lock().await.drain().map(|(_, p)| p).collect();
         for p in all {
             stop_pipeline(p).await;

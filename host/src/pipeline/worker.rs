@@ -19,6 +19,7 @@ use super::rule::{CompiledRule, Transform};
 use crate::delivery::worker::TargetHandle;
 use crate::event::CloudEvent;
 use crate::event::time::{format_rfc3339_micros, now_micros};
+use crate::metrics::{Counter, METRICS};
 use crate::pattern::{Matcher, RuleId, envelope_json};
 use crate::store::queue::{Delivery, DeliveryKey, PreparedBody, TraceStep};
 use crate::store::{Bus, Seq, Store, StoredEvent};
@@ -32,8 +33,15 @@ const CATCH_UP_BATCH: usize = 256;
 /// after a crash is harmless).
 const IDLE_CURSOR_PERIOD: Duration = Duration::from_secs(1);
 
+/// Metric handles of one rule.
+struct RuleCounters {
+    matched: Arc<Counter>,
+    filtered: Arc<Counter>,
+    errors: Arc<Counter>,
+}
+
 /// What the chain made of one event.
-enum ChainResult {
+pub(crate) enum ChainResult {
     /// Events (and optional prepared bodies) to deliver.
     Deliver(Vec<(CloudEvent, Option<PreparedBody>)>),
     /// A filter dropped it.
@@ -66,6 +74,12 @@ pub async fn run(
     let mut persisted = cursor;
     let mut last_persist = Instant::now();
     let mut envelope = Vec::new();
+    let labels = [("bus", bus.name.as_str()), ("rule", rule.name.as_str())];
+    let counters = RuleCounters {
+        matched: METRICS.rule_matched.get(&labels),
+        filtered: METRICS.rule_filtered.get(&labels),
+        errors: METRICS.rule_plugin_errors.get(&labels),
+    };
     loop {
         if *shutdown.borrow() {
             break;
@@ -175,6 +189,12 @@ pub async fn run(
         for e in &events {
             let now = now_micros();
             let (step, deliveries) = handle(&rule, &targets, bus.id, e).await;
+            counters.matched.inc();
+            match step.step.as_str() {
+                "filtered_out" => counters.filtered.inc(),
+                "failed" => counters.errors.inc(),
+                _ => {}
+            }
             store.put_trace(&mut batch, bus.id, e.seq, now, &step);
             for (i, d) in deliveries {
                 store.put_delivery(&mut batch, &d);
@@ -291,7 +311,8 @@ async fn handle(
     )
 }
 
-async fn chain(rule: &CompiledRule, event: &CloudEvent) -> ChainResult {
+/// Runs a rule's filters and transform on one event.
+pub(crate) async fn chain(rule: &CompiledRule, event: &CloudEvent) -> ChainResult {
     for f in &rule.filters {
         match f.keep(event).await {
             Ok(true) => {}

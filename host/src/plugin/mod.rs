@@ -68,6 +68,14 @@ pub enum PluginError {
         /// `bus/rule` names.
         rules: Vec<String>,
     },
+    /// The server already holds its limit of plugin versions.
+    #[error(
+        "the server holds {limit} plugin versions, its limit (plugins.max_plugins); delete unused versions first"
+    )]
+    LimitReached {
+        /// The limit.
+        limit: usize,
+    },
     /// A name or version is malformed.
     #[error("{0}")]
     BadName(String),

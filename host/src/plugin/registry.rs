@@ -30,6 +30,9 @@ use crate::store::{Records, Store};
 /// Default limit on the size of an uploaded component (Python components
 /// built with componentize-py are 20–40 MB).
 pub const DEFAULT_MAX_PLUGIN_BYTES: usize = 64 << 20;
+/// Default limit on stored plugin versions: each holds compiled code in
+/// memory, so the count bounds the server's footprint.
+pub const DEFAULT_MAX_PLUGINS: usize = 1000;
 
 /// What the registry knows about one plugin version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +88,7 @@ pub struct Registry {
     store: Store,
     blobs: PathBuf,
     max_bytes: usize,
+    max_plugins: usize,
     loaded: RwLock<Loaded>,
     compiling: Semaphore,
     in_use: RwLock<Option<InUse>>,
@@ -146,11 +150,16 @@ fn record_key(name: &str, version: &str) -> Vec<u8> {
 impl Registry {
     /// Opens the registry in `<data>/plugins` and loads every stored plugin.
     /// Blocking: loading compiles plugins missing from the artifact cache.
+    ///
+    /// Uploads larger than `max_bytes`, or beyond `max_plugins` stored
+    /// versions, are refused; plugins already stored always load, even if a
+    /// lowered limit would not admit them today.
     pub fn open(
         store: Store,
         runtime: PluginRuntime,
         dir: &Path,
         max_bytes: usize,
+        max_plugins: usize,
     ) -> Result<(Registry, LoadReport), PluginError> {
         let blobs = dir.join("blobs");
         std::fs::create_dir_all(&blobs)?;
@@ -159,6 +168,7 @@ impl Registry {
             store,
             blobs,
             max_bytes,
+            max_plugins,
             loaded: RwLock::new(BTreeMap::new()),
             compiling: Semaphore::new(1),
             in_use: RwLock::new(None),
@@ -306,6 +316,13 @@ impl Registry {
             } else {
                 Err(PluginError::Conflict(format!("{name}@{version}")))
             };
+        }
+        // Checked under the compile permit, which serializes uploads, so
+        // concurrent uploads cannot overshoot the limit together.
+        if self.loaded.read().expect("registry lock").len() >= self.max_plugins {
+            return Err(PluginError::LimitReached {
+                limit: self.max_plugins,
+            });
         }
         let inspection = inspect(bytes)?;
         let (plugin, _, took) = self.build(name, version, inspection.kind, bytes, &sha256)?;

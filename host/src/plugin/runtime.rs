@@ -254,6 +254,7 @@ pub struct RulePlugin {
     idle: std::sync::Mutex<Vec<Instance>>,
     permits: Semaphore,
     health: Health,
+    latency: Arc<crate::metrics::Histogram>,
 }
 
 impl RulePlugin {
@@ -266,6 +267,8 @@ impl RulePlugin {
         allow: AllowList,
         tag: &str,
     ) -> RulePlugin {
+        let plugin_ref = plugin.reference();
+        let kind = plugin.kind.as_str();
         RulePlugin {
             tag: format!("{tag} ({})", plugin.reference()).into(),
             plugin,
@@ -275,6 +278,9 @@ impl RulePlugin {
             allow: Arc::new(allow),
             idle: std::sync::Mutex::new(Vec::new()),
             health: Health::default(),
+            latency: crate::metrics::METRICS
+                .plugin_call_latency
+                .get(&[("plugin", &plugin_ref), ("kind", kind)]),
         }
     }
 
@@ -462,6 +468,7 @@ impl RulePlugin {
         inst.store.data_mut().deadline = Instant::now() + self.limits.timeout();
         inst.store.set_epoch_deadline(1);
         inst.calls += 1;
+        let started = Instant::now();
         let Instance {
             store, bindings, ..
         } = &mut inst;
@@ -470,6 +477,7 @@ impl RulePlugin {
             f(bindings, store),
         )
         .await;
+        self.latency.observe(started.elapsed());
         match outcome {
             Ok(Ok(Ok(v))) => {
                 self.health.consecutive.store(0, Ordering::Relaxed);

@@ -129,6 +129,74 @@ pub struct BusConfig {
     /// Largest event accepted on this bus; `None` uses the server's limit.
     #[serde(default)]
     pub max_event_bytes: Option<u64>,
+    /// Duplicate suppression: an event whose `source` and `id` match an
+    /// event received within this many seconds is acknowledged but not
+    /// stored again. `None` (the default) stores every event.
+    #[serde(default)]
+    pub dedup_window_secs: Option<u64>,
+    /// Ingest rate limit: events per second, and the burst allowed above it.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// Schema validation settings (see `crate::schema`).
+    #[serde(default)]
+    pub schemas: crate::schema::BusSchemaConfig,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            description: String::new(),
+            retention_secs: 7 * 24 * 3600,
+            max_event_bytes: None,
+            dedup_window_secs: None,
+            rate_limit: None,
+            schemas: crate::schema::BusSchemaConfig::default(),
+        }
+    }
+}
+
+/// A bus's ingest rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained events per second.
+    pub events_per_s: f64,
+    /// Events accepted at once above the rate (default: one second's worth).
+    #[serde(default)]
+    pub burst: Option<u64>,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The sequence number of the first newly stored event; the others
+    /// follow consecutively, skipping duplicates.
+    pub first: Seq,
+    /// Events that were duplicates: (index in the request, seq of the
+    /// stored original).
+    pub duplicates: Vec<(usize, Seq)>,
+}
+
+impl Appended {
+    /// The seq each input event ended up with, in input order.
+    pub fn seqs(&self, n: usize) -> Vec<(Seq, bool)> {
+        let mut out = Vec::with_capacity(n);
+        let mut next = self.first;
+        let mut dups = self.duplicates.iter().peekable();
+        for i in 0..n {
+            match dups.peek() {
+                Some((idx, seq)) if *idx == i => {
+                    out.push((*seq, true));
+                    dups.next();
+                }
+                _ => {
+                    out.push((next, false));
+                    next += 1;
+                }
+            }
+        }
+        out
+    }
 }
 
 /// A bus as stored in the `buses` column family.
@@ -204,6 +272,8 @@ pub enum Records {
     Cursors,
     /// Schemas and other governance records.
     Schemas,
+    /// Server-wide small records (API tokens under `token/`).
+    Meta,
 }
 
 impl Records {
@@ -213,6 +283,7 @@ impl Records {
             Records::Rules => columns::RULES,
             Records::Cursors => columns::CURSORS,
             Records::Schemas => columns::SCHEMAS,
+            Records::Meta => columns::META,
         }
     }
 }
@@ -285,7 +356,7 @@ impl Store {
                 BusConfig {
                     description: "The bus that always exists.".into(),
                     retention_secs: options.default_retention.as_secs(),
-                    max_event_bytes: None,
+                    ..BusConfig::default()
                 },
             ),
         )?;
@@ -362,7 +433,7 @@ impl Store {
         bus: &Bus,
         events: &[CloudEvent],
         received_at: i64,
-    ) -> Result<Seq, StoreError> {
+    ) -> Result<Appended, StoreError> {
         let entries = events
             .iter()
             .map(|e| {
@@ -371,6 +442,7 @@ impl Store {
                 writer::Entry {
                     value,
                     id_prefix: keys::event_id_prefix(bus.id, &e.id, Some(&e.source)),
+                    received_at,
                 }
             })
             .collect();
@@ -553,6 +625,60 @@ impl Store {
             out.push((k.to_vec(), v.to_vec()));
         }
         Ok(out)
+    }
+
+    /// RocksDB health figures for metrics: (name, help, value).
+    pub fn engine_stats(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let db = &self.inner.db;
+        let sum = |prop: &str| -> u64 {
+            columns::ALL
+                .iter()
+                .filter_map(|(name, _)| {
+                    db.property_int_value_cf(self.cf(name), prop).ok().flatten()
+                })
+                .sum()
+        };
+        let any = |prop: &str| -> u64 {
+            columns::ALL
+                .iter()
+                .filter_map(|(name, _)| {
+                    db.property_int_value_cf(self.cf(name), prop).ok().flatten()
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        vec![
+            (
+                "signalbox_store_size_bytes",
+                "Size of the store's SST files.",
+                sum("rocksdb.total-sst-files-size"),
+            ),
+            (
+                "signalbox_store_memtable_bytes",
+                "Memory held by memtables.",
+                sum("rocksdb.cur-size-all-mem-tables"),
+            ),
+            (
+                "signalbox_store_pending_compaction_bytes",
+                "Bytes compaction still has to rewrite.",
+                sum("rocksdb.estimate-pending-compaction-bytes"),
+            ),
+            (
+                "signalbox_store_write_stopped",
+                "1 while RocksDB stops writes (too many L0 files or memtables).",
+                any("rocksdb.is-write-stopped"),
+            ),
+            (
+                "signalbox_store_delayed_write_rate_bytes",
+                "Write rate RocksDB throttles to while slowing writes down (0: not throttled).",
+                any("rocksdb.actual-delayed-write-rate"),
+            ),
+            (
+                "signalbox_store_running_compactions",
+                "Compactions running now.",
+                any("rocksdb.num-running-compactions"),
+            ),
+        ]
     }
 
     /// Approximate size of the data folder's live data, in bytes.

@@ -465,6 +465,35 @@ impl Store {
         Ok(n)
     }
 
+    /// Deletes the bus's dead letters that died before `cutoff` (µs).
+    pub fn purge_dead_letters_before(&self, bus: BusId, cutoff: i64) -> Result<u64, StoreError> {
+        let prefix = bus.to_be_bytes().to_vec();
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(prefix_end(&prefix));
+        let iter = self.inner.db.iterator_cf_opt(
+            self.cfh(columns::DEAD_LETTERS),
+            opts,
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        let mut b = WriteBatch::default();
+        let mut n = 0;
+        for item in iter {
+            let (k, v) = item?;
+            let old = serde_json::from_slice::<DeadLetter>(&v)
+                .ok()
+                .and_then(|dl| crate::event::time::parse_rfc3339(&dl.dead_at).ok())
+                .is_some_and(|t| t < cutoff);
+            if old {
+                b.delete_cf(self.cfh(columns::DEAD_LETTERS), &k);
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.inner.db.write(b)?;
+        }
+        Ok(n)
+    }
+
     /// Removes a dead letter in `b` (redrive).
     pub fn remove_dead_letter(&self, b: &mut RouterBatch, key: &DeliveryKey) {
         b.batch

@@ -40,6 +40,16 @@ pub(super) async fn enforce(store: &Store) -> Result<u64, StoreError> {
                 break;
             }
         }
+        // Dead letters live as long as the events they hold would have.
+        let s = store.clone();
+        let bus_id = bus.id;
+        let purged =
+            tokio::task::spawn_blocking(move || s.purge_dead_letters_before(bus_id, cutoff))
+                .await
+                .map_err(|_| StoreError::Closed)??;
+        if purged > 0 {
+            tracing::info!(bus = %bus.name, purged, "Retention deleted expired dead letters.");
+        }
     }
     Ok(total)
 }

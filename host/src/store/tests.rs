@@ -26,7 +26,7 @@ async fn append_and_read_back() {
     let store = open(dir.path());
     let bus = store.bus(DEFAULT_BUS).unwrap();
     let events: Vec<_> = (0..5).map(|i| event(&i.to_string(), "/s")).collect();
-    let first = store.append(&bus, &events, 42).await.unwrap();
+    let first = store.append(&bus, &events, 42).await.unwrap().first;
     assert_eq!(first, 1);
     assert_eq!(bus.last_seq(), 5);
     let read = store.read(&bus, 0, 100).unwrap();
@@ -56,7 +56,7 @@ async fn concurrent_appends_get_distinct_gapless_seqs() {
                     event(&format!("{t}-{i}-a"), "/s"),
                     event(&format!("{t}-{i}-b"), "/s"),
                 ];
-                firsts.push(store.append(&bus, &evs, 1).await.unwrap());
+                firsts.push(store.append(&bus, &evs, 1).await.unwrap().first);
             }
             firsts
         }));
@@ -99,7 +99,14 @@ async fn numbering_survives_reopen() {
     .unwrap();
     let bus = store.bus(DEFAULT_BUS).unwrap();
     assert_eq!(bus.last_seq(), 2);
-    assert_eq!(store.append(&bus, &[event("c", "/s")], 1).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .append(&bus, &[event("c", "/s")], 1)
+            .await
+            .unwrap()
+            .first,
+        3
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,6 +166,7 @@ async fn buses_are_isolated_and_deletable() {
         description: "orders".into(),
         retention_secs: 60,
         max_event_bytes: Some(1000),
+        ..BusConfig::default()
     };
     let (orders, created) = store.put_bus("orders", config.clone()).await.unwrap();
     assert!(created);
@@ -182,7 +190,11 @@ async fn buses_are_isolated_and_deletable() {
     assert_ne!(again.id, orders.id);
     assert_eq!(store.read(&again, 0, 10).unwrap().len(), 0);
     assert_eq!(
-        store.append(&again, &[event("c", "/s")], 1).await.unwrap(),
+        store
+            .append(&again, &[event("c", "/s")], 1)
+            .await
+            .unwrap()
+            .first,
         1
     );
 }
@@ -195,6 +207,7 @@ async fn retention_deletes_only_expired_events_and_keeps_numbering() {
         description: String::new(),
         retention_secs: 3600,
         max_event_bytes: None,
+        ..BusConfig::default()
     };
     let (bus, _) = store.put_bus("short", config).await.unwrap();
     let old = now_micros() - 2 * 3600 * 1_000_000;
@@ -227,6 +240,7 @@ async fn retention_deletes_only_expired_events_and_keeps_numbering() {
                 description: String::new(),
                 retention_secs: 0,
                 max_event_bytes: None,
+                ..BusConfig::default()
             },
         )
         .await
@@ -243,7 +257,8 @@ async fn retention_deletes_only_expired_events_and_keeps_numbering() {
         store
             .append(&bus, &[event("later", "/s")], now_micros())
             .await
-            .unwrap(),
+            .unwrap()
+            .first,
         25_002
     );
 }
@@ -258,4 +273,54 @@ async fn closed_store_refuses_appends() {
         store.append(&bus, &[event("a", "/s")], 1).await,
         Err(StoreError::Closed)
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_within_the_window_are_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = BusConfig {
+        dedup_window_secs: Some(60),
+        ..BusConfig::default()
+    };
+    let (bus, _) = store.put_bus("dedup", config).await.unwrap();
+    let now = now_micros();
+    let a = store
+        .append(
+            &bus,
+            &[event("1", "/s"), event("2", "/s"), event("1", "/s")],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.first, 1);
+    assert_eq!(a.duplicates, vec![(2, 1)], "a duplicate inside one request");
+    assert_eq!(a.seqs(3), vec![(1, false), (2, false), (1, true)]);
+    let b = store
+        .append(
+            &bus,
+            &[event("2", "/s"), event("2", "/other"), event("3", "/s")],
+            now + 1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        b.seqs(3),
+        vec![(2, true), (3, false), (4, false)],
+        "same id from another source is not a duplicate"
+    );
+    assert_eq!(store.read(&bus, 0, 100).unwrap().len(), 4);
+    // Outside the window the same event is stored again.
+    let c = store
+        .append(&bus, &[event("1", "/s")], now + 61_000_000)
+        .await
+        .unwrap();
+    assert_eq!(c.seqs(1), vec![(5, false)]);
+    // Buses without a window store everything.
+    let d = store.bus(DEFAULT_BUS).unwrap();
+    let e = store
+        .append(&d, &[event("1", "/s"), event("1", "/s")], now)
+        .await
+        .unwrap();
+    assert!(e.duplicates.is_empty());
 }

@@ -35,6 +35,7 @@ const QUEUE_DEPTH: usize = 4096;
 pub(super) struct Entry {
     pub value: Vec<u8>,
     pub id_prefix: Vec<u8>,
+    pub received_at: i64,
 }
 
 enum Command {
@@ -42,7 +43,7 @@ enum Command {
         bus: BusId,
         name: String,
         entries: Vec<Entry>,
-        reply: oneshot::Sender<Result<Seq, StoreError>>,
+        reply: oneshot::Sender<Result<super::Appended, StoreError>>,
     },
     PutBus {
         name: String,
@@ -68,6 +69,43 @@ pub(super) struct Handle {
     syncer: std::sync::Mutex<Option<(JoinHandle<()>, std::sync::mpsc::Sender<()>)>>,
 }
 
+fn dedup_micros(config: &BusConfig) -> i64 {
+    config.dedup_window_secs.map_or(0, |s| {
+        i64::try_from(s)
+            .unwrap_or(i64::MAX / 1_000_000)
+            .saturating_mul(1_000_000)
+    })
+}
+
+/// The seq of the newest stored event with this `bus | id | source` prefix
+/// if it was received after `since` (µs).
+fn recent_original(
+    db: &DB,
+    bus: BusId,
+    id_prefix: &[u8],
+    since: i64,
+) -> Result<Option<Seq>, StoreError> {
+    let ids_cf = db.cf_handle(columns::EVENT_IDS).expect("event_ids column");
+    let mut upper = id_prefix.to_vec();
+    upper.extend_from_slice(&[0xff; 8]);
+    let mut it = db.raw_iterator_cf(ids_cf);
+    it.seek_for_prev(&upper);
+    if !it.valid() {
+        it.status()?;
+        return Ok(None);
+    }
+    let Some(key) = it.key() else { return Ok(None) };
+    if key.len() != id_prefix.len() + 8 || !key.starts_with(id_prefix) {
+        return Ok(None);
+    }
+    let seq = Seq::from_be_bytes(key[id_prefix.len()..].try_into().expect("8 bytes"));
+    let events_cf = db.cf_handle(columns::EVENTS).expect("events column");
+    match db.get_pinned_cf(events_cf, keys::event(bus, seq))? {
+        Some(v) if super::codec::event_received_at(&v)? >= since => Ok(Some(seq)),
+        _ => Ok(None),
+    }
+}
+
 pub(super) fn floor_key(bus: BusId) -> Vec<u8> {
     let mut k = b"bus_floor/".to_vec();
     k.extend_from_slice(&bus.to_be_bytes());
@@ -77,6 +115,8 @@ pub(super) fn floor_key(bus: BusId) -> Vec<u8> {
 struct BusState {
     next: Seq,
     committed: watch::Sender<Seq>,
+    /// Duplicate-suppression window in µs (0: off).
+    dedup_us: i64,
 }
 
 struct Writer {
@@ -163,7 +203,7 @@ impl Handle {
         bus: BusId,
         name: &str,
         entries: Vec<Entry>,
-    ) -> Result<Seq, StoreError> {
+    ) -> Result<super::Appended, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.sender()?
             .send(Command::Append {
@@ -237,8 +277,8 @@ impl Handle {
 }
 
 type AppendReply = (
-    oneshot::Sender<Result<Seq, StoreError>>,
-    Result<Seq, StoreError>,
+    oneshot::Sender<Result<super::Appended, StoreError>>,
+    Result<super::Appended, StoreError>,
 );
 
 impl Writer {
@@ -249,6 +289,7 @@ impl Writer {
             BusState {
                 next: last + 1,
                 committed: tx,
+                dedup_us: dedup_micros(&record.config),
             },
         );
         let bus = Arc::new(Bus {
@@ -284,6 +325,7 @@ impl Writer {
             let mut replies: Vec<AppendReply> = Vec::new();
             let mut rollback: Vec<(BusId, Seq)> = Vec::new();
             let mut touched: Vec<BusId> = Vec::new();
+            let mut staged: HashMap<Vec<u8>, Seq> = HashMap::new();
             let mut bytes = 0;
             let mut next = Some(first);
             while let Some(cmd) = next.take() {
@@ -294,8 +336,15 @@ impl Writer {
                         entries,
                         reply,
                     } => {
-                        let result =
-                            self.stage(bus, &name, entries, &mut batch, &mut bytes, &mut rollback);
+                        let result = self.stage(
+                            bus,
+                            &name,
+                            entries,
+                            &mut batch,
+                            &mut bytes,
+                            &mut rollback,
+                            &mut staged,
+                        );
                         if result.is_ok() && !touched.contains(&bus) {
                             touched.push(bus);
                         }
@@ -343,7 +392,13 @@ impl Writer {
         }
     }
 
-    /// Adds one append to the group; returns its first sequence number.
+    /// Adds one append to the group; returns what was stored. `staged`
+    /// holds the id keys already in this group, so duplicates inside one
+    /// group are caught before they reach the database.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the group's state, passed explicitly"
+    )]
     fn stage(
         &mut self,
         bus: BusId,
@@ -352,7 +407,8 @@ impl Writer {
         batch: &mut WriteBatch,
         bytes: &mut usize,
         rollback: &mut Vec<(BusId, Seq)>,
-    ) -> Result<Seq, StoreError> {
+        staged: &mut HashMap<Vec<u8>, Seq>,
+    ) -> Result<super::Appended, StoreError> {
         let events_cf = self.db.cf_handle(columns::EVENTS).expect("events column");
         let ids_cf = self
             .db
@@ -363,15 +419,36 @@ impl Writer {
         };
         rollback.push((bus, state.next));
         let first = state.next;
-        for mut entry in entries {
+        let dedup_us = state.dedup_us;
+        let mut duplicates = Vec::new();
+        for (i, mut entry) in entries.into_iter().enumerate() {
+            if dedup_us > 0 {
+                let seen = match staged.get(&entry.id_prefix) {
+                    Some(seq) => Some(*seq),
+                    None => recent_original(
+                        &self.db,
+                        bus,
+                        &entry.id_prefix,
+                        entry.received_at - dedup_us,
+                    )?,
+                };
+                if let Some(seq) = seen {
+                    duplicates.push((i, seq));
+                    continue;
+                }
+            }
+            let state = self.state.get_mut(&bus).expect("checked above");
             let seq = state.next;
             state.next += 1;
             *bytes += entry.value.len() + entry.id_prefix.len() + 40;
             batch.put_cf(events_cf, keys::event(bus, seq), &entry.value);
+            if dedup_us > 0 {
+                staged.insert(entry.id_prefix.clone(), seq);
+            }
             entry.id_prefix.extend_from_slice(&seq.to_be_bytes());
             batch.put_cf(ids_cf, &entry.id_prefix, []);
         }
-        Ok(first)
+        Ok(super::Appended { first, duplicates })
     }
 
     fn apply(&mut self, cmd: Command) {
@@ -441,6 +518,9 @@ impl Writer {
         self.db.write_opt(batch, &opts)?;
         match existing {
             Some(old) => {
+                if let Some(s) = self.state.get_mut(&record.id) {
+                    s.dedup_us = dedup_micros(&record.config);
+                }
                 let bus = Arc::new(Bus {
                     name: record.name.clone(),
                     id: record.id,

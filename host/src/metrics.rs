@@ -1,0 +1,338 @@
+//! Metrics in the Prometheus text format (`GET /metrics`).
+//!
+//! Counters and histograms are plain atomics: the hot paths (ingest, rule
+//! workers, delivery, plugin calls) get an `Arc` handle once and then only
+//! increment it, so recording costs a few nanoseconds and never locks.
+//! Values that already live elsewhere (queue depths, plugin health, store
+//! size) are read when the endpoint is scraped rather than copied here.
+//!
+//! Names follow Prometheus conventions: `signalbox_` prefix, base units
+//! (`_seconds`, `_bytes`), counters ending in `_total`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::Duration;
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds one.
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Upper bounds (seconds) for latency histograms: 50 µs to 60 s.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// A latency histogram with fixed buckets.
+#[derive(Debug)]
+pub struct Histogram {
+    counts: Vec<AtomicU64>,
+    sum_ns: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: (0..LATENCY_BUCKETS.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            sum_ns: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        // Counts are per bucket here and made cumulative when rendered.
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|b| secs <= *b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_ns
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            cumulative += self.counts[i].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{}le=\"{le}\"}} {cumulative}",
+                with_comma(labels)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{}le=\"+Inf\"}} {count}",
+            with_comma(labels)
+        );
+        let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum{} {sum}", braces(labels));
+        let _ = writeln!(out, "{name}_count{} {count}", braces(labels));
+    }
+}
+
+fn with_comma(labels: &str) -> String {
+    if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{labels},")
+    }
+}
+
+fn braces(labels: &str) -> String {
+    if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    }
+}
+
+/// Escapes a label value.
+pub fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Metrics keyed by a rendered label set (`bus="orders",mode="batch"`).
+#[derive(Debug, Default)]
+pub struct Family<M> {
+    map: RwLock<HashMap<String, Arc<M>>>,
+}
+
+impl<M: Default> Family<M> {
+    /// The metric for these labels (created on first use). Pairs are
+    /// `(name, value)`; values are escaped here.
+    pub fn get(&self, labels: &[(&str, &str)]) -> Arc<M> {
+        let key = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+            .collect::<Vec<_>>()
+            .join(",");
+        if let Some(m) = self.map.read().expect("metrics lock").get(&key) {
+            return m.clone();
+        }
+        self.map
+            .write()
+            .expect("metrics lock")
+            .entry(key)
+            .or_default()
+            .clone()
+    }
+
+    /// Forgets a label set (when a rule or bus goes away).
+    pub fn remove_matching(&self, needle: &str) {
+        self.map
+            .write()
+            .expect("metrics lock")
+            .retain(|k, _| !k.contains(needle));
+    }
+
+    fn snapshot(&self) -> Vec<(String, Arc<M>)> {
+        let mut v: Vec<_> = self
+            .map
+            .read()
+            .expect("metrics lock")
+            .iter()
+            .map(|(k, m)| (k.clone(), m.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+/// Every metric Signalbox records itself.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Events by bus, mode and outcome (`accepted`, `rejected`, `duplicate`).
+    pub ingest_events: Family<Counter>,
+    /// Bytes of accepted events by bus and mode.
+    pub ingest_bytes: Family<Counter>,
+    /// Ingest request latency by mode and outcome (`ok`, `error`).
+    pub ingest_latency: Family<Histogram>,
+    /// Events a rule's pattern matched, by bus and rule.
+    pub rule_matched: Family<Counter>,
+    /// Events a rule's filters dropped.
+    pub rule_filtered: Family<Counter>,
+    /// Events a rule's plugin chain failed on.
+    pub rule_plugin_errors: Family<Counter>,
+    /// Delivery latency (queued to delivered) by bus, rule and target.
+    pub delivery_latency: Family<Histogram>,
+    /// Plugin call latency by plugin (`name@version`) and kind.
+    pub plugin_call_latency: Family<Histogram>,
+    /// Events rejected or flagged by schema validation, by bus, type and policy.
+    pub schema_violations: Family<Counter>,
+    /// Requests refused by a bus's rate limit.
+    pub rate_limited: Family<Counter>,
+}
+
+/// The process's metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::default);
+
+/// A gauge or counter value computed at scrape time.
+pub struct Sample {
+    /// Label set, rendered.
+    pub labels: String,
+    /// Value.
+    pub value: f64,
+}
+
+/// Writes one metric family header and samples.
+pub fn write_family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[Sample]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for s in samples {
+        let _ = writeln!(out, "{name}{} {}", braces(&s.labels), s.value);
+    }
+}
+
+/// Renders the recorded families (the scrape-time ones are added by the
+/// API handler).
+pub fn render_recorded(out: &mut String) {
+    let m = &*METRICS;
+    let counters: [(&str, &str, &Family<Counter>); 8] = [
+        (
+            "signalbox_ingest_events_total",
+            "Events received, by bus, mode and outcome.",
+            &m.ingest_events,
+        ),
+        (
+            "signalbox_ingest_bytes_total",
+            "Bytes of accepted events, by bus and mode.",
+            &m.ingest_bytes,
+        ),
+        (
+            "signalbox_rule_matched_events_total",
+            "Events a rule selected, by bus and rule.",
+            &m.rule_matched,
+        ),
+        (
+            "signalbox_rule_filtered_events_total",
+            "Events a rule's filter plugins dropped.",
+            &m.rule_filtered,
+        ),
+        (
+            "signalbox_rule_plugin_errors_total",
+            "Events a rule's plugin chain failed on.",
+            &m.rule_plugin_errors,
+        ),
+        (
+            "signalbox_schema_violations_total",
+            "Events failing their schema, by bus, type and policy.",
+            &m.schema_violations,
+        ),
+        (
+            "signalbox_ingest_rate_limited_requests_total",
+            "Ingest requests refused by a bus rate limit.",
+            &m.rate_limited,
+        ),
+        (
+            "signalbox_ingest_requests_total",
+            "Ingest requests, by mode and outcome.",
+            &INGEST_REQUESTS,
+        ),
+    ];
+    for (name, help, family) in counters {
+        let samples: Vec<Sample> = family
+            .snapshot()
+            .into_iter()
+            .map(|(labels, c)| Sample {
+                labels,
+                value: c.get() as f64,
+            })
+            .collect();
+        write_family(out, name, "counter", help, &samples);
+    }
+    let histograms: [(&str, &str, &Family<Histogram>); 3] = [
+        (
+            "signalbox_ingest_request_duration_seconds",
+            "Ingest request latency, by mode and outcome.",
+            &m.ingest_latency,
+        ),
+        (
+            "signalbox_delivery_duration_seconds",
+            "Time from queueing to delivery, by bus, rule and target.",
+            &m.delivery_latency,
+        ),
+        (
+            "signalbox_plugin_call_duration_seconds",
+            "Plugin call latency, by plugin and kind.",
+            &m.plugin_call_latency,
+        ),
+    ];
+    for (name, help, family) in histograms {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (labels, h) in family.snapshot() {
+            h.render(out, name, &labels);
+        }
+    }
+}
+
+/// Ingest requests by mode and outcome.
+pub static INGEST_REQUESTS: LazyLock<Family<Counter>> = LazyLock::new(Family::default);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_renders_cumulative_buckets() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(40));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(100));
+        let mut out = String::new();
+        h.render(&mut out, "x", "a=\"b\"");
+        assert!(
+            out.contains("x_bucket{a=\"b\",le=\"0.00005\"} 1\n"),
+            "{out}"
+        );
+        assert!(out.contains("x_bucket{a=\"b\",le=\"0.005\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{a=\"b\",le=\"60\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{a=\"b\",le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_count{a=\"b\"} 3\n"), "{out}");
+    }
+
+    #[test]
+    fn families_share_handles_and_escape_labels() {
+        let f: Family<Counter> = Family::default();
+        f.get(&[("bus", "a\"b")]).inc();
+        f.get(&[("bus", "a\"b")]).inc();
+        let snap = f.snapshot();
+        assert_eq!(snap.len(), 1);
+        assert_eq!(snap[0].0, "bus=\"a\\\"b\"");
+        assert_eq!(snap[0].1.get(), 2);
+    }
+}
