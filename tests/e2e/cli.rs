@@ -194,3 +194,42 @@ async fn bench_ingest_runs_against_the_server() {
     assert_eq!(v["mode"], "binary");
     assert_eq!(all_events(&s, "bench").await.len(), 2300);
 }
+
+#[tokio::test]
+async fn bench_deliver_counts_every_delivery_and_cleans_up() {
+    let s = Server::start();
+    let v = ok_json(
+        &s,
+        &[
+            "bench",
+            "deliver",
+            "-c",
+            "2",
+            "-n",
+            "500",
+            "-b",
+            "50",
+            "--rules",
+            "2",
+            "--failing-targets",
+            "1",
+        ],
+    );
+    assert_eq!(v["ingest"]["events"], 500);
+    assert_eq!(v["expected_deliveries"], 1000);
+    assert_eq!(v["deliveries"], 1000, "{v}");
+    assert_eq!(v["per_target"], serde_json::json!([500, 500]));
+    assert!(v["failing_attempts"].as_u64().unwrap() > 0);
+    assert!(v["end_to_end_ms"]["p99"].as_f64().unwrap() > 0.0);
+    // The benchmark's rules are gone afterwards.
+    for r in 0..2 {
+        let (st, _) = get(&s, &format!("/v1/buses/bench/rules/bench-deliver-{r}")).await;
+        assert_eq!(st, 404);
+    }
+    let v = ok_json(
+        &s,
+        &["bench", "deliver", "-c", "2", "-n", "200", "--rate", "2000"],
+    );
+    assert_eq!(v["deliveries"], 200, "{v}");
+    assert_eq!(v["ingest"]["rate"], 2000.0);
+}

@@ -1,4 +1,5 @@
-//! `signalbox bench ingest`: a load generator for a running server.
+//! `signalbox bench ingest` and `bench deliver`: load generators for a
+//! running server.
 //!
 //! Opens C keep-alive HTTP/1.1 connections and, on each, sends requests back
 //! to back: single events in binary (or structured) mode, or batches of B
@@ -26,10 +27,16 @@ use serde_json::json;
 
 use super::Output;
 
+mod deliver;
+
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum BenchCmd {
     /// Measure ingest throughput and latency.
     Ingest(IngestArgs),
+    /// Measure delivery: publish events that a rule routes to HTTP targets
+    /// served by this command, and report delivery throughput and
+    /// end-to-end latency (accepted by the server → received by the target).
+    Deliver(deliver::DeliverArgs),
 }
 
 /// How single events are encoded.
@@ -78,6 +85,7 @@ pub(crate) async fn run(
 ) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCmd::Ingest(args) => ingest(server, token, out, args).await,
+        BenchCmd::Deliver(args) => deliver::run(server, token, out, args).await,
     }
 }
 

@@ -1,0 +1,272 @@
+//! `signalbox bench deliver`: delivery throughput and end-to-end latency.
+//!
+//! Serves HTTP targets on a loopback port of its own, puts R rules on the
+//! bus that each route every benchmark event to K healthy targets (the
+//! first rule also to F targets that always answer 503), publishes N events
+//! like `bench ingest` (optionally at a fixed `--rate`), and waits until
+//! every healthy target received every event. Latency is end to end: from
+//! the moment the publisher got the server's 200 for an event to the moment
+//! a target received it (a delivery that overtakes its own 200 counts as
+//! zero). The failing targets show that a broken target does not slow the
+//! healthy ones (compare runs with and without `--failing-targets`). The
+//! rules are deleted at the end.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Empty};
+use hyper::{Request, Response, StatusCode};
+use serde_json::json;
+
+use super::{Acks, IngestArgs, drive};
+use crate::cli::Output;
+
+const RULE_PREFIX: &str = "bench-deliver";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DeliverArgs {
+    #[command(flatten)]
+    load: IngestArgs,
+    /// Rules, each routing every event to its own targets.
+    #[arg(long, default_value_t = 1)]
+    rules: usize,
+    /// Healthy HTTP targets per rule.
+    #[arg(long, default_value_t = 1)]
+    targets: usize,
+    /// Extra targets on the first rule that always answer 503 (retried,
+    /// then dead-lettered).
+    #[arg(long, default_value_t = 0)]
+    failing_targets: usize,
+    /// Concurrent requests per target.
+    #[arg(long, default_value_t = 8)]
+    target_concurrency: u32,
+    /// How long to wait for deliveries after publishing, e.g. 120s.
+    #[arg(long, default_value = "120s")]
+    wait: String,
+    /// Leave the rule on the bus afterwards.
+    #[arg(long)]
+    keep_rule: bool,
+}
+
+/// What the benchmark's targets saw.
+struct Sink {
+    delivered: Vec<AtomicU64>,
+    failed_attempts: AtomicU64,
+    /// (event id, when received), for every delivery to a healthy target.
+    received: std::sync::Mutex<Vec<(u64, Instant)>>,
+}
+
+impl Sink {
+    fn total(&self) -> u64 {
+        self.delivered
+            .iter()
+            .map(|d| d.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Empty<Bytes>> {
+        let path = req.uri().path().to_owned();
+        let id = req
+            .headers()
+            .get("ce-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        // Read the body: the server's cost of sending it is part of delivery.
+        let _ = req.into_body().collect().await;
+        let status = if let Some(i) = path
+            .strip_prefix("/ok/")
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|i| *i < self.delivered.len())
+        {
+            let now = Instant::now();
+            if let Some(id) = id {
+                self.received.lock().expect("received lock").push((id, now));
+            }
+            self.delivered[i].fetch_add(1, Ordering::Relaxed);
+            StatusCode::NO_CONTENT
+        } else {
+            self.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        let mut resp = Response::new(Empty::new());
+        *resp.status_mut() = status;
+        resp
+    }
+}
+
+async fn serve(sink: Arc<Sink>) -> anyhow::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let sink = sink.clone();
+                    async move { Ok::<_, std::convert::Infallible>(sink.handle(req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+pub(super) async fn run(
+    server: &str,
+    token: Option<&str>,
+    out: Output,
+    args: DeliverArgs,
+) -> anyhow::Result<ExitCode> {
+    if args.targets == 0 || args.rules == 0 {
+        anyhow::bail!("--rules and --targets must be at least 1");
+    }
+    let wait = crate::config::parse_duration(&args.wait).map_err(|e| anyhow!(e))?;
+    let healthy = args.rules * args.targets;
+    let sink = Arc::new(Sink {
+        delivered: (0..healthy).map(|_| AtomicU64::new(0)).collect(),
+        failed_attempts: AtomicU64::new(0),
+        received: std::sync::Mutex::new(Vec::new()),
+    });
+    let addr = serve(sink.clone()).await?;
+
+    let client = super::super::client::Client::new(server, token)?;
+    let bus = &args.load.bus;
+    if client.get(&format!("/v1/buses/{bus}")).await.is_err() {
+        client
+            .send(
+                client
+                    .request(reqwest::Method::PUT, &format!("/v1/buses/{bus}"))
+                    .json(&json!({"description": "signalbox bench", "retention": "1h"})),
+            )
+            .await?;
+    }
+    let mut rule_paths = Vec::new();
+    for r in 0..args.rules {
+        let mut targets: Vec<_> = (0..args.targets)
+            .map(|k| {
+                let i = r * args.targets + k;
+                json!({"id": format!("ok-{k}"), "type": "http", "url": format!("http://{addr}/ok/{i}"),
+                       "mode": "binary", "concurrency": args.target_concurrency})
+            })
+            .collect();
+        if r == 0 {
+            targets.extend((0..args.failing_targets).map(|i| {
+                json!({"id": format!("failing-{i}"), "type": "http", "url": format!("http://{addr}/fail/{i}"),
+                       "mode": "binary", "concurrency": args.target_concurrency,
+                       "retry": {"max_attempts": 3, "backoff": {"initial": "100ms", "max": "1s"}},
+                       "dead_letter": true})
+            }));
+        }
+        let path = format!("/v1/buses/{bus}/rules/{RULE_PREFIX}-{r}");
+        client
+            .send(client.request(reqwest::Method::PUT, &path).json(&json!({
+                "description": "signalbox bench deliver",
+                "pattern": {"source": ["/bench"], "type": ["bench.event"]},
+                "targets": targets,
+            })))
+            .await
+            .context("cannot create the benchmark rules")?;
+        rule_paths.push(path);
+    }
+
+    let acks: Acks = Default::default();
+    let start = Instant::now();
+    let load = drive(server, token, &args.load, Some(acks.clone())).await?;
+    let expected = load.result.events * healthy as u64;
+    let give_up = Instant::now() + wait;
+    while sink.total() < expected && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let delivered = sink.total();
+    if !args.keep_rule {
+        for path in &rule_paths {
+            let _ = client
+                .send(client.request(reqwest::Method::DELETE, path))
+                .await;
+        }
+    }
+
+    let received = std::mem::take(&mut *sink.received.lock().expect("received lock"));
+    let acks = std::mem::take(&mut *acks.lock().expect("acks lock"));
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)?;
+    let mut overtaken = 0u64;
+    let mut last = start;
+    for (id, at) in &received {
+        last = last.max(*at);
+        if let Some(ack) = acks.get(id) {
+            match at.checked_duration_since(*ack) {
+                Some(d) => hist.record((d.as_micros() as u64).max(1))?,
+                None => {
+                    overtaken += 1;
+                    hist.record(1)?;
+                }
+            }
+        }
+    }
+    let secs = last.duration_since(start).as_secs_f64().max(1e-9);
+    let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
+    let complete = delivered >= expected;
+    let per_target: Vec<u64> = sink
+        .delivered
+        .iter()
+        .map(|d| d.load(Ordering::Relaxed))
+        .collect();
+    match out {
+        Output::Json => println!(
+            "{}",
+            json!({
+                "ingest": load.report(&args.load),
+                "rules": args.rules,
+                "targets_per_rule": args.targets,
+                "failing_targets": args.failing_targets,
+                "expected_deliveries": expected,
+                "deliveries": delivered,
+                "per_target": per_target,
+                "failing_attempts": sink.failed_attempts.load(Ordering::Relaxed),
+                "seconds": secs,
+                "deliveries_per_sec": delivered as f64 / secs,
+                "delivered_before_ack": overtaken,
+                "end_to_end_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p99_9": q(0.999), "max": hist.max() as f64 / 1000.0},
+            })
+        ),
+        Output::Table => {
+            load.print(&args.load);
+            println!(
+                "delivered: {delivered} of {expected} to {healthy} targets ({} rules) in {secs:.2}s from the first publish: {:.0} deliveries/s",
+                args.rules,
+                delivered as f64 / secs,
+            );
+            println!(
+                "end-to-end ms (200 of the ingest -> received): p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+                q(0.5),
+                q(0.9),
+                q(0.99),
+                q(0.999),
+                hist.max() as f64 / 1000.0
+            );
+            if args.failing_targets > 0 {
+                println!(
+                    "failing targets: {} attempts answered 503",
+                    sink.failed_attempts.load(Ordering::Relaxed)
+                );
+            }
+            if !complete {
+                println!("incomplete: gave up after waiting {}", args.wait);
+            }
+        }
+    }
+    Ok(if load.failed() || !complete {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
