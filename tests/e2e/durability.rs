@@ -1,7 +1,6 @@
 //! Acknowledged events survive crashes and restarts.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -12,44 +11,10 @@ use crate::support::*;
 /// that got a 200 must be there after a restart.
 async fn acked_events_survive_kill9(config: &str) {
     let mut s = Server::start_with_config(config);
-    let acked = Arc::new(Mutex::new(HashSet::new()));
-    let stop_at = Instant::now() + Duration::from_millis(1500);
-    let mut tasks = Vec::new();
-    for w in 0..8 {
-        let url = s.url("/v1/buses/default/events");
-        let acked = acked.clone();
-        tasks.push(tokio::spawn(async move {
-            let c = client();
-            for i in 0.. {
-                let batch: Vec<_> = (0..10).map(|j| event(&format!("w{w}-{i}-{j}"))).collect();
-                let r = c
-                    .post(&url)
-                    .header("content-type", "application/cloudevents-batch+json")
-                    .body(json!(batch).to_string())
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 200 => {
-                        let mut a = acked.lock().unwrap();
-                        for e in &batch {
-                            a.insert(e["id"].as_str().unwrap().to_owned());
-                        }
-                    }
-                    // The server was killed mid-request: not acknowledged.
-                    _ => return,
-                }
-            }
-        }));
-    }
-    while Instant::now() < stop_at {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // Kill while requests are still in flight.
-    s.kill9();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = publish_then_kill9(&mut s, 8, Duration::from_millis(1500), |w, i| {
+        (0..10).map(|j| event(&format!("w{w}-{i}-{j}"))).collect()
+    })
+    .await;
     assert!(
         acked.len() > 100,
         "only {} events acknowledged",

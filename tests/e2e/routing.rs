@@ -501,8 +501,13 @@ async fn cesql_rules_and_log_targets() {
 /// acknowledgement) are counted and printed; nothing unmatched may arrive.
 #[tokio::test]
 async fn every_acknowledged_event_reaches_every_matching_target_after_kill9() {
-    use std::collections::{HashMap, HashSet};
-    use std::sync::{Arc, Mutex};
+    use std::collections::HashSet;
+
+    /// The type of the crash test's event `w{w}-{i}-{j}`: a function of `j`.
+    fn kind_of(id: &str) -> &'static str {
+        let j: usize = id.rsplit('-').next().unwrap().parse().unwrap();
+        ["order.created", "order.updated", "customer.created"][j % 3]
+    }
 
     let mut s = Server::start();
     let (created, updated, all_a, all_b) = (
@@ -540,52 +545,15 @@ async fn every_acknowledged_event_reaches_every_matching_target_after_kill9() {
         assert_eq!(st, 201, "{v}");
     }
 
-    // Every id sent, with its type; and the ones that got a 200.
-    let sent: Arc<Mutex<HashMap<String, &'static str>>> = Default::default();
-    let acked: Arc<Mutex<HashSet<String>>> = Default::default();
-    let stop_at = Instant::now() + Duration::from_millis(1500);
-    let mut tasks = Vec::new();
-    for w in 0..6 {
-        let url = s.url("/v1/buses/default/events");
-        let (sent, acked) = (sent.clone(), acked.clone());
-        tasks.push(tokio::spawn(async move {
-            let c = client();
-            for i in 0.. {
-                let batch: Vec<(String, &'static str)> = (0..10)
-                    .map(|j| {
-                        let kind = ["order.created", "order.updated", "customer.created"][j % 3];
-                        (format!("w{w}-{i}-{j}"), kind)
-                    })
-                    .collect();
-                let body: Vec<Value> = batch
-                    .iter()
-                    .map(|(id, kind)| json!({"specversion": "1.0", "id": id, "source": "/shop", "type": kind, "data": {"n": i}}))
-                    .collect();
-                sent.lock().unwrap().extend(batch.iter().cloned());
-                let r = c
-                    .post(&url)
-                    .header("content-type", "application/cloudevents-batch+json")
-                    .body(json!(body).to_string())
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 200 => {
-                        acked.lock().unwrap().extend(batch.into_iter().map(|(id, _)| id))
-                    }
-                    // Killed mid-request: not acknowledged.
-                    _ => return,
-                }
-            }
-        }));
-    }
-    while Instant::now() < stop_at {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    s.kill9();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let (sent, acked) = (sent.lock().unwrap().clone(), acked.lock().unwrap().clone());
+    let acked = publish_then_kill9(&mut s, 6, Duration::from_millis(1500), |w, i| {
+        (0..10)
+            .map(|j| {
+                let id = format!("w{w}-{i}-{j}");
+                json!({"specversion": "1.0", "id": id, "source": "/shop", "type": kind_of(&id), "data": {"n": i}})
+            })
+            .collect()
+    })
+    .await;
     assert!(
         acked.len() > 300,
         "only {} events acknowledged",
@@ -603,7 +571,7 @@ async fn every_acknowledged_event_reaches_every_matching_target_after_kill9() {
     ] {
         let want: HashSet<String> = acked
             .iter()
-            .filter(|id| types.contains(&sent[*id]))
+            .filter(|id| types.contains(&kind_of(id)))
             .cloned()
             .collect();
         let ids = || -> Vec<String> {
@@ -623,7 +591,7 @@ async fn every_acknowledged_event_reaches_every_matching_target_after_kill9() {
         // delivered too; whatever arrived must match the rule.
         let wrong: Vec<_> = unique
             .iter()
-            .filter(|id| sent.get(**id).is_none_or(|t| !types.contains(t)))
+            .filter(|id| !types.contains(&kind_of(id)))
             .collect();
         assert!(
             wrong.is_empty(),

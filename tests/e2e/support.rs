@@ -241,3 +241,51 @@ pub async fn all_events(s: &Server, bus: &str) -> Vec<Value> {
         out.extend(events);
     }
 }
+
+/// Publishes batches built by `batch(worker, i)` to the default bus from
+/// `workers` connections for `load_for`, then kills the server with SIGKILL
+/// while requests are still in flight. Returns the ids of every event that
+/// got a 200 (a request cut by the kill is not acknowledged).
+pub async fn publish_then_kill9(
+    s: &mut Server,
+    workers: usize,
+    load_for: Duration,
+    batch: fn(usize, usize) -> Vec<Value>,
+) -> std::collections::HashSet<String> {
+    let acked: Arc<Mutex<std::collections::HashSet<String>>> = Default::default();
+    let stop_at = Instant::now() + load_for;
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let url = s.url("/v1/buses/default/events");
+        let acked = acked.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = client();
+            for i in 0.. {
+                let batch = batch(w, i);
+                let r = c
+                    .post(&url)
+                    .header("content-type", "application/cloudevents-batch+json")
+                    .body(Value::from(batch.clone()).to_string())
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 200 => {
+                        let mut a = acked.lock().unwrap();
+                        for e in &batch {
+                            a.insert(e["id"].as_str().unwrap().to_owned());
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
+    while Instant::now() < stop_at {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    s.kill9();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    acked.lock().unwrap().clone()
+}

@@ -208,7 +208,21 @@ pub(super) struct Load {
     secs: f64,
 }
 
-/// Publishes events as `args` says, creating the bus if missing.
+/// Creates the benchmark bus unless it exists, with a short retention.
+pub(super) async fn ensure_bus(client: &super::client::Client, bus: &str) -> anyhow::Result<()> {
+    if client.get(&format!("/v1/buses/{bus}")).await.is_err() {
+        client
+            .send(
+                client
+                    .request(reqwest::Method::PUT, &format!("/v1/buses/{bus}"))
+                    .json(&json!({"description": "signalbox bench", "retention": "1h"})),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Publishes events as `args` says, to a bus that exists.
 pub(super) async fn drive(
     server: &str,
     token: Option<&str>,
@@ -221,21 +235,6 @@ pub(super) async fn drive(
     let mut target = resolve(server, &args.bus).await?;
     target.auth = token.map(|t| format!("Bearer {t}"));
     let target = Arc::new(target);
-    // Make sure the bus exists (idempotent).
-    let client = super::client::Client::new(server, token)?;
-    if client
-        .get(&format!("/v1/buses/{}", args.bus))
-        .await
-        .is_err()
-    {
-        client
-            .send(
-                client
-                    .request(reqwest::Method::PUT, &format!("/v1/buses/{}", args.bus))
-                    .json(&json!({"description": "signalbox bench", "retention": "1h"})),
-            )
-            .await?;
-    }
 
     let duration = args
         .duration
@@ -388,6 +387,7 @@ async fn ingest(
     out: Output,
     args: IngestArgs,
 ) -> anyhow::Result<ExitCode> {
+    ensure_bus(&super::client::Client::new(server, token)?, &args.bus).await?;
     let load = drive(server, token, &args, None).await?;
     match out {
         Output::Json => println!("{}", load.report(&args)),

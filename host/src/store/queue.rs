@@ -341,6 +341,23 @@ impl Store {
             }))
     }
 
+    /// Iterates the keys of `cf` under `prefix`, starting at `start` (which
+    /// must itself begin with `prefix`).
+    fn prefix_iter<'a>(
+        &'a self,
+        cf: &str,
+        prefix: &[u8],
+        start: &[u8],
+    ) -> rocksdb::DBIteratorWithThreadMode<'a, rocksdb::DB> {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(prefix_end(prefix));
+        self.inner.db.iterator_cf_opt(
+            self.cfh(cf),
+            opts,
+            IteratorMode::From(start, Direction::Forward),
+        )
+    }
+
     /// Up to `limit` queued deliveries of one target, in queue (seq) order,
     /// strictly after `after`.
     pub fn deliveries(
@@ -362,13 +379,7 @@ impl Store {
             }
             None => prefix.clone(),
         };
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(prefix_end(&prefix));
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cfh(columns::DELIVERIES),
-            opts,
-            IteratorMode::From(&start, Direction::Forward),
-        );
+        let iter = self.prefix_iter(columns::DELIVERIES, &prefix, &start);
         let mut out = Vec::new();
         for item in iter.take(limit) {
             let (k, v) = item?;
@@ -385,21 +396,7 @@ impl Store {
         rule: &str,
         target: &str,
     ) -> Result<u64, StoreError> {
-        let prefix = target_prefix(bus, rule, target);
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(prefix_end(&prefix));
-        let mut it = self
-            .inner
-            .db
-            .raw_iterator_cf_opt(self.cfh(columns::DELIVERIES), opts);
-        it.seek(&prefix);
-        let mut n = 0;
-        while it.valid() {
-            n += 1;
-            it.next();
-        }
-        it.status()?;
-        Ok(n)
+        self.count_prefix(columns::DELIVERIES, &target_prefix(bus, rule, target))
     }
 
     /// Up to `limit` dead letters of a rule (all its targets), in key order.
@@ -410,13 +407,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(DeliveryKey, DeadLetter)>, StoreError> {
         let prefix = rule_prefix(bus, rule);
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(prefix_end(&prefix));
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cfh(columns::DEAD_LETTERS),
-            opts,
-            IteratorMode::From(&prefix, Direction::Forward),
-        );
+        let iter = self.prefix_iter(columns::DEAD_LETTERS, &prefix, &prefix);
         let mut out = Vec::new();
         for item in iter.take(limit) {
             let (k, v) = item?;
@@ -468,13 +459,7 @@ impl Store {
     /// Deletes the bus's dead letters that died before `cutoff` (µs).
     pub fn purge_dead_letters_before(&self, bus: BusId, cutoff: i64) -> Result<u64, StoreError> {
         let prefix = bus.to_be_bytes().to_vec();
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(prefix_end(&prefix));
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cfh(columns::DEAD_LETTERS),
-            opts,
-            IteratorMode::From(&prefix, Direction::Forward),
-        );
+        let iter = self.prefix_iter(columns::DEAD_LETTERS, &prefix, &prefix);
         let mut b = WriteBatch::default();
         let mut n = 0;
         for item in iter {
@@ -504,13 +489,7 @@ impl Store {
     pub fn trace(&self, bus: BusId, seq: Seq) -> Result<Vec<TraceStep>, StoreError> {
         let mut prefix = bus.to_be_bytes().to_vec();
         prefix.extend_from_slice(&seq.to_be_bytes());
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(prefix_end(&prefix));
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cfh(columns::TRACES),
-            opts,
-            IteratorMode::From(&prefix, Direction::Forward),
-        );
+        let iter = self.prefix_iter(columns::TRACES, &prefix, &prefix);
         let mut out = Vec::new();
         for item in iter {
             let (_, v) = item?;

@@ -23,7 +23,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
-use super::{Acks, IngestArgs, drive};
+use super::{Acks, IngestArgs, drive, ensure_bus};
 use crate::cli::Output;
 
 const RULE_PREFIX: &str = "bench-deliver";
@@ -140,15 +140,7 @@ pub(super) async fn run(
 
     let client = super::super::client::Client::new(server, token)?;
     let bus = &args.load.bus;
-    if client.get(&format!("/v1/buses/{bus}")).await.is_err() {
-        client
-            .send(
-                client
-                    .request(reqwest::Method::PUT, &format!("/v1/buses/{bus}"))
-                    .json(&json!({"description": "signalbox bench", "retention": "1h"})),
-            )
-            .await?;
-    }
+    ensure_bus(&client, bus).await?;
     let mut rule_paths = Vec::new();
     for r in 0..args.rules {
         let mut targets: Vec<_> = (0..args.targets)
