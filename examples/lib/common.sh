@@ -31,15 +31,19 @@ cleanup() {
 # The signalbox binary: $SIGNALBOX_BIN, else a release build newer than the
 # sources, else a dev build (built now; a no-op after `cargo test`).
 find_signalbox() {
+  # Cargo's own rule: CARGO_TARGET_DIR (as CI may set, to reuse a cache)
+  # else target/ in the workspace.
+  local target="${CARGO_TARGET_DIR:-$ROOT/target}"
+  case "$target" in /*) ;; *) target="$ROOT/$target" ;; esac
   if [ -n "${SIGNALBOX_BIN:-}" ]; then
     SB="$SIGNALBOX_BIN"
-  elif [ -x "$ROOT/target/release/signalbox" ] &&
-    [ -z "$(find "$ROOT/host/src" "$ROOT/host/Cargo.toml" "$ROOT/Cargo.lock" -newer "$ROOT/target/release/signalbox" -print -quit)" ]; then
-    SB="$ROOT/target/release/signalbox"
+  elif [ -x "$target/release/signalbox" ] &&
+    [ -z "$(find "$ROOT/host/src" "$ROOT/host/Cargo.toml" "$ROOT/Cargo.lock" -newer "$target/release/signalbox" -print -quit)" ]; then
+    SB="$target/release/signalbox"
   else
     log "building signalbox (cargo build -j1 --bin signalbox)"
     (cd "$ROOT" && cargo build -j1 --bin signalbox)
-    SB="$ROOT/target/debug/signalbox"
+    SB="$target/debug/signalbox"
   fi
   echo "using $SB" >&2
 }
