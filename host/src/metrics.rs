@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Duration;
@@ -128,27 +129,70 @@ pub fn label(v: &str) -> String {
 /// Metrics keyed by a rendered label set (`bus="orders",mode="batch"`).
 #[derive(Debug, Default)]
 pub struct Family<M> {
-    map: RwLock<HashMap<String, Arc<M>>>,
+    map: RwLock<HashMap<String, Arc<M>, BuildHasherDefault<Fnv>>>,
+}
+
+/// FNV-1a: label sets are short, trusted strings, and the ingest path looks
+/// up several per request; SipHash's flood resistance is not needed here and
+/// it showed in ingest profiles.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Renders `labels` as `k="v",…` into `out`, escaping values.
+fn render_labels(out: &mut String, labels: &[(&str, &str)]) {
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        if v.contains(['\\', '"', '\n']) {
+            out.push_str(&label(v));
+        } else {
+            out.push_str(v);
+        }
+        out.push('"');
+    }
 }
 
 impl<M: Default> Family<M> {
     /// The metric for these labels (created on first use). Pairs are
     /// `(name, value)`; values are escaped here.
     pub fn get(&self, labels: &[(&str, &str)]) -> Arc<M> {
-        let key = labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
-            .collect::<Vec<_>>()
-            .join(",");
-        if let Some(m) = self.map.read().expect("metrics lock").get(&key) {
-            return m.clone();
+        thread_local! {
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        self.map
-            .write()
-            .expect("metrics lock")
-            .entry(key)
-            .or_default()
-            .clone()
+        KEY.with_borrow_mut(|key| {
+            key.clear();
+            render_labels(key, labels);
+            if let Some(m) = self.map.read().expect("metrics lock").get(key.as_str()) {
+                return m.clone();
+            }
+            self.map
+                .write()
+                .expect("metrics lock")
+                .entry(key.clone())
+                .or_default()
+                .clone()
+        })
     }
 
     /// Forgets a label set (when a rule or bus goes away).

@@ -692,6 +692,7 @@ impl Router {
             }
             let mut b = self.store.router_batch();
             let now = now_micros();
+            let mut redriven = vec![0u64; r.targets.len()];
             for (key, dl) in &page {
                 let event = crate::event::json::parse_structured(dl.event.to_string().as_bytes())
                     .ok()
@@ -737,20 +738,21 @@ impl Router {
                         detail,
                     },
                 );
-                if let Some(h) = r.targets.iter().find(|h| h.target.id == key.target) {
-                    h.stats
-                        .queued
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Some(i) = r.targets.iter().position(|h| h.target.id == key.target) {
+                    redriven[i] += 1;
                 }
                 total += 1;
             }
             self.store.commit(b)?;
+            // Redriven keys are older than the workers' positions.
+            for (h, n) in r.targets.iter().zip(redriven) {
+                if n > 0 {
+                    h.rewound(n);
+                }
+            }
             if page.len() < 1000 {
                 break;
             }
-        }
-        for h in r.targets.iter() {
-            h.notify.notify_one();
         }
         Ok(total)
     }

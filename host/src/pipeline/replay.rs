@@ -249,6 +249,7 @@ pub async fn run(
         }
         let mut wb = store.router_batch();
         let mut queued = 0u64;
+        let mut per_target: Vec<Vec<u64>> = rules.iter().map(|(_, t)| vec![0; t.len()]).collect();
         let mut last = position;
         let mut handled = 0u64;
         for e in batch.into_iter().filter(|e| e.seq <= to) {
@@ -276,7 +277,7 @@ pub async fn run(
                     ChainResult::Deliver(outs) => {
                         detail.insert("events".into(), json!(outs.len()));
                         for (sub, (ev, body)) in outs.into_iter().enumerate() {
-                            for t in targets.iter() {
+                            for (j, t) in targets.iter().enumerate() {
                                 let d = Delivery {
                                     key: DeliveryKey {
                                         bus: bus.id,
@@ -296,9 +297,7 @@ pub async fn run(
                                     body: body.clone(),
                                 };
                                 store.put_delivery(&mut wb, &d);
-                                t.stats
-                                    .queued
-                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                per_target[i][j] += 1;
                                 queued += 1;
                             }
                         }
@@ -347,9 +346,12 @@ pub async fn run(
             return;
         }
         let _ = store.put_record(Records::Schemas, &record_key(bus.id, &id), &record);
-        for (_, targets) in &rules {
-            for t in targets.iter() {
-                t.notify.notify_one();
+        // Replayed keys carry old seqs: the target workers re-read.
+        for ((_, targets), counts) in rules.iter().zip(per_target) {
+            for (t, n) in targets.iter().zip(counts) {
+                if n > 0 {
+                    t.rewound(n);
+                }
             }
         }
         // Pace: never run ahead of `rate` events per second.

@@ -185,7 +185,7 @@ pub async fn run(
             continue;
         }
         let mut batch = store.router_batch();
-        let mut queued = vec![0u64; targets.len()];
+        let mut queued: Vec<Vec<Delivery>> = vec![Vec::new(); targets.len()];
         for e in &events {
             let now = now_micros();
             let (step, deliveries) = handle(&rule, &targets, bus.id, e).await;
@@ -198,7 +198,7 @@ pub async fn run(
             store.put_trace(&mut batch, bus.id, e.seq, now, &step);
             for (i, d) in deliveries {
                 store.put_delivery(&mut batch, &d);
-                queued[i] += 1;
+                queued[i].push(d);
             }
         }
         cursor = upto.max(cursor);
@@ -214,14 +214,10 @@ pub async fn run(
             }
             persisted = cursor;
             last_persist = Instant::now();
-            for (i, n) in queued.into_iter().enumerate() {
-                if n > 0 {
-                    targets[i]
-                        .stats
-                        .queued
-                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-                    targets[i].notify.notify_one();
-                }
+            // Deliveries of this forward path only ever grow in key order,
+            // so the target workers can take them without reading them back.
+            for (target, fresh) in targets.iter().zip(queued) {
+                target.enqueued(fresh);
             }
         }
     }
