@@ -36,6 +36,10 @@ pub enum Work {
 /// Inbox size of an attached worker; a full inbox detaches it.
 pub const INBOX: usize = 4096;
 
+/// Reads of at most this many events at the head of the log are made on the
+/// dispatcher's own task.
+const INLINE_READ: Seq = 64;
+
 /// Commands to the dispatcher.
 pub enum Command {
     /// A rule was added or replaced (its old matcher entry is removed).
@@ -87,10 +91,19 @@ pub async fn run(
     loop {
         // Dispatch everything committed so far.
         while position < bus.last_seq() {
-            let s = store.clone();
-            let b = bus.clone();
             let from = position;
-            let batch = match tokio::task::spawn_blocking(move || s.read(&b, from, 512)).await {
+            // The head of the log was just written, so it is in the memtable
+            // and reading it takes microseconds: read it here rather than
+            // paying a thread hand-off per wake-up. Longer reads (catching up
+            // after a burst) may touch disk and go to the blocking pool.
+            let read = if bus.last_seq() - from <= INLINE_READ {
+                Ok(store.read(&bus, from, INLINE_READ as usize))
+            } else {
+                let s = store.clone();
+                let b = bus.clone();
+                tokio::task::spawn_blocking(move || s.read(&b, from, 512)).await
+            };
+            let batch = match read {
                 Ok(Ok(batch)) => batch,
                 Ok(Err(error)) => {
                     tracing::error!(bus = %bus.name, %error, "Dispatcher cannot read the bus.");
