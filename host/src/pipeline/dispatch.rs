@@ -89,6 +89,11 @@ pub async fn run(
     let mut envelope = Vec::new();
     let mut matched = Vec::new();
     loop {
+        // With no rules there is nobody to hand events to: skip the read. A
+        // rule added later catches up from its own cursor before attaching.
+        if rules.is_empty() {
+            position = position.max(bus.last_seq());
+        }
         // Dispatch everything committed so far.
         while position < bus.last_seq() {
             let from = position;
