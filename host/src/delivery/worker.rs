@@ -201,9 +201,9 @@ struct Worker {
     /// The newest key ever loaded into the window: every queued delivery up
     /// to it is in the window (or in flight), so reads start after it.
     loaded_upto: Option<(u64, u32)>,
-    /// Keys being sent now.
-    /// (Kept apart from the slots' flags only to re-mark reloaded slots
-    /// after a rewind.)
+    /// Keys being sent now. The window's slots carry the same fact as a
+    /// flag; this set survives a rewind, which clears the window, so that
+    /// reloaded slots can be marked busy again.
     in_flight: HashSet<(u64, u32)>,
     /// The last load reached the end of the queue.
     exhausted: bool,
@@ -240,7 +240,6 @@ impl Worker {
                 for d in &batch {
                     self.in_flight.insert((d.key.seq, d.key.sub));
                 }
-
                 let target = self.target.clone();
                 let store = self.store.clone();
                 running.spawn(async move {
@@ -352,7 +351,6 @@ impl Worker {
         for (i, slot) in self.window.iter().enumerate() {
             let d = &slot.d;
             let key = self.target.ordering_value(&d.event);
-            let busy = slot.busy;
             if let Some(k) = &key {
                 if blocked.contains(k) {
                     continue;
@@ -360,7 +358,7 @@ impl Worker {
                 // Later deliveries of this key wait for this one.
                 blocked.insert(k.clone());
             }
-            if busy || d.next_attempt_at > now {
+            if slot.busy || d.next_attempt_at > now {
                 continue;
             }
             picked.push(i);

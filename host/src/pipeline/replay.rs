@@ -248,7 +248,6 @@ pub async fn run(
             return;
         }
         let mut wb = store.router_batch();
-        let mut queued = 0u64;
         let mut per_target: Vec<Vec<u64>> = rules.iter().map(|(_, t)| vec![0; t.len()]).collect();
         let mut last = position;
         let mut handled = 0u64;
@@ -298,7 +297,6 @@ pub async fn run(
                                 };
                                 store.put_delivery(&mut wb, &d);
                                 per_target[i][j] += 1;
-                                queued += 1;
                             }
                         }
                         "replayed"
@@ -332,7 +330,7 @@ pub async fn run(
             let mut s = replay.status.lock().expect("replay lock");
             s.position = last;
             s.processed += handled;
-            s.queued += queued;
+            s.queued += per_target.iter().flatten().sum::<u64>();
             serde_json::to_vec(&*s).expect("replays serialize")
         };
         if let Err(e) = store.commit(wb) {
