@@ -62,6 +62,9 @@ pub const DEFAULT_DATA_DIR: &str = "./signalbox-data";
 /// Request and event size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Event streams (`?follow=true`) open at once, server-wide (default
+    /// 256). Each holds a task and a read buffer; more are refused with 503.
+    pub max_followers: usize,
     /// Largest event, unless a bus sets a lower limit (default 1 MiB).
     pub max_event_bytes: usize,
     /// Most events in one batch request (default 1,000).
@@ -76,6 +79,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            max_followers: 256,
             max_event_bytes: 1 << 20,
             max_batch_events: 1000,
             max_request_bytes: 16 << 20,
@@ -114,6 +118,45 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     /// Access control.
     pub auth: AuthConfig,
+    /// The listener's protections against slow and foreign clients.
+    pub http: HttpSettings,
+    /// The only folder `log` targets may write files to (default
+    /// `<data_dir>/target-logs`).
+    pub log_dir: PathBuf,
+}
+
+/// `[http]`: how the listener treats clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Connections served at once (default 1,024); past it the listener
+    /// stops accepting until one closes.
+    pub max_connections: usize,
+    /// Time a client has to send a request's headers, and how long an idle
+    /// keep-alive connection stays open (default 30 s).
+    pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body (default 60 s).
+    pub request_timeout: Duration,
+    /// `Host` names accepted besides the listen address and, on loopback,
+    /// `localhost`, `127.0.0.1` and `[::1]`. A `Host` outside the list is
+    /// refused (403): that stops DNS rebinding. Empty on a non-loopback
+    /// listener means any `Host`.
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins (`https://console.example.com`) allowed to call the
+    /// API from another origin (CORS). A request from any other foreign
+    /// origin that could change state is refused (403).
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+        }
+    }
 }
 
 /// `[auth]`: API tokens.
@@ -155,8 +198,16 @@ pub struct TlsConfig {
 }
 
 /// `[plugins]` settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginSettings {
+    /// Longest a plugin upload may take to compile (default 60 s).
+    pub compile_timeout: Duration,
+    /// The key that authenticates compiled plugins in the cache: a file
+    /// outside the data folder, created (mode 0600) when missing. Default:
+    /// `$XDG_STATE_HOME/signalbox/cache.key`, else
+    /// `$HOME/.local/state/signalbox/cache.key`. Without a usable key the
+    /// cache is not trusted and plugins are compiled at start-up.
+    pub cache_key_file: Option<PathBuf>,
     /// Largest component accepted on upload (default 64 MiB).
     pub max_bytes: usize,
     /// Live plugin instances the engine's pool can hold (default 1000).
@@ -168,11 +219,28 @@ pub struct PluginSettings {
 impl Default for PluginSettings {
     fn default() -> Self {
         PluginSettings {
+            compile_timeout: Duration::from_secs(60),
+            cache_key_file: default_cache_key_file(),
             max_bytes: crate::plugin::registry::DEFAULT_MAX_PLUGIN_BYTES,
             instances: crate::plugin::PoolSize::default().instances,
             max_plugins: crate::plugin::registry::DEFAULT_MAX_PLUGINS,
         }
     }
+}
+
+/// Where the plugin cache key lives unless configured: the user's state
+/// folder, which is not part of the data folder (copying or restoring a
+/// data folder must not carry the key that makes its native code trusted).
+pub fn default_cache_key_file() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/state"))
+        })?;
+    Some(state.join("signalbox").join("cache.key"))
 }
 
 /// A configuration problem, reported before the server starts.
@@ -224,11 +292,33 @@ struct RawConfig {
     tls: Option<TlsConfig>,
     #[serde(default)]
     auth: AuthConfig,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    targets: RawTargets,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    max_connections: Option<usize>,
+    header_read_timeout: Option<String>,
+    request_timeout: Option<String>,
+    allowed_hosts: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTargets {
+    log_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlugins {
+    compile_timeout: Option<String>,
+    cache_key_file: Option<PathBuf>,
     max_bytes: Option<usize>,
     instances: Option<u32>,
     max_plugins: Option<usize>,
@@ -244,6 +334,7 @@ struct RawStore {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimits {
+    max_followers: Option<usize>,
     max_event_bytes: Option<usize>,
     max_batch_events: Option<usize>,
     max_request_bytes: Option<usize>,
@@ -294,6 +385,10 @@ impl ServerConfig {
         let defaults = StoreOptions::default();
         let limits_default = Limits::default();
         let limits = Limits {
+            max_followers: raw
+                .limits
+                .max_followers
+                .unwrap_or(limits_default.max_followers),
             max_event_bytes: raw
                 .limits
                 .max_event_bytes
@@ -311,7 +406,45 @@ impl ServerConfig {
                 .max_rules_per_bus
                 .unwrap_or(limits_default.max_rules_per_bus),
         };
+        let http_default = HttpSettings::default();
+        let http = HttpSettings {
+            max_connections: raw
+                .http
+                .max_connections
+                .unwrap_or(http_default.max_connections),
+            header_read_timeout: duration(
+                "http.header_read_timeout",
+                raw.http.header_read_timeout,
+            )?
+            .unwrap_or(http_default.header_read_timeout),
+            request_timeout: duration("http.request_timeout", raw.http.request_timeout)?
+                .unwrap_or(http_default.request_timeout),
+            allowed_hosts: raw.http.allowed_hosts.unwrap_or_default(),
+            allowed_origins: raw.http.allowed_origins.unwrap_or_default(),
+        };
+        for (i, o) in http.allowed_origins.iter().enumerate() {
+            let ok = (o.starts_with("http://") || o.starts_with("https://"))
+                && !o.ends_with('/')
+                && o.parse::<http::Uri>()
+                    .is_ok_and(|u| u.path() == "/" && u.query().is_none());
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "http.allowed_origins",
+                    message: format!(
+                        "entry {i}, '{o}', is not an origin: write scheme://host[:port], like https://console.example.com"
+                    ),
+                });
+            }
+        }
+        if http.header_read_timeout.is_zero() || http.request_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "http.header_read_timeout / http.request_timeout",
+                message: "must be longer than 0".into(),
+            });
+        }
         for (key, v) in [
+            ("http.max_connections", http.max_connections),
+            ("limits.max_followers", limits.max_followers),
             ("limits.max_event_bytes", limits.max_event_bytes),
             ("limits.max_batch_events", limits.max_batch_events),
             ("limits.max_request_bytes", limits.max_request_bytes),
@@ -331,15 +464,22 @@ impl ServerConfig {
                 message: format!("'{log_format}' is not \"text\" or \"json\""),
             });
         }
+        let data_dir: PathBuf = overrides
+            .data_dir
+            .or(raw.data_dir)
+            .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+        let plugin_defaults = PluginSettings::default();
         let config = ServerConfig {
             listen: overrides
                 .listen
                 .or(raw.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.into()),
-            data_dir: overrides
-                .data_dir
-                .or(raw.data_dir)
-                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            log_dir: raw
+                .targets
+                .log_dir
+                .unwrap_or_else(|| data_dir.join("target-logs")),
+            data_dir,
+            http,
             store: StoreOptions {
                 sync: raw.store.sync.unwrap_or(defaults.sync),
                 sync_interval: duration("store.sync_interval", raw.store.sync_interval)?
@@ -359,6 +499,12 @@ impl ServerConfig {
             tls: raw.tls,
             auth: raw.auth,
             plugins: PluginSettings {
+                compile_timeout: duration("plugins.compile_timeout", raw.plugins.compile_timeout)?
+                    .unwrap_or(plugin_defaults.compile_timeout),
+                cache_key_file: raw
+                    .plugins
+                    .cache_key_file
+                    .or(plugin_defaults.cache_key_file),
                 max_bytes: raw
                     .plugins
                     .max_bytes
@@ -375,6 +521,14 @@ impl ServerConfig {
         };
         let mut config = config;
         config.auth.allow_unauthenticated |= overrides.allow_unauthenticated;
+        if config.store.default_retention < Duration::from_secs(1) {
+            return Err(ConfigError::Invalid {
+                key: "retention.default",
+                message:
+                    "must be at least 1s (a retention of 0 would delete events as they arrive)"
+                        .into(),
+            });
+        }
         if config.store.sync_interval.is_zero() || config.store.retention_interval.is_zero() {
             return Err(ConfigError::Invalid {
                 key: "store.sync_interval / retention.interval",

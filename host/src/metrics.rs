@@ -173,6 +173,14 @@ fn render_labels(out: &mut String, labels: &[(&str, &str)]) {
     }
 }
 
+/// Whether a rendered label set holds one rendered `name="value"` pair.
+/// Values are escaped, so a pair can only start at the beginning or after a
+/// separating comma.
+fn has_label(key: &str, pair: &str) -> bool {
+    key.split_inclusive("\",")
+        .any(|part| part.trim_end_matches(',') == pair)
+}
+
 impl<M: Default> Family<M> {
     /// The metric for these labels (created on first use). Pairs are
     /// `(name, value)`; values are escaped here.
@@ -195,12 +203,22 @@ impl<M: Default> Family<M> {
         })
     }
 
-    /// Forgets a label set (when a rule or bus goes away).
-    pub fn remove_matching(&self, needle: &str) {
+    /// Forgets every label set that has all of these `(name, value)` pairs
+    /// (when a bus, rule or target goes away), so deleted things do not
+    /// linger in scrapes.
+    pub fn forget(&self, pairs: &[(&str, &str)]) {
+        let needles: Vec<String> = pairs
+            .iter()
+            .map(|p| {
+                let mut s = String::new();
+                render_labels(&mut s, std::slice::from_ref(p));
+                s
+            })
+            .collect();
         self.map
             .write()
             .expect("metrics lock")
-            .retain(|k, _| !k.contains(needle));
+            .retain(|k, _| !needles.iter().all(|n| has_label(k, n)));
     }
 
     fn snapshot(&self) -> Vec<(String, Arc<M>)> {
@@ -231,6 +249,12 @@ pub struct Metrics {
     pub rule_filtered: Family<Counter>,
     /// Events a rule's plugin chain failed on.
     pub rule_plugin_errors: Family<Counter>,
+    /// Events that expired before a rule handled them.
+    pub rule_expired: Family<Counter>,
+    /// Events whose matching hit the work limit, by bus.
+    pub match_budget_exhausted: Family<Counter>,
+    /// Plugin stdout/stderr bytes dropped for exceeding the output budget.
+    pub plugin_output_dropped: Family<Counter>,
     /// Delivery latency (queued to delivered) by bus, rule and target.
     pub delivery_latency: Family<Histogram>,
     /// Plugin call latency by plugin (`name@version`) and kind.
@@ -265,7 +289,7 @@ pub fn write_family(out: &mut String, name: &str, kind: &str, help: &str, sample
 /// API handler).
 pub fn render_recorded(out: &mut String) {
     let m = &*METRICS;
-    let counters: [(&str, &str, &Family<Counter>); 8] = [
+    let counters: [(&str, &str, &Family<Counter>); 11] = [
         (
             "signalbox_ingest_events_total",
             "Events received, by bus, mode and outcome.",
@@ -290,6 +314,21 @@ pub fn render_recorded(out: &mut String) {
             "signalbox_rule_plugin_errors_total",
             "Events a rule's plugin chain failed on.",
             &m.rule_plugin_errors,
+        ),
+        (
+            "signalbox_rule_expired_events_total",
+            "Events retention deleted before the rule handled them (the rule skipped them).",
+            &m.rule_expired,
+        ),
+        (
+            "signalbox_match_budget_exhausted_total",
+            "Events whose pattern matching hit the per-event work limit, by bus.",
+            &m.match_budget_exhausted,
+        ),
+        (
+            "signalbox_plugin_output_dropped_bytes_total",
+            "Bytes plugins wrote to stdout/stderr that were dropped (rate or line-length limit), by plugin.",
+            &m.plugin_output_dropped,
         ),
         (
             "signalbox_schema_violations_total",
@@ -344,6 +383,23 @@ pub fn render_recorded(out: &mut String) {
     }
 }
 
+impl Metrics {
+    /// Forgets every recorded series with all of these labels (see
+    /// [`Family::forget`]).
+    pub fn forget(&self, pairs: &[(&str, &str)]) {
+        self.ingest_events.forget(pairs);
+        self.ingest_bytes.forget(pairs);
+        self.rule_matched.forget(pairs);
+        self.rule_filtered.forget(pairs);
+        self.rule_plugin_errors.forget(pairs);
+        self.rule_expired.forget(pairs);
+        self.match_budget_exhausted.forget(pairs);
+        self.delivery_latency.forget(pairs);
+        self.schema_violations.forget(pairs);
+        self.rate_limited.forget(pairs);
+    }
+}
+
 /// Ingest requests by mode and outcome.
 pub static INGEST_REQUESTS: LazyLock<Family<Counter>> = LazyLock::new(Family::default);
 
@@ -367,6 +423,23 @@ mod tests {
         assert!(out.contains("x_bucket{a=\"b\",le=\"60\"} 2\n"), "{out}");
         assert!(out.contains("x_bucket{a=\"b\",le=\"+Inf\"} 3\n"), "{out}");
         assert!(out.contains("x_count{a=\"b\"} 3\n"), "{out}");
+    }
+
+    #[test]
+    fn forget_removes_exactly_the_matching_series() {
+        let f: Family<Counter> = Family::default();
+        f.get(&[("bus", "a"), ("rule", "r")]).inc();
+        f.get(&[("bus", "a"), ("rule", "rr")]).inc();
+        f.get(&[("bus", "aa"), ("rule", "r")]).inc();
+        f.get(&[("bus", "x\",rule=\"r"), ("rule", "q")]).inc();
+        f.forget(&[("bus", "a"), ("rule", "r")]);
+        let left: Vec<String> = f.snapshot().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(left.len(), 3, "{left:?}");
+        f.forget(&[("rule", "r")]);
+        let left: Vec<String> = f.snapshot().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        f.forget(&[("bus", "a")]);
+        assert_eq!(f.snapshot().len(), 1);
     }
 
     #[test]

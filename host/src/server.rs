@@ -1,13 +1,22 @@
 //! `signalbox serve`: wiring and lifecycle.
 //!
 //! Start-up opens the store (replaying its WAL if the last stop was a crash),
-//! starts background work (retention), binds the listener and prints
-//! `listening on http://ADDR` to stderr — tests and scripts wait for that
-//! line to learn the port when they asked for port 0.
+//! loads tokens, binds the listener and prints `listening on http://ADDR` to
+//! stderr — tests and scripts wait for that line to learn the port when they
+//! asked for port 0. Then it compiles plugins and starts rules while the
+//! listener answers `/healthz`, reports "starting" on `/readyz`, and holds
+//! other requests until everything is up (see [`run_until`]).
+//!
+//! The listener ([`listener`]) caps connections, times out slow headers,
+//! idle connections and slow bodies, backs off when `accept` fails (say,
+//! out of file descriptors), and puts every request through the `Host` and
+//! `Origin` checks of [`crate::api::guard`].
 //!
 //! Shutdown on SIGINT or SIGTERM: stop accepting connections, end event
 //! streams, let in-flight requests finish (at most `shutdown_timeout`), stop
 //! background work, then sync the WAL and flush the store.
+
+mod listener;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,7 +29,7 @@ use crate::api::{self, AppState};
 use crate::auth::{BootstrapToken, Scope, TokenRecord, TokenStore};
 use crate::config::ServerConfig;
 use crate::pipeline::Router;
-use crate::plugin::{PluginEngine, PluginRuntime, PoolSize, Registry};
+use crate::plugin::{ArtifactCache, PluginEngine, PluginRuntime, PoolSize, Registry};
 use crate::schema::Schemas;
 use crate::store::Records;
 use crate::store::{Store, StoreError};
@@ -65,6 +74,14 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
 }
 
 /// Runs the server until `stop` completes.
+///
+/// Start-up happens in two halves. The store opens, tokens load and the
+/// listener binds first, so a bad address or an insecure setting fails
+/// fast; `listening on …` is printed then. Plugins compile (or load from the
+/// cache) and rules start after that, while the listener already answers
+/// `/healthz` and `/readyz` (503 until ready) and holds every other request
+/// until the server is ready, so orchestrators see the process alive and
+/// clients see no errors.
 pub async fn run_until(
     config: ServerConfig,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -79,14 +96,120 @@ pub async fn run_until(
         sync = ?config.store.sync,
         "Store opened."
     );
+    let tokens = Arc::new(load_tokens(&store, &config)?);
+    let tls = match &config.tls {
+        Some(t) => Some(load_tls(&t.cert_file, &t.key_file)?),
+        None => None,
+    };
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
+    let addr: SocketAddr = listener.local_addr()?;
+    if !tokens.enforced() && !addr.ip().is_loopback() && !config.auth.allow_unauthenticated {
+        return Err(ServeError::Insecure(addr.to_string()));
+    }
+    if !tokens.enforced() && !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "Listening beyond loopback WITHOUT authentication (allow_unauthenticated).");
+    }
 
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let gate = listener::Gate::new(store.clone(), config.http.request_timeout);
+    let guard = Arc::new(crate::api::guard::Guard::new(
+        addr,
+        &config.http.allowed_hosts,
+        &config.http.allowed_origins,
+        config.http.request_timeout,
+    ));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("listening on {scheme}://{addr}");
+    tracing::info!(%addr, "Listening.");
+
+    let (stopping_tx, mut stopping_rx) = watch::channel(false);
+    let graceful = {
+        let shutdown_tx = shutdown_tx.clone();
+        let gate = gate.clone();
+        async move {
+            stop.await;
+            tracing::info!("Shutting down: no new connections; finishing in-flight requests.");
+            gate.stopping();
+            let _ = shutdown_tx.send(true);
+            let _ = stopping_tx.send(true);
+        }
+    };
+    let server = tokio::spawn(listener::serve(
+        listener,
+        gate.router(guard),
+        tls,
+        config.http.clone(),
+        graceful,
+    ));
+
+    let started = start_services(&config, &store, &tokens, &shutdown_rx, &gate).await;
+    let (router, retention) = match started {
+        Ok(s) => s,
+        Err(error) => {
+            server.abort();
+            let _ = tokio::task::spawn_blocking(move || store.close()).await;
+            return Err(error);
+        }
+    };
+
+    let timeout = config.shutdown_timeout;
+    let deadline = async move {
+        let _ = stopping_rx.wait_for(|s| *s).await;
+        tokio::time::sleep(timeout).await;
+    };
+    tokio::select! {
+        r = server => r.map_err(|e| std::io::Error::other(e.to_string()))??,
+        _ = deadline => tracing::warn!(?timeout, "In-flight requests did not finish in time; stopping anyway."),
+    }
+
+    let _ = shutdown_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), router.shutdown()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), retention).await;
+    drop(router);
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    tracing::info!("Store closed. Bye.");
+    Ok(())
+}
+
+/// The slow half of start-up: plugins, schemas, rules; then the API opens.
+async fn start_services(
+    config: &ServerConfig,
+    store: &Store,
+    tokens: &Arc<TokenStore>,
+    shutdown_rx: &watch::Receiver<bool>,
+    gate: &listener::Gate,
+) -> Result<(Arc<Router>, tokio::task::JoinHandle<()>), ServeError> {
+    gate.phase("loading plugins");
     let plugins_dir = config.data_dir.join("plugins");
     let registry = {
         let store = store.clone();
-        let settings = config.plugins;
+        let settings = config.plugins.clone();
         tokio::task::spawn_blocking(move || -> Result<_, ServeError> {
+            let cache = match &settings.cache_key_file {
+                None => {
+                    tracing::warn!("No place for the plugin cache key (set plugins.cache_key_file, or HOME); plugins compile at every start.");
+                    None
+                }
+                Some(path) => match ArtifactCache::load_key(path) {
+                    Ok(key) => Some(ArtifactCache {
+                        dir: plugins_dir.join("cache"),
+                        key,
+                    }),
+                    Err(error) => {
+                        tracing::warn!(%error, "Cannot use the plugin cache key; plugins compile at every start.");
+                        None
+                    }
+                },
+            };
             let engine = PluginEngine::new(
-                Some(&plugins_dir.join("cache")),
+                cache,
                 PoolSize {
                     instances: settings.instances,
                 },
@@ -96,8 +219,11 @@ pub async fn run_until(
                 store,
                 runtime,
                 &plugins_dir,
-                settings.max_bytes,
-                settings.max_plugins,
+                crate::plugin::registry::UploadLimits {
+                    max_bytes: settings.max_bytes,
+                    max_plugins: settings.max_plugins,
+                    compile_timeout: settings.compile_timeout,
+                },
             )?)
         })
         .await
@@ -112,6 +238,7 @@ pub async fn run_until(
         "Plugins loaded."
     );
 
+    gate.phase("loading schemas");
     let schemas = {
         let store = store.clone();
         Arc::new(
@@ -120,90 +247,33 @@ pub async fn run_until(
                 .map_err(|e| std::io::Error::other(e.to_string()))??,
         )
     };
+    gate.phase("starting rules");
     let router = Router::start(
         store.clone(),
         registry.clone(),
         config.limits.max_rules_per_bus,
+        config.log_dir.clone(),
     )
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))?;
 
-    let tokens = Arc::new(load_tokens(&store, &config)?);
-    let tls = match &config.tls {
-        Some(t) => Some(load_tls(&t.cert_file, &t.key_file)?),
-        None => None,
-    };
-    let listener = TcpListener::bind(&config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen.clone(),
-            source,
-        })?;
-    let addr: SocketAddr = listener.local_addr()?;
-    if tokens.is_empty() && !addr.ip().is_loopback() && !config.auth.allow_unauthenticated {
-        return Err(ServeError::Insecure(addr.to_string()));
-    }
-    if tokens.is_empty() && !addr.ip().is_loopback() {
-        tracing::warn!(%addr, "Listening beyond loopback WITHOUT authentication (allow_unauthenticated).");
-    }
-
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let retention = tokio::spawn({
         let store = store.clone();
         let rx = shutdown_rx.clone();
         async move { store.run_retention(rx).await }
     });
 
-    let app = api::router(AppState::new(
+    gate.open(api::router(AppState::new(
         store.clone(),
-        registry.clone(),
+        registry,
         router.clone(),
         schemas,
-        tokens,
+        tokens.clone(),
         config.limits,
         shutdown_rx.clone(),
-    ));
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    eprintln!("listening on {scheme}://{addr}");
-    tracing::info!(%addr, "Listening.");
-
-    let (stopping_tx, mut stopping_rx) = watch::channel(false);
-    let graceful = {
-        let shutdown_tx = shutdown_tx.clone();
-        async move {
-            stop.await;
-            tracing::info!("Shutting down: no new connections; finishing in-flight requests.");
-            let _ = shutdown_tx.send(true);
-            let _ = stopping_tx.send(true);
-        }
-    };
-    let server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
-        match tls {
-            None => Box::pin(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(graceful)
-                    .await
-            }),
-            Some(acceptor) => Box::pin(serve_tls(listener, app, acceptor, graceful)),
-        };
-    let timeout = config.shutdown_timeout;
-    let deadline = async move {
-        let _ = stopping_rx.wait_for(|s| *s).await;
-        tokio::time::sleep(timeout).await;
-    };
-    tokio::select! {
-        r = server => r?,
-        _ = deadline => tracing::warn!(?timeout, "In-flight requests did not finish in time; stopping anyway."),
-    }
-
-    let _ = shutdown_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), router.shutdown()).await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), retention).await;
-    tokio::task::spawn_blocking(move || store.close())
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
-    tracing::info!("Store closed. Bye.");
-    Ok(())
+    )));
+    tracing::info!("Ready.");
+    Ok((router, retention))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
@@ -268,56 +338,6 @@ fn load_tls(
     Ok(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)))
 }
 
-/// Serves HTTPS: accepts connections until `stop` completes, then lets the
-/// open ones finish their requests.
-async fn serve_tls(
-    listener: TcpListener,
-    app: axum::Router,
-    acceptor: tokio_rustls::TlsAcceptor,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = Builder::new(TokioExecutor::new());
-    tokio::pin!(stop);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => c,
-                Err(error) => {
-                    tracing::warn!(%error, "Accepting a connection failed.");
-                    continue;
-                }
-            },
-            _ = &mut stop => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(app.clone());
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%peer, %error, "TLS handshake failed.");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            if let Err(error) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, %error, "Connection ended with an error.");
-            }
-        });
-    }
-    graceful.shutdown().await;
-    Ok(())
-}
-
 /// Loads API tokens: those created through the API (stored), those in the
 /// config file (by hash), and `SIGNALBOX_ADMIN_TOKEN` (a plaintext admin
 /// secret, for bootstrapping).
@@ -330,6 +350,12 @@ fn load_tokens(store: &Store, config: &ServerConfig) -> Result<TokenStore, Serve
         .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
         .collect();
     tokens.load(records).map_err(err)?;
+    if store
+        .get_record(Records::Meta, crate::auth::ENFORCED_RECORD)?
+        .is_some()
+    {
+        tokens.enforce();
+    }
     for t in &config.auth.tokens {
         let scopes = t
             .scopes

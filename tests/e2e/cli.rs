@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::*;
 
 fn cli(s: &Server, args: &[&str]) -> Output {
-    Command::new(BIN)
+    Command::new(&*BIN)
         .arg("--server")
         .arg(&s.base)
         .args(args)
@@ -117,7 +117,7 @@ async fn put_from_flags_file_and_stdin() {
     assert_eq!(v["accepted"], 1200);
 
     // stdin, with one invalid line: exit status 2 and the reason printed.
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(&*BIN)
         .args(["--server", &s.base, "put", "--file", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

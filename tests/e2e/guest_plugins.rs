@@ -26,11 +26,11 @@ use crate::receiver::Receiver;
 use crate::support::*;
 
 /// The components built from `plugins/js` and `plugins/python`.
-struct Guests {
+pub(crate) struct Guests {
     /// `plugins/js/transform_order_notify`
-    js_order_notify: PathBuf,
+    pub(crate) js_order_notify: PathBuf,
     /// `plugins/python/filter_drop_test_accounts`
-    py_drop_test_accounts: PathBuf,
+    pub(crate) py_drop_test_accounts: PathBuf,
 }
 
 fn repo() -> PathBuf {
@@ -43,7 +43,7 @@ fn repo() -> PathBuf {
 /// Builds the guest plugins once per test process. The script takes a lock
 /// file itself, so test processes running at the same time do not race,
 /// and skips plugins whose sources did not change.
-fn guests() -> &'static Guests {
+pub(crate) fn guests() -> &'static Guests {
     static BUILT: OnceLock<Guests> = OnceLock::new();
     BUILT.get_or_init(|| {
         let started = Instant::now();

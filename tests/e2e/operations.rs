@@ -264,35 +264,6 @@ async fn rate_limit_answers_429_and_loses_nothing_accepted() {
 }
 
 /// Parses the Prometheus text format into `name{labels}` → value.
-fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    let mut out = HashMap::new();
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let (name, value) = line.rsplit_once(' ').expect("name value");
-        out.insert(
-            name.to_owned(),
-            value
-                .parse::<f64>()
-                .unwrap_or_else(|_| panic!("bad value in {line}")),
-        );
-    }
-    out
-}
-
-async fn scrape(s: &Server) -> HashMap<String, f64> {
-    let r = client().get(s.url("/metrics")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    assert!(
-        r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
-    parse_metrics(&r.text().await.unwrap())
-}
-
 #[tokio::test]
 async fn metrics_move_as_events_flow() {
     let s = Server::start();
@@ -343,7 +314,7 @@ async fn metrics_move_as_events_flow() {
 const ADMIN: &str = "sbx_000000000000_adminsecretadminsecretadminsecretadmin00";
 
 fn admin_config() -> String {
-    let out = Command::new(BIN)
+    let out = Command::new(&*BIN)
         .args(["--output", "json", "token", "hash"])
         .output()
         .unwrap();
@@ -498,7 +469,7 @@ async fn scopes_allow_what_they_should_and_nothing_more() {
         .unwrap();
     assert_eq!(r.status(), 200);
     // The CLI passes --token.
-    let out = Command::new(BIN)
+    let out = Command::new(&*BIN)
         .args(["--server", &s.base, "--token", ADMIN, "bus", "list"])
         .output()
         .unwrap();
@@ -507,7 +478,7 @@ async fn scopes_allow_what_they_should_and_nothing_more() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new(BIN)
+    let out = Command::new(&*BIN)
         .args(["--server", &s.base, "bus", "list"])
         .output()
         .unwrap();
@@ -517,7 +488,7 @@ async fn scopes_allow_what_they_should_and_nothing_more() {
 #[test]
 fn refuses_to_listen_beyond_loopback_without_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(&*BIN)
         .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
         .arg(dir.path())
         .env("RUST_LOG", "error")

@@ -125,7 +125,7 @@ async fn pattern_cli_test_and_bench() {
     let event = dir.path().join("e.json");
     std::fs::write(&event, order().to_string()).unwrap();
     let run = |args: &[&str]| {
-        Command::new(BIN)
+        Command::new(&*BIN)
             .arg("--server")
             .arg(&s.base)
             .args(args)

@@ -10,11 +10,6 @@ use signalbox_test_plugins as artifacts;
 use crate::receiver::Receiver;
 use crate::support::*;
 
-async fn upload(s: &Server, name: &str, version: &str, path: &str) -> (u16, Value) {
-    let bytes = std::fs::read(path).unwrap();
-    upload_bytes(s, name, version, bytes).await
-}
-
 async fn upload_bytes(s: &Server, name: &str, version: &str, bytes: Vec<u8>) -> (u16, Value) {
     status_json(
         client()
@@ -63,15 +58,15 @@ async fn upload_inspect_and_run_the_example_plugins() {
         ("split", artifacts::TRANSFORM_SPLIT, "transform"),
         ("webhook", artifacts::CONNECTOR_WEBHOOK, "connector"),
     ] {
-        let (st, v) = upload(&s, name, "1.0.0", path).await;
+        let (st, v) = upload_plugin(&s, name, "1.0.0", path).await;
         assert_eq!(st, 201, "{name}: {v}");
         assert_eq!(v["kind"], kind);
         assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
         // Same bytes again: accepted, unchanged.
-        assert_eq!(upload(&s, name, "1.0.0", path).await.0, 200);
+        assert_eq!(upload_plugin(&s, name, "1.0.0", path).await.0, 200);
     }
     // Versions are immutable.
-    let (st, v) = upload(&s, "high-value", "1.0.0", artifacts::FILTER_PASS).await;
+    let (st, v) = upload_plugin(&s, "high-value", "1.0.0", artifacts::FILTER_PASS).await;
     assert_eq!(st, 409, "{v}");
     let (_, v) = get(&s, "/v1/plugins").await;
     assert_eq!(v["plugins"].as_array().unwrap().len(), 4);
@@ -143,7 +138,7 @@ async fn invalid_uploads_are_refused_with_the_reason() {
             .contains("core WebAssembly module"),
         "{v}"
     );
-    let (st, v) = upload(&s, "foreign", "1", artifacts::BAD_FOREIGN_WORLD).await;
+    let (st, v) = upload_plugin(&s, "foreign", "1", artifacts::BAD_FOREIGN_WORLD).await;
     assert_eq!(st, 400);
     assert!(
         v["detail"].as_str().unwrap().contains("Signalbox world"),
@@ -156,7 +151,7 @@ async fn invalid_uploads_are_refused_with_the_reason() {
     assert_eq!(st, 400, "{v}");
     let (st, _) = upload_bytes(&s, "huge", "1", vec![0u8; 2_000_000]).await;
     assert_eq!(st, 413);
-    let (st, v) = upload(&s, "Bad Name", "1", artifacts::FILTER_PASS).await;
+    let (st, v) = upload_plugin(&s, "Bad Name", "1", artifacts::FILTER_PASS).await;
     assert_eq!(st, 400, "{v}");
     assert_eq!(get(&s, "/v1/plugins").await.1["plugins"], json!([]));
 }
@@ -167,7 +162,12 @@ async fn invalid_uploads_are_refused_with_the_reason() {
 async fn bad_plugins_are_contained() {
     let s = Server::start();
     let r = Receiver::start().await;
-    assert_eq!(upload(&s, "pass", "1", artifacts::FILTER_PASS).await.0, 201);
+    assert_eq!(
+        upload_plugin(&s, "pass", "1", artifacts::FILTER_PASS)
+            .await
+            .0,
+        201
+    );
     let (st, v) = status_json(
         client()
             .put(s.url("/v1/buses/default/rules/good"))
@@ -228,7 +228,7 @@ async fn bad_plugins_are_contained() {
         ),
     ];
     for (name, path, config, kinds) in cases {
-        assert_eq!(upload(&s, name, "1", path).await.0, 201, "{name}");
+        assert_eq!(upload_plugin(&s, name, "1", path).await.0, 201, "{name}");
         let started = Instant::now();
         let v = run_plugin(
             &s,
@@ -265,7 +265,9 @@ async fn bad_plugins_are_contained() {
     );
     // No environment, no arguments.
     assert_eq!(
-        upload(&s, "env", "1", artifacts::BAD_READS_ENV).await.0,
+        upload_plugin(&s, "env", "1", artifacts::BAD_READS_ENV)
+            .await
+            .0,
         201
     );
     let v = run_plugin(&s, "env@1", json!({"event": order("x", 1.0)})).await;
@@ -273,7 +275,7 @@ async fn bad_plugins_are_contained() {
     // A connector calling a host that is not on its allow-list.
     let other = Receiver::start().await;
     assert_eq!(
-        upload(&s, "sneaky", "1", artifacts::BAD_DISALLOWED_HOST)
+        upload_plugin(&s, "sneaky", "1", artifacts::BAD_DISALLOWED_HOST)
             .await
             .0,
         201
@@ -301,7 +303,7 @@ async fn plugins_in_a_rule_chain_and_degraded_status() {
         ("split", artifacts::TRANSFORM_SPLIT),
         ("trap", artifacts::BAD_TRAP),
     ] {
-        assert_eq!(upload(&s, name, "1", path).await.0, 201);
+        assert_eq!(upload_plugin(&s, name, "1", path).await.0, 201);
     }
     let put = |name: &'static str, rule: Value| {
         let url = s.url(&format!("/v1/buses/default/rules/{name}"));
@@ -396,12 +398,17 @@ async fn plugins_survive_restart_from_the_compiled_cache() {
     let mut s = Server::start();
     let r = Receiver::start().await;
     assert_eq!(
-        upload(&s, "high-value", "1", artifacts::FILTER_HIGH_VALUE)
+        upload_plugin(&s, "high-value", "1", artifacts::FILTER_HIGH_VALUE)
             .await
             .0,
         201
     );
-    assert_eq!(upload(&s, "pass", "1", artifacts::FILTER_PASS).await.0, 201);
+    assert_eq!(
+        upload_plugin(&s, "pass", "1", artifacts::FILTER_PASS)
+            .await
+            .0,
+        201
+    );
     client()
         .put(s.url("/v1/buses/default/rules/r"))
         .json(
@@ -425,7 +432,7 @@ async fn plugins_survive_restart_from_the_compiled_cache() {
 async fn plugin_cli_push_list_inspect_test_rm() {
     let s = Server::start();
     let cli = |args: &[&str]| {
-        Command::new(BIN)
+        Command::new(&*BIN)
             .arg("--server")
             .arg(&s.base)
             .args(args)

@@ -74,7 +74,15 @@ impl Receiver {
                 } else {
                     s.status.load(Ordering::SeqCst)
                 };
-                StatusCode::from_u16(status).unwrap()
+                let status = StatusCode::from_u16(status).unwrap();
+                // A failure says why, as receivers do; traces keep the start
+                // of it (for admins).
+                let body = if status.is_success() {
+                    ""
+                } else {
+                    "the receiver refused this delivery"
+                };
+                (status, body)
             }
         };
         let app = axum::Router::new()

@@ -32,17 +32,6 @@ fn quick_retry() -> Value {
     json!({"max_attempts": 3, "max_age": "1h", "backoff": {"initial": "50ms", "max": "200ms", "multiplier": 2, "jitter": false}})
 }
 
-async fn wait_until(secs: u64, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f().await {
-        assert!(
-            Instant::now() < deadline,
-            "condition not met within {secs}s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn only_matching_events_arrive_in_each_mode() {
     let s = Server::start();
@@ -467,13 +456,13 @@ async fn invalid_rules_name_the_field() {
 #[tokio::test]
 async fn cesql_rules_and_log_targets() {
     let s = Server::start();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("out.jsonl");
+    // Log files go to the server's log folder (targets.log_dir).
+    let file = s.data_dir().join("target-logs/out.jsonl");
     put_rule(
         &s,
         "default",
         "sql",
-        json!({"cesql": "type = 'order.created' AND source LIKE '/sh%'", "targets": [{"id": "file", "type": "log", "file": file}]}),
+        json!({"cesql": "type = 'order.created' AND source LIKE '/sh%'", "targets": [{"id": "file", "type": "log", "file": "out.jsonl"}]}),
     )
     .await;
     post_batch(&s, "default", &json!([order("l1", 1.0), {"specversion":"1.0","id":"l2","source":"/other","type":"order.created"}])).await;

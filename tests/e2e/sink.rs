@@ -17,7 +17,7 @@ struct Sink {
 
 impl Sink {
     fn start(args: &[&str]) -> Sink {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(&*BIN)
             .arg("sink")
             .args(args)
             .stdin(Stdio::null())

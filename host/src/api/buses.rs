@@ -92,7 +92,18 @@ async fn put(
         parse_json(&body)?
     };
     let retention = match &req.retention {
-        Some(r) => parse_duration(r).map_err(|e| Problem::bad_request(e).field("retention"))?,
+        Some(r) => {
+            let d = parse_duration(r).map_err(|e| Problem::bad_request(e).field("retention"))?;
+            // Retention counts whole seconds; under one second it would be 0
+            // and delete events as soon as they are stored.
+            if d < Duration::from_secs(1) {
+                return Err(Problem::bad_request(format!(
+                    "retention must be at least 1s, got '{r}': a shorter one would delete events before any rule could handle them"
+                ))
+                .field("retention"));
+            }
+            d
+        }
         None => state.store().options().default_retention,
     };
     let server_max = state.limits().max_event_bytes as u64;

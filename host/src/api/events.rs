@@ -77,14 +77,20 @@ async fn ingest(
             .map_or(server.max_event_bytes, |m| m as usize),
         max_batch_events: server.max_batch_events,
     };
-    let parsed = ingest::parse_request(&headers, body, limits).map_err(|e| {
-        let slug = match e.status() {
-            415 => "unsupported-format",
-            413 => "batch-too-large",
-            _ => "not-a-cloudevent",
-        };
-        Problem::new(e.status(), slug, "Request rejected", e.to_string())
-    })?;
+    // Parsing and schema checks are linear, but a 16 MiB body still takes
+    // milliseconds: large ones run on the blocking pool so they do not hold
+    // up the runtime's worker threads (and every other request with them).
+    let large = body.len() > OFFLOAD_BYTES;
+    let parsed = offload(large, move || ingest::parse_request(&headers, body, limits))
+        .await?
+        .map_err(|e| {
+            let slug = match e.status() {
+                415 => "unsupported-format",
+                413 => "batch-too-large",
+                _ => "not-a-cloudevent",
+            };
+            Problem::new(e.status(), slug, "Request rejected", e.to_string())
+        })?;
     *mode_out = parsed.mode.as_str();
     let mode = parsed.mode.as_str();
     let m = &*METRICS;
@@ -108,8 +114,16 @@ async fn ingest(
         p.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
         return Err(p);
     }
-    let mut entries = parsed.entries;
-    let warnings = state.schemas().check(&bus, &mut entries);
+    let (entries, warnings) = {
+        let schemas = state.schemas().clone();
+        let bus = bus.clone();
+        let mut entries = parsed.entries;
+        offload(large, move || {
+            let warnings = schemas.check(&bus, &mut entries);
+            (entries, warnings)
+        })
+        .await?
+    };
     if parsed.mode != Mode::Batch
         && let Some(Err(e)) = entries.first()
     {
@@ -204,6 +218,23 @@ async fn ingest(
     Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
 }
 
+/// Request bodies above this are parsed and validated on the blocking pool.
+const OFFLOAD_BYTES: usize = 64 << 10;
+
+/// Runs `f` here, or on the blocking pool when `large`.
+async fn offload<T: Send + 'static>(
+    large: bool,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Problem> {
+    if large {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| Problem::internal(e.to_string()))
+    } else {
+        Ok(f())
+    }
+}
+
 /// Writes a stored event as JSON with `seq` and `received_at` members.
 fn stored_json(e: &StoredEvent, out: &mut String) {
     let seq = e.seq.to_string();
@@ -241,7 +272,20 @@ async fn list(
         .and_then(|v| v.parse::<Seq>().ok());
     let after = resume.or(q.after).unwrap_or(0);
     if q.follow == Some(true) {
-        return Ok(follow(state, bus, after).into_response());
+        let Some(permit) = state.follower() else {
+            let mut p = Problem::new(
+                503,
+                "too-many-streams",
+                "Too many event streams",
+                format!(
+                    "the server already serves {} event streams (limits.max_followers); retry later",
+                    state.limits().max_followers
+                ),
+            );
+            p.retry_after = Some(5);
+            return Err(p);
+        };
+        return Ok(follow(state, bus, after, permit).into_response());
     }
     let store = state.store().clone();
     let events = tokio::task::spawn_blocking(move || store.read(&bus, after, limit))
@@ -269,15 +313,21 @@ fn follow(
     state: AppState,
     bus: std::sync::Arc<Bus>,
     after: Seq,
+    permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let store = state.store().clone();
     let mut committed = bus.subscribe();
     let mut shutdown = state.shutdown();
     let stream = async_stream(move |tx| async move {
+        // Held for as long as the stream runs.
+        let _permit = permit;
         let mut cursor = after;
         loop {
             let s = store.clone();
             let b = bus.clone();
+            // The head before the read: if the read finds nothing after the
+            // cursor, everything up to this head is gone (retention).
+            let head = bus.last_seq();
             let batch = match tokio::task::spawn_blocking(move || s.read(&b, cursor, 500)).await {
                 Ok(Ok(batch)) => batch,
                 Ok(Err(error)) => {
@@ -290,6 +340,12 @@ fn follow(
                 Err(_) => return,
             };
             if batch.is_empty() {
+                if head > cursor {
+                    // Expired before we reached them: skip the gap instead of
+                    // reading the same empty range again and again.
+                    cursor = head;
+                    continue;
+                }
                 committed.borrow_and_update();
                 if *committed.borrow() > cursor {
                     continue;
@@ -297,6 +353,9 @@ fn follow(
                 tokio::select! {
                     r = committed.changed() => if r.is_err() { return },
                     _ = shutdown.changed() => return,
+                    // The client went away: free its slot now, not at the
+                    // next event.
+                    _ = tx.closed() => return,
                 }
                 continue;
             }

@@ -6,6 +6,7 @@
 
 mod buses;
 mod events;
+pub mod guard;
 mod metrics;
 pub(crate) mod patterns;
 pub(crate) mod plugins;
@@ -19,9 +20,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::sync::watch;
 
@@ -49,6 +49,8 @@ struct StateInner {
     quotas: Quotas,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
+    /// One permit per open event stream (`limits.max_followers`).
+    followers: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
                 schemas,
                 tokens,
                 quotas: Quotas::default(),
+                followers: Arc::new(tokio::sync::Semaphore::new(limits.max_followers)),
                 limits,
                 shutdown,
             }),
@@ -109,14 +112,18 @@ impl AppState {
     pub(crate) fn shutdown(&self) -> watch::Receiver<bool> {
         self.inner.shutdown.clone()
     }
+
+    /// A permit for one more event stream, if the limit allows.
+    pub(crate) fn follower(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.inner.followers.clone().try_acquire_owned().ok()
+    }
 }
 
-/// The whole API as an axum router.
+/// The whole API as an axum router. (`/healthz` and `/readyz` are the
+/// server's own, answered in front of it: see `server::listener`.)
 pub fn router(state: AppState) -> Router {
     let tokens = state.tokens().clone();
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         .route("/v1/version", get(version))
         .merge(buses::routes())
         .merge(events::routes())
@@ -135,18 +142,6 @@ pub fn router(state: AppState) -> Router {
             tokens,
             crate::auth::require_token,
         ))
-}
-
-async fn healthz() -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    if *state.shutdown().borrow() {
-        return Problem::from(crate::store::StoreError::Closed).into_response();
-    }
-    let _ = state.store();
-    axum::Json(serde_json::json!({"status": "ready"})).into_response()
 }
 
 async fn version() -> impl IntoResponse {
@@ -175,13 +170,31 @@ async fn method_not_allowed() -> Problem {
 }
 
 /// Reads a request body up to `limit` bytes; larger bodies get 413 without
-/// being read further.
+/// being read further, and one that does not arrive within
+/// `http.request_timeout` gets 408.
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
-        if too_large {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let (mut too_large, mut timed_out) = (false, None);
+        while let Some(s) = source {
+            too_large |= s.is::<http_body_util::LengthLimitError>();
+            if let Some(t) = s.downcast_ref::<guard::BodyTimeout>() {
+                timed_out = Some(t.0);
+            }
+            source = s.source();
+        }
+        if let Some(limit) = timed_out {
+            return Problem::new(
+                408,
+                "request-timeout",
+                "Request timeout",
+                format!(
+                    "the request body did not arrive within {} (http.request_timeout)",
+                    crate::config::format_duration(limit)
+                ),
+            );
+        }
+        if too_large || e.to_string().contains("length limit") {
             Problem::new(
                 413,
                 "request-too-large",

@@ -97,7 +97,13 @@ async fn delete(
 struct DlqQuery {
     target: Option<String>,
     limit: Option<usize>,
+    /// The `next` of the previous page.
+    after: Option<String>,
 }
+
+/// Most bytes of stored letters one page of the listing returns (past the
+/// first letter): pages of large events stay small.
+const DLQ_PAGE_BYTES: usize = 4 << 20;
 
 async fn check_rule(
     state: &AppState,
@@ -114,6 +120,27 @@ async fn check_rule(
     Ok(b.id)
 }
 
+/// A listing position: `<target>/<seq>/<sub>` of the last letter returned.
+fn parse_after(
+    bus: crate::store::BusId,
+    rule: &str,
+    s: &str,
+) -> Result<crate::store::queue::DeliveryKey, Problem> {
+    let bad =
+        || Problem::bad_request("after must be the 'next' value of a previous page").field("after");
+    let mut parts = s.rsplitn(3, '/');
+    let sub = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let seq = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let target = parts.next().ok_or_else(bad)?.to_owned();
+    Ok(crate::store::queue::DeliveryKey {
+        bus,
+        rule: rule.to_owned(),
+        target,
+        seq,
+        sub,
+    })
+}
+
 async fn dead_letters(
     State(state): State<AppState>,
     Path((bus, rule)): Path<(String, String)>,
@@ -123,22 +150,52 @@ async fn dead_letters(
         query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
     let bus_id = check_rule(&state, &bus, &rule).await?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let after = q
+        .after
+        .as_deref()
+        .map(|a| parse_after(bus_id, &rule, a))
+        .transpose()?;
+    let counts = state.router().dead_letter_counts(&bus, &rule).await?;
+    if let Some(t) = &q.target
+        && !counts.iter().any(|(id, _)| id == t)
+    {
+        return Err(
+            Problem::not_found("Target", format!("the rule has no target '{t}'")).field("target"),
+        );
+    }
+    let total: u64 = counts
+        .iter()
+        .filter(|(id, _)| q.target.as_deref().is_none_or(|t| t == id))
+        .map(|(_, n)| n)
+        .sum();
     let store = state.store().clone();
-    let rule2 = rule.clone();
-    let all = tokio::task::spawn_blocking(move || store.dead_letters(bus_id, &rule2, 100_000))
-        .await
-        .map_err(|e| Problem::internal(e.to_string()))??;
-    let filtered: Vec<_> = all
+    let target = q.target.clone();
+    let (page, more) = tokio::task::spawn_blocking(move || {
+        store.dead_letter_page(
+            bus_id,
+            &rule,
+            target.as_deref(),
+            after.as_ref(),
+            limit,
+            DLQ_PAGE_BYTES,
+        )
+    })
+    .await
+    .map_err(|e| Problem::internal(e.to_string()))??;
+    let next = more
+        .then(|| page.last())
+        .flatten()
+        .map(|(k, _)| format!("{}/{}/{}", k.target, k.seq, k.sub));
+    let items: Vec<Value> = page
         .into_iter()
-        .filter(|(k, _)| q.target.as_deref().is_none_or(|t| t == k.target))
+        .map(|(k, dl)| match dl {
+            Ok(dl) => serde_json::to_value(dl).unwrap_or(Value::Null),
+            Err(e) => {
+                json!({"target": k.target, "seq": k.seq, "sub": k.sub, "unreadable": e.to_string()})
+            }
+        })
         .collect();
-    let total = filtered.len();
-    let items: Vec<Value> = filtered
-        .into_iter()
-        .take(limit)
-        .map(|(_, dl)| serde_json::to_value(dl).unwrap_or(Value::Null))
-        .collect();
-    Ok(axum::Json(json!({"dead_letters": items, "total": total})).into_response())
+    Ok(axum::Json(json!({"dead_letters": items, "total": total, "next": next})).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,11 +216,11 @@ async fn redrive(
     } else {
         parse_json(&body)?
     };
-    let n = state
+    let done = state
         .router()
         .redrive(&bus, &rule, req.target.as_deref())
         .await?;
-    Ok(axum::Json(json!({"redriven": n})).into_response())
+    Ok(axum::Json(json!({"redriven": done.redriven, "skipped": done.skipped})).into_response())
 }
 
 async fn purge(
@@ -173,10 +230,11 @@ async fn purge(
 ) -> Result<Response, Problem> {
     let Query(q) =
         query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
-    let bus_id = check_rule(&state, &bus, &rule).await?;
+    check_rule(&state, &bus, &rule).await?;
     let n = state
-        .store()
-        .purge_dead_letters(bus_id, &rule, q.target.as_deref())?;
+        .router()
+        .purge_dead_letters(&bus, &rule, q.target.as_deref())
+        .await?;
     Ok(axum::Json(json!({"purged": n})).into_response())
 }
 
@@ -191,8 +249,13 @@ struct TraceQuery {
 async fn trace(
     State(state): State<AppState>,
     Path((bus, id)): Path<(String, String)>,
+    token: Option<axum::Extension<crate::auth::Token>>,
     query: Result<Query<TraceQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
+    // What a receiver answered is the receiver's data: a token that may
+    // only read the bus sees that an attempt failed and its status, not the
+    // response body.
+    let admin = token.is_none_or(|t| t.allows(&crate::auth::Action::Admin));
     let Query(q) =
         query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
     let b = state
@@ -233,11 +296,12 @@ async fn trace(
         }
     };
     let mut all = vec![json!({"at": format_rfc3339_micros(e.received_at), "step": "received"})];
-    all.extend(
-        steps
-            .into_iter()
-            .map(|s| serde_json::to_value(s).unwrap_or(Value::Null)),
-    );
+    all.extend(steps.into_iter().map(|mut s| {
+        if !admin {
+            s.detail.remove("response");
+        }
+        serde_json::to_value(s).unwrap_or(Value::Null)
+    }));
     Ok(axum::Json(json!({
         "id": e.event.id,
         "source": e.event.source,

@@ -66,6 +66,10 @@ async fn create(State(state): State<AppState>, body: Body) -> Result<Response, P
         &key(&token.id),
         &serde_json::to_vec(&record).unwrap_or_default(),
     )?;
+    // Authentication is on for good now, across restarts too.
+    state
+        .store()
+        .put_record(Records::Meta, crate::auth::ENFORCED_RECORD, b"1")?;
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({"token": token, "secret": secret.expose()})),
@@ -77,10 +81,12 @@ async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    state
-        .tokens()
-        .revoke(&id)
-        .map_err(|e| Problem::not_found("Token", e.to_string()).field("id"))?;
+    state.tokens().revoke(&id).map_err(|e| match e {
+        crate::auth::AuthError::LastAdmin { .. } | crate::auth::AuthError::NotRevocable { .. } => {
+            Problem::new(409, "conflict", "Cannot revoke", e.to_string()).field("id")
+        }
+        _ => Problem::not_found("Token", e.to_string()).field("id"),
+    })?;
     state.store().delete_record(Records::Meta, &key(&id))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

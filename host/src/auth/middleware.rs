@@ -45,9 +45,10 @@ pub async fn require_token(
     let Some(action) = required_action(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
-    // A server with no tokens at all is open: the host only allows that on
+    // A server that never had tokens is open: the host only allows that on
     // loopback, or when the operator opted out of authentication explicitly.
-    if store.is_empty() {
+    // Once it had one, it stays enforced (see `TokenStore`).
+    if !store.enforced() {
         return next.run(req).await;
     }
     let secret = match bearer(req.headers()) {

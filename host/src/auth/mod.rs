@@ -82,6 +82,10 @@ pub use token::{
     TokenStore, ct_eq, hash_secret,
 };
 
+/// The key of the record (in the host's `meta` records) saying the server
+/// once had tokens, so authentication stays on after a restart.
+pub const ENFORCED_RECORD: &[u8] = b"auth/enforced";
+
 /// Errors of token management (not of authentication: see [`AuthFailure`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -131,6 +135,15 @@ pub enum AuthError {
     #[error("there is no token with id '{id}'")]
     NotFound {
         /// The id.
+        id: String,
+    },
+    /// Revoking this token would leave no token that can administer the
+    /// server.
+    #[error(
+        "token '{id}' is the last token with the admin scope; create another admin token before revoking it"
+    )]
+    LastAdmin {
+        /// The token's id.
         id: String,
     },
     /// Bootstrap tokens are configured, not managed through the API.

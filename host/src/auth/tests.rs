@@ -705,9 +705,36 @@ async fn middleware_401_403_and_pass() {
         );
     }
 
-    // Revocation takes effect on the next request.
+    // Revocation takes effect on the next request (another admin remains:
+    // the last one cannot be revoked).
+    let (_, other) = store.create("other", vec![Scope::Admin], None).unwrap();
     let id = store.authenticate(admin.expose()).unwrap().id;
     store.revoke(&id).unwrap();
     let r = call(&app, Method::GET, "/v1/buses", Some(&bearer(&admin))).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let other_id = store.authenticate(other.expose()).unwrap().id;
+    assert_eq!(
+        store.revoke(&other_id),
+        Err(AuthError::LastAdmin { id: other_id })
+    );
+}
+
+#[test]
+fn enforcement_never_switches_off() {
+    let store = TokenStore::new();
+    assert!(!store.enforced());
+    let (t, _) = store.create("reader", vec![scope("read:*")], None).unwrap();
+    assert!(store.enforced());
+    // Not an admin: revocable, and the store stays enforced when empty.
+    store.revoke(&t.id).unwrap();
+    assert!(store.is_empty());
+    assert!(store.enforced());
+    let loaded = TokenStore::new();
+    loaded.load(Vec::new()).unwrap();
+    assert!(
+        !loaded.enforced(),
+        "no records, nothing recorded: still open"
+    );
+    loaded.enforce();
+    assert!(loaded.enforced());
 }

@@ -230,9 +230,18 @@ struct Inner {
 /// [`create`](TokenStore::create), deletes the record after
 /// [`revoke`](TokenStore::revoke), and calls [`load`](TokenStore::load) with
 /// all records on start-up.
+///
+/// # Authentication never switches off
+///
+/// A store is *open* (every request passes) until it first holds a token;
+/// from then on it is *enforced* for good ([`TokenStore::enforced`]): no
+/// revocation, expiry or purge turns it open again, and the last token with
+/// the `admin` scope cannot be revoked ([`AuthError::LastAdmin`]). The host
+/// also persists the fact, so a restart does not reopen it either.
 #[derive(Default)]
 pub struct TokenStore {
     inner: RwLock<Inner>,
+    enforced: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for TokenStore {
@@ -249,6 +258,18 @@ impl TokenStore {
     /// An empty store.
     pub fn new() -> TokenStore {
         TokenStore::default()
+    }
+
+    /// Whether requests need a token. Once true, true for good.
+    pub fn enforced(&self) -> bool {
+        self.enforced.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Makes requests need a token from now on (a store that once held
+    /// tokens, as recorded by the host).
+    pub fn enforce(&self) {
+        self.enforced
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Creates a token and returns it with its secret, which is not kept:
@@ -287,6 +308,7 @@ impl TokenStore {
                     hash,
                 },
             );
+            self.enforce();
             return Ok((token, secret));
         }
         Err(AuthError::Random {
@@ -319,14 +341,34 @@ impl TokenStore {
             token: token.clone(),
             hash: bootstrap.hash,
         });
+        self.enforce();
         Ok(token)
     }
 
     /// Revokes an API token and returns it; the host then deletes its record.
+    /// The last unexpired token with the `admin` scope cannot be revoked:
+    /// nobody could manage the server afterwards.
     pub fn revoke(&self, id: &str) -> Result<Token, AuthError> {
         let mut inner = self.write();
-        if let Some(entry) = inner.by_id.remove(id) {
-            return Ok(entry.token);
+        if let Some(entry) = inner.by_id.get(id) {
+            let now = now_micros();
+            let is_admin =
+                |e: &Entry| !e.token.is_expired_at(now) && e.token.scopes.contains(&Scope::Admin);
+            if is_admin(entry) {
+                let others = inner
+                    .by_id
+                    .values()
+                    .filter(|e| e.token.id != id)
+                    .chain(inner.bootstrap.iter())
+                    .filter(|e| is_admin(e))
+                    .count();
+                if others == 0 {
+                    return Err(AuthError::LastAdmin { id: id.to_owned() });
+                }
+            }
+            if let Some(entry) = inner.by_id.remove(id) {
+                return Ok(entry.token);
+            }
         }
         if inner.bootstrap.iter().any(|e| e.token.id == id) {
             return Err(AuthError::NotRevocable { id: id.to_owned() });
@@ -428,6 +470,9 @@ impl TokenStore {
         }
         let n = by_id.len();
         self.write().by_id = by_id;
+        if n > 0 {
+            self.enforce();
+        }
         Ok(n)
     }
 

@@ -119,7 +119,7 @@ fn row(r: &Value) -> Vec<String> {
                 "{}({} queued, {} dead)",
                 cell(&t["id"]),
                 t["queued"],
-                t["dead_lettered"]
+                t["dead_letters"]
             )
         })
         .collect();

@@ -607,9 +607,12 @@ pub struct SendOutcome {
     pub action: RetryAction,
     /// The response status, when a response arrived.
     pub status: Option<u16>,
-    /// Why the attempt failed: the status and the start of the response
-    /// body, or the transport error. `None` when delivered.
+    /// Why the attempt failed: the status, or the transport error. `None`
+    /// when delivered.
     pub error: Option<String>,
+    /// The start of a failed response's body, kept apart from `error`
+    /// because it is the receiver's data: traces show it to admins only.
+    pub response: Option<String>,
     /// How long the request took, from sending it (after waiting for a
     /// concurrency slot and the rate limit) to reading the response.
     pub duration: Duration,
@@ -667,6 +670,7 @@ impl HttpSender {
                 action: RetryAction::Retry { after: None },
                 status: None,
                 error: Some("the sender is shut down".into()),
+                response: None,
                 duration: Duration::ZERO,
             };
         };
@@ -681,6 +685,7 @@ impl HttpSender {
                     action: classify_failure(FailureKind::InvalidRequest),
                     status: None,
                     error: Some(e),
+                    response: None,
                     duration: start.elapsed(),
                 };
             }
@@ -708,6 +713,7 @@ impl HttpSender {
                     action: classify_failure(kind),
                     status: None,
                     error: Some(error_text(kind, e)),
+                    response: None,
                     duration: start.elapsed(),
                 };
             }
@@ -734,16 +740,14 @@ impl HttpSender {
             if status.is_redirection() {
                 s.push_str(" (redirects are not followed; update the target's url)");
             }
-            if !snippet.is_empty() {
-                s.push_str(": ");
-                s.push_str(&snippet);
-            }
             s
         });
+        let response = (action != RetryAction::Delivered && !snippet.is_empty()).then_some(snippet);
         SendOutcome {
             action,
             status: Some(status.as_u16()),
             error,
+            response,
             duration: start.elapsed(),
         }
     }

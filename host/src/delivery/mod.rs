@@ -28,7 +28,7 @@ pub mod retry;
 pub mod worker;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,8 +47,158 @@ pub use retry::{RetryAction, RetryPolicy};
 /// Hops after which an event forwarded between buses is dead-lettered.
 pub const MAX_HOPS: i32 = 8;
 
-/// The extension counting bus-to-bus hops.
-pub const HOPS_EXTENSION: &str = "signalboxhops";
+pub use crate::event::HOPS_EXTENSION;
+
+/// What the API shows in place of a stored secret. Sending it back in a
+/// rule keeps the secret stored for that target.
+pub const REDACTED: &str = "***";
+
+/// Header names whose values are credentials.
+fn is_secret_header(name: &str) -> bool {
+    const NAMES: [&str; 6] = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+    ];
+    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// Every secret-holding place of a target as written: credential-like
+/// headers, then credentials under `auth`.
+fn secret_slots(target: &mut Value) -> Vec<&mut Value> {
+    let mut out = Vec::new();
+    let Some(obj) = target.as_object_mut() else {
+        return out;
+    };
+    let mut headers = None;
+    let mut auth = None;
+    for (k, v) in obj.iter_mut() {
+        match k.as_str() {
+            "headers" => headers = Some(v),
+            "auth" => auth = Some(v),
+            _ => {}
+        }
+    }
+    if let Some(Value::Object(h)) = headers {
+        out.extend(
+            h.iter_mut()
+                .filter(|(k, _)| is_secret_header(k))
+                .map(|(_, v)| v),
+        );
+    }
+    if let Some(Value::Object(auth)) = auth {
+        collect_auth(auth, &mut out);
+    }
+    out
+}
+
+/// The credentials of an `auth` object: `bearer`, `basic.password`,
+/// `api_key.value` (in key order, as [`secret_paths`] lists them).
+fn collect_auth<'a>(obj: &'a mut Map<String, Value>, out: &mut Vec<&'a mut Value>) {
+    for (k, v) in obj.iter_mut() {
+        match (k.as_str(), v) {
+            ("bearer", v @ Value::String(_)) => out.push(v),
+            ("basic", Value::Object(b)) => {
+                if let Some(p) = b.get_mut("password") {
+                    out.push(p);
+                }
+            }
+            ("api_key", Value::Object(b)) => {
+                if let Some(p) = b.get_mut("value") {
+                    out.push(p);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Replaces a target's secrets (credentials and credential-like headers)
+/// with [`REDACTED`], for showing the target through the API.
+pub fn redact_target(target: &mut Value) {
+    for slot in secret_slots(target) {
+        if slot.is_string() {
+            *slot = Value::String(REDACTED.into());
+        }
+    }
+}
+
+/// Puts stored secrets back where a new version of a target says
+/// [`REDACTED`]. `old` is the stored version of the same target (same id),
+/// if any. Fails when a redacted value has nothing to stand for.
+pub fn restore_secrets(new: &mut Value, old: Option<&Value>) -> Result<(), TargetError> {
+    let mut old = old.cloned().unwrap_or(Value::Null);
+    let old_slots: Vec<Value> = secret_slots(&mut old)
+        .into_iter()
+        .map(|v| v.clone())
+        .collect();
+    let new_paths = secret_paths(new);
+    let old_paths = secret_paths(&old);
+    for (slot, path) in secret_slots(new).into_iter().zip(new_paths) {
+        if slot.as_str() == Some(REDACTED) {
+            let stored = old_paths
+                .iter()
+                .position(|p| *p == path)
+                .and_then(|i| old_slots.get(i))
+                .filter(|v| v.as_str() != Some(REDACTED));
+            match stored {
+                Some(v) => *slot = v.clone(),
+                None => {
+                    return Err(terr(
+                        &path,
+                        format!(
+                            "'{REDACTED}' stands for the stored secret, but this target has none stored here; send the secret itself"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The paths of [`secret_slots`], in the same order (`auth.bearer`,
+/// `headers.Authorization`, …).
+fn secret_paths(target: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(obj) = target.as_object() else {
+        return out;
+    };
+    let mut headers = None;
+    let mut auth = None;
+    for (k, v) in obj {
+        match k.as_str() {
+            "headers" => headers = Some(v),
+            "auth" => auth = Some(v),
+            _ => {}
+        }
+    }
+    if let Some(Value::Object(h)) = headers {
+        out.extend(
+            h.keys()
+                .filter(|k| is_secret_header(k))
+                .map(|k| format!("headers.{k}")),
+        );
+    }
+    if let Some(Value::Object(a)) = auth {
+        for (k, v) in a {
+            match (k.as_str(), v) {
+                ("bearer", Value::String(_)) => out.push("auth.bearer".into()),
+                ("basic", Value::Object(b)) if b.contains_key("password") => {
+                    out.push("auth.basic.password".into());
+                }
+                ("api_key", Value::Object(b)) if b.contains_key("value") => {
+                    out.push("auth.api_key.value".into());
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
 
 /// Fields every target has.
 #[derive(Debug, Clone, Deserialize)]
@@ -75,7 +225,8 @@ pub struct BusTargetSpec {
 pub struct LogTargetSpec {
     /// Target id.
     pub id: String,
-    /// Append JSON lines to this file instead of the server log.
+    /// Append JSON lines to this file instead of the server log: a relative
+    /// path inside the server's `targets.log_dir`.
     #[serde(default)]
     pub file: Option<PathBuf>,
     /// Retry policy.
@@ -199,6 +350,9 @@ pub struct Outcome {
     pub status: Option<u16>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The start of the receiver's answer to a failed attempt (its data:
+    /// shown to admins only).
+    pub response: Option<String>,
     /// How long it took.
     pub duration: Duration,
 }
@@ -234,12 +388,34 @@ fn check_ordering(key: &Option<String>) -> Result<(), TargetError> {
     Ok(())
 }
 
-/// Compiles a target. `tag` prefixes plugin log tags.
+/// Resolves a `log` target's `file` inside `log_dir`: a relative path of
+/// plain components, so a rule can never name a file elsewhere (say
+/// `/etc/cron.d/x` or `../../x`).
+fn log_file(log_dir: &Path, file: &Path) -> Result<PathBuf, TargetError> {
+    use std::path::Component;
+    let plain = !file.as_os_str().is_empty()
+        && file.as_os_str().len() <= 255
+        && file.components().all(|c| matches!(c, Component::Normal(_)));
+    if !plain {
+        return Err(terr(
+            "file",
+            format!(
+                "'{}' is not allowed: name a file relative to the server's log folder (targets.log_dir), without '..' or a leading '/'",
+                file.display()
+            ),
+        ));
+    }
+    Ok(log_dir.join(file))
+}
+
+/// Compiles a target. `tag` prefixes plugin log tags; `log_dir` is the only
+/// folder `log` targets may write to.
 pub fn compile_target(
     spec: TargetSpec,
     registry: &Registry,
     limits: PluginLimits,
     tag: &str,
+    log_dir: &Path,
 ) -> Result<CompiledTarget, TargetError> {
     let target = match spec {
         TargetSpec::Http(h) => {
@@ -282,6 +458,7 @@ pub fn compile_target(
             l.retry
                 .validate()
                 .map_err(|e| terr(&format!("retry.{}", e.field), e.detail))?;
+            let file = l.file.map(|f| log_file(log_dir, &f)).transpose()?;
             CompiledTarget {
                 id: l.id,
                 kind: "log",
@@ -290,7 +467,7 @@ pub fn compile_target(
                 ordering_key: l.ordering_key,
                 concurrency: 1,
                 batch_size: 1,
-                sender: Sender::Log(l.file),
+                sender: Sender::Log(file),
             }
         }
         TargetSpec::Plugin(p) => {
@@ -382,11 +559,12 @@ impl CompiledTarget {
                     action: o.action,
                     status: o.status,
                     error: o.error,
+                    response: o.response,
                     duration: o.duration,
                 }
             }
             Sender::Bus(bus) => forward(store, bus, &batch[0].event).await,
-            Sender::Log(file) => log(file.as_ref(), &batch[0]),
+            Sender::Log(file) => log(file.as_ref(), &batch[0]).await,
             Sender::Plugin(p) => {
                 let events: Vec<CloudEvent> = batch.iter().map(|d| d.event.clone()).collect();
                 match p.deliver(&events).await {
@@ -399,6 +577,7 @@ impl CompiledTarget {
                         },
                         status: e.status,
                         error: Some(e.message),
+                        response: None,
                         duration: Duration::ZERO,
                     },
                 }
@@ -409,11 +588,23 @@ impl CompiledTarget {
     }
 }
 
+impl Outcome {
+    /// The error with the receiver's answer after it, as dead letters keep
+    /// it (they are for admins).
+    pub fn error_with_response(&self) -> Option<String> {
+        match (&self.error, &self.response) {
+            (Some(e), Some(r)) => Some(format!("{e}: {r}")),
+            (e, _) => e.clone(),
+        }
+    }
+}
+
 fn ok() -> Outcome {
     Outcome {
         action: RetryAction::Delivered,
         status: None,
         error: None,
+        response: None,
         duration: Duration::ZERO,
     }
 }
@@ -423,6 +614,7 @@ fn fail(action: RetryAction, error: String) -> Outcome {
         action,
         status: None,
         error: Some(error),
+        response: None,
         duration: Duration::ZERO,
     }
 }
@@ -459,20 +651,33 @@ async fn forward(store: &Store, bus: &str, event: &CloudEvent) -> Outcome {
     }
 }
 
-/// The `log` target.
-fn log(file: Option<&PathBuf>, d: &Delivery) -> Outcome {
-    let line = to_json_string(&d.event);
+/// The `log` target. File writes run on the blocking pool: a slow disk
+/// must not stall the runtime's worker threads.
+async fn log(file: Option<&PathBuf>, d: &Delivery) -> Outcome {
+    let mut line = to_json_string(&d.event);
     match file {
         None => {
             tracing::info!(target: "signalbox::target::log", rule = %d.key.rule, target_id = %d.key.target, seq = d.key.seq, event = %line, "Event delivered to the log target.");
             ok()
         }
         Some(path) => {
-            let r = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+            let path = path.clone();
+            line.push('\n');
+            let r = tokio::task::spawn_blocking({
+                let path = path.clone();
+                move || {
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .and_then(|mut f| f.write_all(line.as_bytes()))
+                }
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
             match r {
                 Ok(()) => ok(),
                 Err(e) => fail(

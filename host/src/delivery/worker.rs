@@ -47,11 +47,17 @@ use crate::store::{BusId, Store};
 /// Deliveries held in memory per target.
 pub const WINDOW: usize = 1024;
 
+/// Bytes of deliveries held in memory per target (window and hand-over
+/// inbox each): with 1 MiB events, 1,024 of them would be a gigabyte per
+/// target, so the window also stops at this size.
+pub const WINDOW_BYTES: usize = 16 << 20;
+
 /// A window that is not the whole queue is refilled only once it has
 /// drained below this: every read opens a RocksDB iterator (a merge over the
 /// memtables and every level), which costs far more than decoding a few
 /// hundred entries, so reads are made rare and large.
 const REFILL_BELOW: usize = WINDOW / 4;
+const REFILL_BELOW_BYTES: usize = WINDOW_BYTES / 4;
 
 /// Counters a target worker exposes.
 #[derive(Debug)]
@@ -60,12 +66,17 @@ pub struct TargetStats {
     pub delivered: AtomicU64,
     /// Attempts that failed.
     pub failed_attempts: AtomicU64,
-    /// Deliveries moved to the dead-letter queue.
+    /// Deliveries moved to the dead-letter queue since the worker started.
     pub dead_lettered: AtomicU64,
+    /// Letters in the dead-letter queue now (counted from the store at
+    /// start, then kept up to date).
+    pub dead_letters: AtomicU64,
     /// Deliveries dropped (no dead-letter queue).
     pub dropped: AtomicU64,
     /// Deliveries queued (approximate, maintained in memory).
     pub queued: AtomicU64,
+    /// Bytes of deliveries the worker holds in memory now (its window).
+    pub window_bytes: AtomicU64,
     /// Sum of delivery latencies (enqueue to success), µs.
     pub latency_sum_us: AtomicU64,
     /// Delivery latency (queued to delivered).
@@ -78,6 +89,8 @@ pub struct TargetStats {
 struct Inbox {
     /// Committed deliveries in key order, newer than anything queued before.
     fresh: Vec<Delivery>,
+    /// Their size.
+    fresh_bytes: usize,
     /// More were handed over than the inbox keeps; read them from the store.
     overflowed: bool,
     /// Keys older than the worker's position were queued: re-read from the
@@ -105,14 +118,17 @@ impl TargetHandle {
         rule: String,
         target: Arc<CompiledTarget>,
         queued: u64,
+        dead_letters: u64,
     ) -> TargetHandle {
         let notify = Arc::new(Notify::new());
         let stats = Arc::new(TargetStats {
             delivered: AtomicU64::new(0),
             failed_attempts: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(dead_letters),
             dropped: AtomicU64::new(0),
             queued: AtomicU64::new(0),
+            window_bytes: AtomicU64::new(0),
             latency_sum_us: AtomicU64::new(0),
             latency: crate::metrics::METRICS.delivery_latency.get(&[
                 ("bus", bus.1),
@@ -134,6 +150,7 @@ impl TargetHandle {
             notify: notify.clone(),
             stats: stats.clone(),
             window: VecDeque::new(),
+            window_bytes: 0,
             in_flight: HashSet::new(),
             exhausted: false,
             rng: fastrand::Rng::new(),
@@ -162,11 +179,17 @@ impl TargetHandle {
             .fetch_add(fresh.len() as u64, Ordering::Relaxed);
         {
             let mut inbox = self.inbox.lock().expect("target inbox poisoned");
-            if inbox.fresh.len() + fresh.len() <= WINDOW && !inbox.overflowed {
+            let bytes: usize = fresh.iter().map(Delivery::approx_bytes).sum();
+            if inbox.fresh.len() + fresh.len() <= WINDOW
+                && inbox.fresh_bytes + bytes <= WINDOW_BYTES
+                && !inbox.overflowed
+            {
                 inbox.fresh.extend(fresh);
+                inbox.fresh_bytes += bytes;
             } else {
                 // The worker is far behind; it reads these from the store.
                 inbox.fresh.clear();
+                inbox.fresh_bytes = 0;
                 inbox.overflowed = true;
             }
         }
@@ -179,6 +202,17 @@ impl TargetHandle {
         self.stats.queued.fetch_add(n, Ordering::Relaxed);
         self.inbox.lock().expect("target inbox poisoned").rewind = true;
         self.notify.notify_one();
+    }
+
+    /// Tells the worker's counters that `n` dead letters left the queue
+    /// (redriven or purged).
+    pub fn dead_letters_removed(&self, n: u64) {
+        let _ = self
+            .stats
+            .dead_letters
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
     }
 
     /// Stops the worker after its in-flight sends finish.
@@ -198,6 +232,8 @@ struct Worker {
     stats: Arc<TargetStats>,
     /// The head of the queue, in order.
     window: VecDeque<Slot>,
+    /// The window's size ([`Delivery::approx_bytes`]).
+    window_bytes: usize,
     /// The newest key ever loaded into the window: every queued delivery up
     /// to it is in the window (or in flight), so reads start after it.
     loaded_upto: Option<(u64, u32)>,
@@ -247,6 +283,9 @@ impl Worker {
                     (batch, outcome)
                 });
             }
+            self.stats
+                .window_bytes
+                .store(self.window_bytes as u64, Ordering::Relaxed);
             // Sleep until a send finishes, new work arrives, the earliest
             // retry falls due, or we are asked to stop. With every send slot
             // taken only a finished send can let more go.
@@ -296,6 +335,7 @@ impl Worker {
             // In-flight deliveries stay tracked in `in_flight`; reloading
             // them is harmless because busy keys are never sent twice.
             self.window.clear();
+            self.window_bytes = 0;
             self.loaded_upto = None;
             self.exhausted = false;
             return;
@@ -309,35 +349,41 @@ impl Worker {
                 // Already loaded by a read that raced with the hand-over.
                 continue;
             }
-            if !self.exhausted || self.window.len() >= WINDOW {
+            if !self.exhausted || self.window.len() >= WINDOW || self.window_bytes >= WINDOW_BYTES {
                 // The window is not the whole queue: a later read finds it.
                 self.exhausted = false;
                 break;
             }
             self.loaded_upto = Some(key);
+            self.window_bytes += d.approx_bytes();
             self.window.push_back(Slot { d, busy: false });
         }
     }
 
     /// Loads more of the queue into the window.
     fn refill(&mut self) -> Result<(), crate::store::StoreError> {
-        if self.exhausted || self.window.len() >= REFILL_BELOW {
+        if self.exhausted
+            || self.window.len() >= REFILL_BELOW
+            || self.window_bytes >= REFILL_BELOW_BYTES
+        {
             return Ok(());
         }
-        let more = self.store.deliveries(
+        let (more, full) = self.store.deliveries(
             self.bus,
             &self.rule,
             &self.target.id,
             self.loaded_upto,
             WINDOW - self.window.len(),
+            WINDOW_BYTES - self.window_bytes,
         )?;
-        self.exhausted = self.window.len() + more.len() < WINDOW;
+        self.exhausted = !full && self.window.len() + more.len() < WINDOW;
         if let Some(d) = more.last() {
             self.loaded_upto = Some((d.key.seq, d.key.sub));
         }
         for d in more {
             // After a rewind, keys still in flight come back: keep them busy.
             let busy = self.in_flight.contains(&(d.key.seq, d.key.sub));
+            self.window_bytes += d.approx_bytes();
             self.window.push_back(Slot { d, busy });
         }
         Ok(())
@@ -396,8 +442,10 @@ impl Worker {
     }
 
     fn remove_from_window(&mut self, key: &DeliveryKey) {
-        if let Some(pos) = self.window.iter().position(|s| s.d.key == *key) {
-            self.window.remove(pos);
+        if let Some(pos) = self.window.iter().position(|s| s.d.key == *key)
+            && let Some(slot) = self.window.remove(pos)
+        {
+            self.window_bytes = self.window_bytes.saturating_sub(slot.d.approx_bytes());
         }
     }
 
@@ -425,6 +473,9 @@ impl Worker {
             }
             if let Some(e) = &outcome.error {
                 detail.insert("error".into(), json!(e));
+            }
+            if let Some(r) = &outcome.response {
+                detail.insert("response".into(), json!(r));
             }
             if d.key.sub > 0 {
                 detail.insert("sub".into(), json!(d.key.sub));
@@ -469,7 +520,7 @@ impl Worker {
                 Ok(Some(delay)) => {
                     d.attempts = attempt;
                     d.last_status = outcome.status;
-                    d.last_error = outcome.error.clone();
+                    d.last_error = outcome.error_with_response();
                     d.next_attempt_at = now + delay.as_micros() as i64;
                     detail.insert("retry_in_ms".into(), json!(delay.as_millis() as u64));
                     self.store.put_delivery(b, &d);
@@ -482,6 +533,8 @@ impl Worker {
                     );
                     self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
                     if let Some(w) = self.window.iter_mut().find(|w| w.d.key == d.key) {
+                        self.window_bytes = (self.window_bytes + d.approx_bytes())
+                            .saturating_sub(w.d.approx_bytes());
                         *w = Slot { d, busy: false };
                     }
                 }
@@ -491,7 +544,7 @@ impl Worker {
                     detail.insert("reason".into(), json!(reason));
                     d.attempts = attempt;
                     d.last_status = outcome.status;
-                    d.last_error = outcome.error.clone();
+                    d.last_error = outcome.error_with_response();
                     if self.target.dead_letter {
                         self.store
                             .put_dead_letter(b, &d.key, &dead_letter(&d, reason, now));
@@ -503,6 +556,7 @@ impl Worker {
                             &self.step(now, "dead_lettered", detail),
                         );
                         self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                        self.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
                     } else {
                         self.store.put_trace(
                             b,

@@ -124,15 +124,49 @@ pub fn parse_structured(body: &[u8]) -> Result<Result<CloudEvent, EventError>, B
 /// structured events. Each entry is validated on its own; the outer error
 /// means the body is not a JSON array.
 pub fn parse_batch(body: &[u8]) -> Result<Vec<Result<CloudEvent, EventError>>, BodyError> {
-    struct BatchVisitor;
-    impl<'de> Visitor<'de> for BatchVisitor {
+    parse_batch_limited(body, usize::MAX).map_err(|e| match e {
+        BatchError::Body(b) => b,
+        BatchError::TooMany { limit } => BodyError(format!("more than {limit} entries")),
+    })
+}
+
+/// Why a batch was refused as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// Not a JSON array of objects.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// More entries than allowed; parsing stopped at the first one too many.
+    #[error("the batch has more than {limit} events")]
+    TooMany {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// [`parse_batch`], stopping as soon as the array has more than `max`
+/// entries: a body of a million empty objects is refused after `max + 1`
+/// of them, not after all are parsed.
+pub fn parse_batch_limited(
+    body: &[u8],
+    max: usize,
+) -> Result<Vec<Result<CloudEvent, EventError>>, BatchError> {
+    struct BatchVisitor<'m> {
+        max: usize,
+        too_many: &'m std::cell::Cell<bool>,
+    }
+    impl<'de> Visitor<'de> for BatchVisitor<'_> {
         type Value = Vec<RawEntry<'de>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a JSON array of CloudEvents")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(1024));
             while let Some(e) = seq.next_element_seed(EntrySeed)? {
+                if out.len() == self.max {
+                    self.too_many.set(true);
+                    return Err(de::Error::custom("too many entries"));
+                }
                 out.push(e);
             }
             Ok(out)
@@ -145,10 +179,20 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Result<CloudEvent, EventError>>, B
             d.deserialize_any(EntryVisitor)
         }
     }
+    let too_many = std::cell::Cell::new(false);
     let mut de = serde_json::Deserializer::from_slice(body);
     let entries = de
-        .deserialize_seq(BatchVisitor)
-        .map_err(|e| BodyError(format!("the body is not a JSON array of CloudEvents: {e}")))?;
+        .deserialize_seq(BatchVisitor {
+            max,
+            too_many: &too_many,
+        })
+        .map_err(|e| {
+            if too_many.get() {
+                BatchError::TooMany { limit: max }
+            } else {
+                BodyError(format!("the body is not a JSON array of CloudEvents: {e}")).into()
+            }
+        })?;
     de.end()
         .map_err(|e| BodyError(format!("unexpected data after the batch array: {e}")))?;
     Ok(entries.into_iter().map(entry_to_event).collect())
@@ -217,7 +261,7 @@ fn build_event(members: &[(Cow<'_, str>, &RawValue)]) -> Result<CloudEvent, Even
     let mut data: Option<&RawValue> = None;
     let mut data_base64 = None;
     let mut extensions = Vec::new();
-    let mut seen: Vec<&str> = Vec::with_capacity(members.len());
+    let mut seen = SeenNames::new(members.len());
     // The version decides what the other members mean, so it is checked
     // before anything else.
     if let Some((_, raw)) = members.iter().find(|(k, _)| k == "specversion")
@@ -228,14 +272,13 @@ fn build_event(members: &[(Cow<'_, str>, &RawValue)]) -> Result<CloudEvent, Even
 
     for (key, raw) in members {
         let key: &str = key;
-        if seen.contains(&key) {
+        if !seen.insert(key) {
             return Err(EventError::new(
                 EventErrorKind::Malformed,
                 key,
                 format!("the member '{key}' appears more than once"),
             ));
         }
-        seen.push(key);
         match key {
             "specversion" => specversion = string_attr(key, raw)?,
             "id" => id = string_attr(key, raw)?,
@@ -314,6 +357,41 @@ fn build_event(members: &[(Cow<'_, str>, &RawValue)]) -> Result<CloudEvent, Even
         extensions,
         data,
     })
+}
+
+/// The member names of one object seen so far. A typical event has about
+/// ten members, where a scan of a short list beats hashing; a hostile one
+/// can have a million, where the scan would be quadratic. Past
+/// [`SeenNames::SCAN`] names the set switches to hashing.
+enum SeenNames<'a> {
+    Few(Vec<&'a str>),
+    Many(std::collections::HashSet<&'a str>),
+}
+
+impl<'a> SeenNames<'a> {
+    const SCAN: usize = 16;
+
+    fn new(members: usize) -> Self {
+        if members <= Self::SCAN {
+            SeenNames::Few(Vec::with_capacity(members))
+        } else {
+            SeenNames::Many(std::collections::HashSet::with_capacity(members))
+        }
+    }
+
+    /// Adds a name; false if it was already there.
+    fn insert(&mut self, name: &'a str) -> bool {
+        match self {
+            SeenNames::Few(v) => {
+                if v.contains(&name) {
+                    return false;
+                }
+                v.push(name);
+                true
+            }
+            SeenNames::Many(set) => set.insert(name),
+        }
+    }
 }
 
 /// `data` in the JSON format: JSON for JSON (or unspecified) content types; a

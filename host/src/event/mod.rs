@@ -23,6 +23,19 @@ use bytes::Bytes;
 /// The only CloudEvents version Signalbox accepts.
 pub const SPEC_VERSION: &str = "1.0";
 
+/// The extension counting how often an event was forwarded from bus to bus
+/// (the `bus` target's loop protection).
+pub const HOPS_EXTENSION: &str = "signalboxhops";
+
+/// The extension marking an event a replay delivered again, with the
+/// replay's id.
+pub const REPLAY_EXTENSION: &str = "replay";
+
+/// Extensions only Signalbox itself sets. Ingest removes them from what
+/// producers send, so no producer can defeat loop protection (say, with a
+/// hop count of −2³¹) or pass an event off as a replay.
+pub const RESERVED_EXTENSIONS: [&str; 2] = [HOPS_EXTENSION, REPLAY_EXTENSION];
+
 /// A validated CloudEvents 1.0 event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CloudEvent {
@@ -102,6 +115,14 @@ impl CloudEvent {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v)
+    }
+
+    /// Removes the [`RESERVED_EXTENSIONS`]; returns whether any was there.
+    pub fn strip_reserved(&mut self) -> bool {
+        let before = self.extensions.len();
+        self.extensions
+            .retain(|(n, _)| !RESERVED_EXTENSIONS.contains(&n.as_str()));
+        self.extensions.len() != before
     }
 
     /// Adds or replaces an extension attribute.

@@ -80,10 +80,8 @@ pub enum IngestError {
     #[error("{0}")]
     Body(#[from] BodyError),
     /// Too many events in one batch.
-    #[error("the batch has {count} events; at most {limit} are accepted per request")]
+    #[error("the batch has more than {limit} events; at most {limit} are accepted per request")]
     TooManyEvents {
-        /// Events in the request.
-        count: usize,
         /// The limit.
         limit: usize,
     },
@@ -121,13 +119,11 @@ pub fn parse_request(
     let (mode, mut entries) = if essence == "application/cloudevents+json" {
         (Mode::Structured, vec![json::parse_structured(&body)?])
     } else if essence == "application/cloudevents-batch+json" {
-        let entries = json::parse_batch(&body)?;
-        if entries.len() > limits.max_batch_events {
-            return Err(IngestError::TooManyEvents {
-                count: entries.len(),
-                limit: limits.max_batch_events,
-            });
-        }
+        let entries =
+            json::parse_batch_limited(&body, limits.max_batch_events).map_err(|e| match e {
+                json::BatchError::Body(b) => IngestError::Body(b),
+                json::BatchError::TooMany { limit } => IngestError::TooManyEvents { limit },
+            })?;
         (Mode::Batch, entries)
     } else if essence.starts_with("application/cloudevents+")
         || essence.starts_with("application/cloudevents-batch+")
@@ -143,6 +139,7 @@ pub fn parse_request(
     };
     for entry in &mut entries {
         if let Ok(event) = entry {
+            event.strip_reserved();
             let size = event.size();
             if size > limits.max_event_bytes {
                 let (id, source) = (Some(event.id.clone()), Some(event.source.clone()));

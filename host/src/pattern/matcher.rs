@@ -703,6 +703,8 @@ impl Matcher {
     }
 
     fn begin(&self, s: &mut MatchScratch) {
+        s.verify.budget = MATCH_BUDGET;
+        s.verify.exhausted = false;
         let r = &mut s.run;
         if r.epoch == u32::MAX {
             r.cond_slots.iter_mut().for_each(|c| c.epoch = 0);
@@ -1193,8 +1195,9 @@ fn candidates(
     m: &[(u32, u32)],
     first_only: bool,
     out: &mut Vec<u32>,
-) {
+) -> u64 {
     out.clear();
+    let mut examined = 0u64;
     let mut i = 0;
     while i < list.len() {
         let (a, _) = key0(memb, list[i].0, list[i].1);
@@ -1210,15 +1213,17 @@ fn candidates(
             _ => (i, end),
         };
         for (j, h) in list.iter().enumerate().take(hi).skip(lo) {
+            examined += 1;
             if consistent(m, span(memb, *h)) {
                 out.push(j as u32);
                 if first_only {
-                    return;
+                    return examined;
                 }
             }
         }
         i = end;
     }
+    examined
 }
 
 /// Work after which the depth-first search starts remembering failed states.
@@ -1234,6 +1239,11 @@ fn dfs(
     if k == n {
         return true;
     }
+    if v.budget == 0 {
+        v.exhausted = true;
+        return false;
+    }
+    v.budget -= 1;
     v.steps = v.steps.saturating_add(1);
     let memo_key = if v.steps > MEMO_AFTER_STEPS {
         let mut key: Vec<u32> = Vec::with_capacity(1 + 2 * v.m.len());
@@ -1256,7 +1266,8 @@ fn dfs(
     let pos = &sorted[ps as usize..(ps + pl) as usize];
     if positive {
         let mut cands = std::mem::take(&mut v.cands[k]);
-        candidates(pos, memb, &v.m, false, &mut cands);
+        let examined = candidates(pos, memb, &v.m, false, &mut cands);
+        v.budget = v.budget.saturating_sub(examined);
         for &j in &cands {
             let h = pos[j as usize];
             let save = v.m.len();
@@ -1276,13 +1287,14 @@ fn dfs(
     if absent {
         let mut cands = std::mem::take(&mut v.cands[k]);
         let (as_, al) = v.abs[k];
-        candidates(
+        let examined = candidates(
             &sorted[as_ as usize..(as_ + al) as usize],
             memb,
             &v.m,
             true,
             &mut cands,
         );
+        v.budget = v.budget.saturating_sub(examined);
         let present = !cands.is_empty();
         v.cands[k] = cands;
         if !present && dfs(k + 1, n, memb, sorted, v) {
@@ -1464,6 +1476,11 @@ struct VerifyScratch {
     m: Vec<(u32, u32)>,
     steps: u32,
     memo: HashSet<Vec<u32>>,
+    /// Work left for this document's array-consistency searches, in hits
+    /// examined (see [`MATCH_BUDGET`]).
+    budget: u64,
+    /// A search ran out of budget during this document.
+    exhausted: bool,
 }
 
 /// Buffers of the JSON scanner.
@@ -1491,7 +1508,21 @@ impl MatchScratch {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Whether matching the last document stopped an array-consistency
+    /// search for lack of budget ([`MATCH_BUDGET`]); the sub-rules it could
+    /// not settle were treated as not matching.
+    pub fn budget_exhausted(&self) -> bool {
+        self.verify.exhausted
+    }
 }
+
+/// Hits the array-consistency searches may examine per document, across all
+/// rules. Ordinary events use a few dozen; an event built to make the search
+/// explode (thousands of array elements under several fields of one
+/// pattern) stops here after a few milliseconds instead of running for
+/// hours and holding up every other rule of its bus.
+pub const MATCH_BUDGET: u64 = 200_000;
 
 impl std::fmt::Debug for MatchScratch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -152,7 +152,7 @@ mod scan_prop_tests;
 
 pub use envelope::envelope_json;
 pub use error::{MatchError, MatchErrorKind, PatternError};
-pub use matcher::{MatchScratch, Matcher, RuleId};
+pub use matcher::{MATCH_BUDGET, MatchScratch, Matcher, RuleId};
 pub use parse::Pattern;
 pub use reference::reference_matches;
 

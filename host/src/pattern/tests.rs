@@ -1182,3 +1182,30 @@ fn many_rules_share_conditions() {
     .unwrap();
     assert!(out.is_empty());
 }
+
+#[test]
+fn array_consistency_search_stops_at_its_budget() {
+    // Four nested arrays of 100 elements under one pattern, and a condition
+    // that only an element of another top-level element satisfies: the
+    // search would try 100⁴ combinations before answering "no".
+    let p = pat(
+        r#"{"a": {"m": {"v": [1]}, "n": {"v": [1]}, "o": {"v": [1]}, "p": {"v": [1]}, "x": [1], "zz": [1]}}"#,
+    );
+    let inner: Vec<serde_json::Value> = (0..100).map(|_| serde_json::json!({"v": 1})).collect();
+    let doc = serde_json::json!({"a": [{"x": 1, "m": inner, "n": inner, "o": inner, "p": inner}, {"zz": 1}]});
+    let text = doc.to_string();
+    let mut m = Matcher::new();
+    m.add(1, &p);
+    let mut scratch = MatchScratch::new();
+    let mut out = Vec::new();
+    m.matches_json_with(&mut scratch, text.as_bytes(), &mut out)
+        .unwrap();
+    assert!(out.is_empty());
+    assert!(scratch.budget_exhausted());
+    // The next document starts with a fresh budget.
+    out.clear();
+    m.matches_json_with(&mut scratch, br#"{"a": [{"x": 1, "zz": 1, "m": [{"v": 1}], "n": [{"v": 1}], "o": [{"v": 1}], "p": [{"v": 1}]}]}"#, &mut out)
+        .unwrap();
+    assert_eq!(out, [1]);
+    assert!(!scratch.budget_exhausted());
+}

@@ -31,6 +31,14 @@ pub enum Work {
     Event(Arc<StoredEvent>),
     /// Everything up to this seq has been dispatched.
     Progress(Seq),
+    /// Events `from..=to` expired before the dispatcher read them: no rule
+    /// will see them.
+    Gap {
+        /// The first missing seq.
+        from: Seq,
+        /// The last missing seq.
+        to: Seq,
+    },
 }
 
 /// Inbox size of an attached worker; a full inbox detaches it.
@@ -97,6 +105,9 @@ pub async fn run(
         // Dispatch everything committed so far.
         while position < bus.last_seq() {
             let from = position;
+            // The head before the read: an empty read means everything up
+            // to it expired (retention), not that nothing was written.
+            let head = bus.last_seq();
             // The head of the log was just written, so it is in the memtable
             // and reading it takes microseconds: read it here rather than
             // paying a thread hand-off per wake-up. Longer reads (catching up
@@ -117,10 +128,29 @@ pub async fn run(
                 }
                 Err(_) => return,
             };
+            let gap_to = match batch.first() {
+                None => head,
+                Some(e) => e.seq - 1,
+            };
+            if gap_to > from {
+                // Retention removed what we had not reached yet: tell the
+                // rules, which record it, and move on.
+                for entry in rules.values_mut() {
+                    if let Some(inbox) = &entry.inbox
+                        && inbox
+                            .try_send(Work::Gap {
+                                from: from + 1,
+                                to: gap_to,
+                            })
+                            .is_err()
+                    {
+                        entry.inbox = None;
+                    }
+                }
+                position = gap_to;
+            }
             if batch.is_empty() {
-                // Retention removed what we had not reached yet.
-                position = bus.last_seq();
-                break;
+                continue;
             }
             for e in batch {
                 let seq = e.seq;
@@ -132,6 +162,13 @@ pub async fn run(
                         matcher.matches_json_with(&mut scratch, &envelope, &mut matched)
                 {
                     tracing::error!(bus = %bus.name, seq, %error, "Cannot match an event's envelope.");
+                }
+                if scratch.budget_exhausted() {
+                    crate::metrics::METRICS
+                        .match_budget_exhausted
+                        .get(&[("bus", &bus.name)])
+                        .inc();
+                    tracing::warn!(bus = %bus.name, seq, "Matching this event hit the work limit (a pattern's array-consistency search); rules it could not settle did not match.");
                 }
                 matched.extend(cesql_only.iter().copied());
                 for id in &matched {

@@ -41,7 +41,7 @@ use crate::delivery::worker::TargetHandle;
 use crate::event::time::{format_rfc3339_micros, now_micros};
 use crate::pattern::RuleId;
 use crate::plugin::Registry;
-use crate::store::queue::DeliveryKey;
+use crate::store::queue::{DeadLetter, Delivery, DeliveryKey};
 use crate::store::{Bus, BusId, Records, Store, StoreError};
 use rule::{CompiledRule, RuleError, RuleSpec};
 
@@ -113,6 +113,49 @@ pub struct Router {
     next_replay: Mutex<u32>,
     /// Most rules on one bus; replacing an existing rule is always allowed.
     max_rules_per_bus: usize,
+    /// The only folder `log` targets write to.
+    log_dir: std::path::PathBuf,
+}
+
+/// Dead letters read per redrive step, and about how many bytes of them.
+const REDRIVE_PAGE: usize = 500;
+const REDRIVE_PAGE_BYTES: usize = 8 << 20;
+
+/// What a redrive did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Redriven {
+    /// Letters moved back into their queues.
+    pub redriven: u64,
+    /// Letters left in place because they could not be read back.
+    pub skipped: u64,
+}
+
+/// The delivery a dead letter becomes again: attempts reset, due now.
+fn revive(key: &DeliveryKey, dl: &DeadLetter, now: i64) -> Option<Delivery> {
+    let event = crate::event::json::parse_structured(dl.event.to_string().as_bytes())
+        .ok()?
+        .ok()?;
+    let body = match (&dl.body_base64, &dl.body_content_type) {
+        (Some(b64), Some(ct)) => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+            Some(crate::store::queue::PreparedBody {
+                bytes: bytes.into(),
+                content_type: ct.clone(),
+            })
+        }
+        _ => None,
+    };
+    Some(Delivery {
+        key: key.clone(),
+        attempts: 0,
+        next_attempt_at: now,
+        enqueued_at: now,
+        last_status: None,
+        last_error: None,
+        event,
+        body,
+    })
 }
 
 fn rule_key(bus: BusId, name: &str) -> Vec<u8> {
@@ -129,6 +172,7 @@ impl Router {
         store: Store,
         registry: Arc<Registry>,
         max_rules_per_bus: usize,
+        log_dir: std::path::PathBuf,
     ) -> Result<Arc<Router>, RouterError> {
         let router = Arc::new(Router {
             store: store.clone(),
@@ -140,6 +184,7 @@ impl Router {
             stop_replays: watch::channel(false).0,
             next_replay: Mutex::new(0),
             max_rules_per_bus,
+            log_dir,
         });
         let uses = router.uses.clone();
         registry.set_in_use_check(move |reference| {
@@ -162,7 +207,11 @@ impl Router {
                         continue;
                     }
                 };
-                match rule::compile(&bus.name, &name, record.spec, &registry) {
+                let env = rule::CompileEnv {
+                    registry: &registry,
+                    log_dir: &router.log_dir,
+                };
+                match rule::compile(&bus.name, &name, record.spec, &env) {
                     Ok(compiled) => {
                         router
                             .install(&bus, compiled, record.created_at, record.updated_at)
@@ -411,12 +460,14 @@ impl Router {
         let mut targets = Vec::new();
         for t in &rule.targets {
             let queued = self.store.count_deliveries(bus.id, &rule.name, &t.id)?;
+            let dead = self.store.count_dead_letters(bus.id, &rule.name, &t.id)?;
             targets.push(TargetHandle::start(
                 self.store.clone(),
                 (bus.id, &bus.name),
                 rule.name.clone(),
                 t.clone(),
                 queued,
+                dead,
             ));
         }
         let targets = Arc::new(targets);
@@ -473,13 +524,35 @@ impl Router {
         &self,
         bus_name: &str,
         name: &str,
-        spec: RuleSpec,
+        mut spec: RuleSpec,
     ) -> Result<bool, RouterError> {
         let bus = self
             .store
             .bus(bus_name)
             .ok_or_else(|| RouterError::NoBus(bus_name.to_owned()))?;
-        let compiled = rule::compile(&bus.name, name, spec.clone(), &self.registry)?;
+        // Secrets come back from GET as "***": where the new version says
+        // so, keep what the stored version of the same target has.
+        let stored: Vec<Value> = {
+            let buses = self.buses.lock().await;
+            buses
+                .get(bus_name)
+                .and_then(|p| p.rules.get(name))
+                .map(|r| r.rule.spec.targets.clone())
+                .unwrap_or_default()
+        };
+        for (i, t) in spec.targets.iter_mut().enumerate() {
+            let id = t.get("id").and_then(Value::as_str).map(str::to_owned);
+            let old = stored
+                .iter()
+                .find(|o| id.is_some() && o.get("id").and_then(Value::as_str) == id.as_deref());
+            crate::delivery::restore_secrets(t, old)
+                .map_err(|e| RuleError::new(format!("targets[{i}].{}", e.field), e.message))?;
+        }
+        let env = rule::CompileEnv {
+            registry: &self.registry,
+            log_dir: &self.log_dir,
+        };
+        let compiled = rule::compile(&bus.name, name, spec.clone(), &env)?;
         let now = now_micros();
         let existing = {
             let buses = self.buses.lock().await;
@@ -518,6 +591,7 @@ impl Router {
         // Queues of targets the new version dropped are deleted with them.
         for gone in old_targets.iter().filter(|t| !new_targets.contains(t)) {
             self.store.delete_target_state(bus.id, name, gone)?;
+            crate::metrics::METRICS.forget(&[("bus", bus_name), ("rule", name), ("target", gone)]);
         }
         Ok(existing.is_none())
     }
@@ -554,6 +628,7 @@ impl Router {
         self.store
             .delete_record(Records::Rules, &rule_key(bus.id, name))?;
         self.store.delete_rule_state(bus.id, name)?;
+        crate::metrics::METRICS.forget(&[("bus", bus_name), ("rule", name)]);
         Ok(())
     }
 
@@ -569,6 +644,7 @@ impl Router {
             }
             stop_pipeline(p).await;
         }
+        crate::metrics::METRICS.forget(&[("bus", bus_name)]);
     }
 
     /// A rule's definition and status.
@@ -628,12 +704,18 @@ impl Router {
                     "delivered": s.delivered.load(Relaxed),
                     "failed_attempts": s.failed_attempts.load(Relaxed),
                     "dead_lettered": s.dead_lettered.load(Relaxed),
+                    "dead_letters": s.dead_letters.load(Relaxed),
                     "dropped": s.dropped.load(Relaxed),
                     "plugin": plugin,
                 })
             })
             .collect();
         let mut v = serde_json::to_value(&r.rule.spec).unwrap_or(Value::Null);
+        if let Some(Value::Array(targets)) = v.get_mut("targets") {
+            // Credentials are write-only.
+            targets.iter_mut().for_each(crate::delivery::redact_target);
+        }
+        let gaps = self.store.rule_gaps(bus.id, name).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.insert("name".into(), json!(name));
             o.insert("bus".into(), json!(bus.name));
@@ -652,6 +734,8 @@ impl Router {
                     "degraded": degraded,
                     "cursor": cursor,
                     "lag": bus.last_seq().saturating_sub(cursor),
+                    "expired_events": gaps.expired_events,
+                    "last_gap": gaps.last,
                     "plugins": plugins,
                     "targets": targets,
                 }),
@@ -661,8 +745,99 @@ impl Router {
     }
 
     /// Moves a rule's dead letters (optionally one target's) back into the
-    /// delivery queues. Returns how many.
+    /// delivery queues.
+    ///
+    /// Works target by target, page by page after the last key seen, so a
+    /// target with many letters never hides another's, and a letter that
+    /// cannot be read is skipped (and counted) instead of being read again
+    /// forever. The router's lock is held only to look the rule up.
     pub async fn redrive(
+        &self,
+        bus_name: &str,
+        name: &str,
+        target: Option<&str>,
+    ) -> Result<Redriven, RouterError> {
+        let bus = self
+            .store
+            .bus(bus_name)
+            .ok_or_else(|| RouterError::NoBus(bus_name.to_owned()))?;
+        let targets = self.rule_targets(bus_name, name).await?;
+        if let Some(t) = target
+            && !targets.iter().any(|h| h.target.id == t)
+        {
+            return Err(RuleError::new("target", format!("the rule has no target '{t}'")).into());
+        }
+        let mut done = Redriven::default();
+        for h in targets
+            .iter()
+            .filter(|h| target.is_none_or(|t| t == h.target.id))
+        {
+            let mut after: Option<DeliveryKey> = None;
+            loop {
+                let store = self.store.clone();
+                let (rule, tid, from) = (name.to_owned(), h.target.id.clone(), after.clone());
+                let bus_id = bus.id;
+                let (page, more) = tokio::task::spawn_blocking(move || {
+                    store.dead_letter_page(
+                        bus_id,
+                        &rule,
+                        Some(&tid),
+                        from.as_ref(),
+                        REDRIVE_PAGE,
+                        REDRIVE_PAGE_BYTES,
+                    )
+                })
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??;
+                let Some((last, _)) = page.last() else { break };
+                after = Some(last.clone());
+                let mut b = self.store.router_batch();
+                let now = now_micros();
+                let mut n = 0u64;
+                for (key, dl) in &page {
+                    let Some(d) = dl.as_ref().ok().and_then(|dl| revive(key, dl, now)) else {
+                        tracing::warn!(bus = %bus.name, rule = %name, target = %key.target, seq = key.seq, "Skipping a dead letter that cannot be read back.");
+                        done.skipped += 1;
+                        continue;
+                    };
+                    let attempts = dl.as_ref().map_or(0, |dl| dl.attempts);
+                    self.store.remove_dead_letter(&mut b, key);
+                    self.store.put_delivery(&mut b, &d);
+                    let mut detail = serde_json::Map::new();
+                    detail.insert("previous_attempts".into(), json!(attempts));
+                    self.store.put_trace(
+                        &mut b,
+                        bus.id,
+                        key.seq,
+                        now,
+                        &crate::store::queue::TraceStep {
+                            at: format_rfc3339_micros(now),
+                            step: "redriven".into(),
+                            rule: Some(name.to_owned()),
+                            target: Some(key.target.clone()),
+                            detail,
+                        },
+                    );
+                    n += 1;
+                }
+                self.store.commit(b)?;
+                if n > 0 {
+                    // Redriven keys are older than the worker's position.
+                    h.rewound(n);
+                    h.dead_letters_removed(n);
+                    done.redriven += n;
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Deletes a rule's dead letters (optionally one target's). Returns how
+    /// many.
+    pub async fn purge_dead_letters(
         &self,
         bus_name: &str,
         name: &str,
@@ -672,89 +847,52 @@ impl Router {
             .store
             .bus(bus_name)
             .ok_or_else(|| RouterError::NoBus(bus_name.to_owned()))?;
+        let targets = self.rule_targets(bus_name, name).await?;
+        let n = self.store.purge_dead_letters(bus.id, name, target)?;
+        for h in targets
+            .iter()
+            .filter(|h| target.is_none_or(|t| t == h.target.id))
+        {
+            h.stats
+                .dead_letters
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+
+    /// How many dead letters each target of a rule holds now.
+    pub async fn dead_letter_counts(
+        &self,
+        bus_name: &str,
+        name: &str,
+    ) -> Result<Vec<(String, u64)>, RouterError> {
+        Ok(self
+            .rule_targets(bus_name, name)
+            .await?
+            .iter()
+            .map(|h| {
+                (
+                    h.target.id.clone(),
+                    h.stats
+                        .dead_letters
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                )
+            })
+            .collect())
+    }
+
+    async fn rule_targets(
+        &self,
+        bus_name: &str,
+        name: &str,
+    ) -> Result<Arc<Vec<TargetHandle>>, RouterError> {
         let buses = self.buses.lock().await;
-        let r = buses
+        Ok(buses
             .get(bus_name)
             .and_then(|p| p.rules.get(name))
-            .ok_or_else(|| RouterError::NoRule(name.to_owned()))?;
-        let mut total = 0u64;
-        loop {
-            let page = self.store.dead_letters(bus.id, name, 1000)?;
-            let page: Vec<_> = page
-                .into_iter()
-                .filter(|(k, _)| {
-                    target.is_none_or(|t| t == k.target)
-                        && r.targets.iter().any(|h| h.target.id == k.target)
-                })
-                .collect();
-            if page.is_empty() {
-                break;
-            }
-            let mut b = self.store.router_batch();
-            let now = now_micros();
-            let mut redriven = vec![0u64; r.targets.len()];
-            for (key, dl) in &page {
-                let event = crate::event::json::parse_structured(dl.event.to_string().as_bytes())
-                    .ok()
-                    .and_then(Result::ok);
-                let Some(event) = event else { continue };
-                let body = match (&dl.body_base64, &dl.body_content_type) {
-                    (Some(b64), Some(ct)) => {
-                        use base64::Engine as _;
-                        base64::engine::general_purpose::STANDARD
-                            .decode(b64)
-                            .ok()
-                            .map(|bytes| crate::store::queue::PreparedBody {
-                                bytes: bytes.into(),
-                                content_type: ct.clone(),
-                            })
-                    }
-                    _ => None,
-                };
-                let d = crate::store::queue::Delivery {
-                    key: DeliveryKey { ..key.clone() },
-                    attempts: 0,
-                    next_attempt_at: now,
-                    enqueued_at: now,
-                    last_status: None,
-                    last_error: None,
-                    event,
-                    body,
-                };
-                self.store.remove_dead_letter(&mut b, key);
-                self.store.put_delivery(&mut b, &d);
-                let mut detail = serde_json::Map::new();
-                detail.insert("previous_attempts".into(), json!(dl.attempts));
-                self.store.put_trace(
-                    &mut b,
-                    bus.id,
-                    key.seq,
-                    now,
-                    &crate::store::queue::TraceStep {
-                        at: format_rfc3339_micros(now),
-                        step: "redriven".into(),
-                        rule: Some(name.to_owned()),
-                        target: Some(key.target.clone()),
-                        detail,
-                    },
-                );
-                if let Some(i) = r.targets.iter().position(|h| h.target.id == key.target) {
-                    redriven[i] += 1;
-                }
-                total += 1;
-            }
-            self.store.commit(b)?;
-            // Redriven keys are older than the workers' positions.
-            for (h, n) in r.targets.iter().zip(redriven) {
-                if n > 0 {
-                    h.rewound(n);
-                }
-            }
-            if page.len() < 1000 {
-                break;
-            }
-        }
-        Ok(total)
+            .ok_or_else(|| RouterError::NoRule(name.to_owned()))?
+            .targets
+            .clone())
     }
 
     /// Renders rule, target and plugin metrics (values read at scrape time).
@@ -764,7 +902,7 @@ impl Router {
         let buses = self.buses.lock().await;
         let mut degraded = Vec::new();
         let mut lag = Vec::new();
-        let mut t: [Vec<Sample>; 5] = Default::default();
+        let mut t: [Vec<Sample>; 6] = Default::default();
         let mut p: [Vec<Sample>; 5] = Default::default();
         for pipeline in buses.values() {
             let bus = &pipeline.bus;
@@ -793,6 +931,7 @@ impl Router {
                         s.dead_lettered.load(Relaxed),
                         s.dropped.load(Relaxed),
                         s.queued.load(Relaxed),
+                        s.window_bytes.load(Relaxed),
                     ]
                     .into_iter()
                     .enumerate()
@@ -851,7 +990,7 @@ impl Router {
             "Events on the bus the rule has not handled yet.",
             &lag,
         );
-        let [delivered, failed, dead, dropped, queued] = t;
+        let [delivered, failed, dead, dropped, queued, window] = t;
         write_family(
             out,
             "signalbox_target_delivered_total",
@@ -886,6 +1025,13 @@ impl Router {
             "gauge",
             "Events waiting for delivery.",
             &queued,
+        );
+        write_family(
+            out,
+            "signalbox_target_window_bytes",
+            "gauge",
+            "Bytes of queued deliveries a target worker holds in memory.",
+            &window,
         );
         let [calls, failures, traps, replacements, instances] = p;
         write_family(

@@ -34,8 +34,7 @@ use crate::store::{Bus, Records, Seq, Store, StoreError};
 /// Events per second a replay sends through its rules unless told otherwise.
 pub const DEFAULT_RATE: f64 = 5000.0;
 
-/// The extension marking replayed events.
-pub const REPLAY_EXTENSION: &str = "replay";
+pub use crate::event::REPLAY_EXTENSION;
 
 /// Replayed deliveries use `sub` numbers with this bit set (plus the
 /// replay's number), so they never collide with the original delivery of

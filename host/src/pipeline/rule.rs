@@ -142,13 +142,22 @@ pub fn check_rule_name(name: &str) -> Result<(), RuleError> {
     }
 }
 
-/// Compiles a rule. Plugins are looked up in `registry`.
+/// What compiling a rule may use besides the rule itself.
+pub struct CompileEnv<'a> {
+    /// Where plugins are looked up.
+    pub registry: &'a Registry,
+    /// The only folder `log` targets may write to.
+    pub log_dir: &'a std::path::Path,
+}
+
+/// Compiles a rule.
 pub fn compile(
     bus: &str,
     name: &str,
     spec: RuleSpec,
-    registry: &Registry,
+    env: &CompileEnv<'_>,
 ) -> Result<CompiledRule, RuleError> {
+    let registry = env.registry;
     check_rule_name(name)?;
     let pattern = match &spec.pattern {
         None => None,
@@ -237,7 +246,7 @@ pub fn compile(
         let field = format!("targets[{i}]");
         let parsed: TargetSpec = serde_json::from_value(t.clone())
             .map_err(|e| RuleError::new(field.clone(), e.to_string()))?;
-        let compiled = compile_target(parsed, registry, limits, &format!("{tag}@"))
+        let compiled = compile_target(parsed, registry, limits, &format!("{tag}@"), env.log_dir)
             .map_err(|e| RuleError::new(format!("{field}.{}", e.field), e.message))?;
         if targets.iter().any(|x| x.id == compiled.id) {
             return Err(RuleError::new(

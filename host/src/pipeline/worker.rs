@@ -21,7 +21,7 @@ use crate::event::CloudEvent;
 use crate::event::time::{format_rfc3339_micros, now_micros};
 use crate::metrics::{Counter, METRICS};
 use crate::pattern::{Matcher, RuleId, envelope_json};
-use crate::store::queue::{Delivery, DeliveryKey, PreparedBody, TraceStep};
+use crate::store::queue::{Delivery, DeliveryKey, Gap, PreparedBody, RuleGaps, TraceStep};
 use crate::store::{Bus, Seq, Store, StoredEvent};
 use crate::transform::Output;
 
@@ -38,6 +38,37 @@ struct RuleCounters {
     matched: Arc<Counter>,
     filtered: Arc<Counter>,
     errors: Arc<Counter>,
+    expired: Arc<Counter>,
+}
+
+/// Events the rule missed because retention deleted them first: counted in
+/// its status (persisted with its cursor), its metrics, the log, and the
+/// trace of the next event it handles.
+struct Gaps {
+    recorded: RuleGaps,
+    /// Changed since last persisted.
+    dirty: bool,
+    /// Not yet noted in a trace: (from, to).
+    untraced: Option<(Seq, Seq)>,
+}
+
+impl Gaps {
+    fn note(&mut self, rule: &CompiledRule, counter: &Counter, from: Seq, to: Seq) {
+        let n = to - from + 1;
+        tracing::warn!(rule = %rule.name, from, to, "Events expired before the rule handled them; the rule skips them.");
+        counter.add(n);
+        self.recorded.expired_events += n;
+        self.recorded.last = Some(Gap {
+            from,
+            to,
+            detected_at: format_rfc3339_micros(now_micros()),
+        });
+        self.dirty = true;
+        self.untraced = Some(match self.untraced {
+            Some((f, _)) => (f, to),
+            None => (from, to),
+        });
+    }
 }
 
 /// What the chain made of one event.
@@ -79,6 +110,12 @@ pub async fn run(
         matched: METRICS.rule_matched.get(&labels),
         filtered: METRICS.rule_filtered.get(&labels),
         errors: METRICS.rule_plugin_errors.get(&labels),
+        expired: METRICS.rule_expired.get(&labels),
+    };
+    let mut gaps = Gaps {
+        recorded: store.rule_gaps(bus.id, &rule.name).unwrap_or_default(),
+        dirty: false,
+        untraced: None,
     };
     loop {
         if *shutdown.borrow() {
@@ -89,6 +126,9 @@ pub async fn run(
                 let s = store.clone();
                 let b = bus.clone();
                 let from = cursor;
+                // The head before the read: an empty read then means the
+                // events up to it expired, not that none were written.
+                let head = bus.last_seq();
                 let batch = match tokio::task::spawn_blocking(move || {
                     s.read(&b, from, CATCH_UP_BATCH)
                 })
@@ -102,6 +142,21 @@ pub async fn run(
                     }
                     Err(_) => break,
                 };
+                let gap_to = batch.first().map_or(head, |e| e.seq - 1);
+                if gap_to > cursor {
+                    gaps.note(&rule, &counters.expired, cursor + 1, gap_to);
+                    if batch.is_empty() {
+                        cursor = gap_to;
+                        let mut b = store.router_batch();
+                        store.set_cursor(&mut b, bus.id, &rule.name, cursor);
+                        store.set_rule_gaps(&mut b, bus.id, &rule.name, &gaps.recorded);
+                        if store.commit(b).is_ok() {
+                            persisted = cursor;
+                            gaps.dirty = false;
+                        }
+                        continue;
+                    }
+                }
                 if batch.is_empty() {
                     // Caught up: ask to attach, or wait for new events.
                     let (tx, rx) = mpsc::channel(INBOX);
@@ -173,6 +228,12 @@ pub async fn run(
                             }
                         }
                         Work::Progress(p) => upto = upto.max(p),
+                        Work::Gap { from, to } => {
+                            if to > cursor {
+                                gaps.note(&rule, &counters.expired, from.max(cursor + 1), to);
+                            }
+                            upto = upto.max(to);
+                        }
                     }
                     if events.len() < CATCH_UP_BATCH {
                         next = rx.try_recv().ok();
@@ -188,6 +249,23 @@ pub async fn run(
         let mut queued: Vec<Vec<Delivery>> = vec![Vec::new(); targets.len()];
         for e in &events {
             let now = now_micros();
+            if let Some((from, to)) = gaps.untraced.take() {
+                let mut detail = Map::new();
+                detail.insert("missed_from".into(), json!(from));
+                detail.insert("missed_to".into(), json!(to));
+                detail.insert(
+                    "reason".into(),
+                    json!("these events expired (retention) before the rule handled them"),
+                );
+                let step = TraceStep {
+                    at: format_rfc3339_micros(now),
+                    step: "gap".into(),
+                    rule: Some(rule.name.clone()),
+                    target: None,
+                    detail,
+                };
+                store.put_trace(&mut batch, bus.id, e.seq, now, &step);
+            }
             let (step, deliveries) = handle(&rule, &targets, bus.id, e).await;
             counters.matched.inc();
             match step.step.as_str() {
@@ -203,8 +281,11 @@ pub async fn run(
         }
         cursor = upto.max(cursor);
         let idle_only = events.is_empty();
-        if !idle_only || last_persist.elapsed() >= IDLE_CURSOR_PERIOD {
+        if !idle_only || gaps.dirty || last_persist.elapsed() >= IDLE_CURSOR_PERIOD {
             store.set_cursor(&mut batch, bus.id, &rule.name, cursor);
+            if gaps.dirty {
+                store.set_rule_gaps(&mut batch, bus.id, &rule.name, &gaps.recorded);
+            }
             if let Err(error) = store.commit(batch) {
                 tracing::error!(rule = %rule.name, %error, "Cannot record rule progress; retrying from the last cursor.");
                 cursor = persisted;
@@ -213,6 +294,7 @@ pub async fn run(
                 continue;
             }
             persisted = cursor;
+            gaps.dirty = false;
             last_persist = Instant::now();
             // Deliveries of this forward path only ever grow in key order,
             // so the target workers can take them without reading them back.

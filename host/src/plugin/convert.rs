@@ -59,6 +59,9 @@ pub fn from_wit(e: Event) -> Result<CloudEvent, EventError> {
         validate::check_dataschema(v)?;
     }
     let mut extensions: Vec<(String, ExtensionValue)> = Vec::with_capacity(e.extensions.len());
+    // A plugin may return many extensions: duplicates are found with a set,
+    // not by scanning what came before each one.
+    let mut seen = std::collections::HashSet::with_capacity(e.extensions.len());
     for (name, value) in e.extensions {
         validate::check_extension_name(&name)?;
         if validate::CONTEXT_ATTRIBUTES.contains(&name.as_str()) {
@@ -67,7 +70,7 @@ pub fn from_wit(e: Event) -> Result<CloudEvent, EventError> {
                 format!("'{name}' is a context attribute, not an extension"),
             ));
         }
-        if extensions.iter().any(|(n, _)| *n == name) {
+        if !seen.insert(name.clone()) {
             return Err(EventError::invalid(
                 &name,
                 format!("extension '{name}' appears twice"),

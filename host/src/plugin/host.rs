@@ -34,9 +34,67 @@ use super::egress::{AllowList, Scheme, Verdict, is_internal};
 /// Longest line a plugin can write to the log; longer lines are cut.
 const MAX_LOG_LINE: usize = 4096;
 
+/// Bytes of output per second an instance may send to the log, and the
+/// burst above that rate. A plugin printing megabytes per event would fill
+/// the server's log (and its disk); past the budget, output is dropped and
+/// counted (`signalbox_plugin_output_dropped_bytes_total`).
+const LOG_BYTES_PER_SEC: f64 = 16.0 * 1024.0;
+const LOG_BURST_BYTES: f64 = 64.0 * 1024.0;
+
+/// One instance's output budget (shared by its stdout and stderr).
+struct OutputBudget {
+    tokens: f64,
+    refilled: std::time::Instant,
+    /// Whether the log already says output is being dropped.
+    warned: bool,
+    dropped: Arc<crate::metrics::Counter>,
+}
+
+impl OutputBudget {
+    fn new(plugin: &str) -> OutputBudget {
+        OutputBudget {
+            tokens: LOG_BURST_BYTES,
+            refilled: std::time::Instant::now(),
+            warned: false,
+            dropped: crate::metrics::METRICS
+                .plugin_output_dropped
+                .get(&[("plugin", plugin)]),
+        }
+    }
+
+    /// Takes `n` bytes of budget; false (and counted) if there is not enough.
+    fn take(&mut self, n: usize, tag: &str) -> bool {
+        let now = std::time::Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.refilled = now;
+        self.tokens = (self.tokens + elapsed * LOG_BYTES_PER_SEC).min(LOG_BURST_BYTES);
+        if self.tokens >= n as f64 {
+            self.tokens -= n as f64;
+            return true;
+        }
+        self.dropped.add(n as u64);
+        if !self.warned {
+            self.warned = true;
+            tracing::warn!(plugin = %tag, "Plugin output exceeds {} KiB/s; dropping the excess (counted in signalbox_plugin_output_dropped_bytes_total). This is said once per instance.", LOG_BYTES_PER_SEC as u64 / 1024);
+        }
+        false
+    }
+}
+
 /// Connect and first-byte timeouts for connector requests when the plugin
 /// sets none (wasmtime's default is 600 s, far longer than any call may run).
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Host-side objects (`wasi:http` fields, requests, bodies, pollables, …)
+/// one instance may hold at once. Each costs host memory the instance's
+/// memory limit does not see; wasmtime's default allows a million.
+pub const MAX_RESOURCES: usize = 10_000;
+
+/// Outgoing HTTP requests one instance may have open at once.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 16;
+
+/// Largest response body a connector may read (per response).
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 /// The data of one plugin instance's `Store`.
 pub struct HostState {
@@ -52,25 +110,39 @@ pub struct HostState {
 impl HostState {
     /// A sandbox for one instance. `tag` names the rule and plugin in log
     /// lines; `memory_bytes` caps linear memory.
-    pub fn new(tag: Arc<str>, memory_bytes: usize, allow: Arc<AllowList>) -> HostState {
+    pub fn new(
+        tag: Arc<str>,
+        plugin: &str,
+        memory_bytes: usize,
+        allow: Arc<AllowList>,
+    ) -> HostState {
+        let budget = Arc::new(std::sync::Mutex::new(OutputBudget::new(plugin)));
         let mut b = WasiCtx::builder();
         b.stdout(LogStream {
             tag: tag.clone(),
             stream: "stdout",
+            budget: budget.clone(),
         })
         .stderr(LogStream {
             tag: tag.clone(),
             stream: "stderr",
+            budget,
         })
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .socket_addr_check(|_, _| Box::pin(async { false }));
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         HostState {
             wasi: b.build(),
             http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            hooks: EgressHooks { allow, tag },
+            table,
+            hooks: EgressHooks {
+                allow,
+                tag,
+                in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_REQUESTS_IN_FLIGHT)),
+            },
             limits: StoreLimitsBuilder::new()
                 .memory_size(memory_bytes)
                 .table_elements(1 << 20)
@@ -108,6 +180,7 @@ impl WasiHttpView for HostState {
 struct LogStream {
     tag: Arc<str>,
     stream: &'static str,
+    budget: Arc<std::sync::Mutex<OutputBudget>>,
 }
 
 impl IsTerminal for LogStream {
@@ -122,20 +195,34 @@ impl StdoutStream for LogStream {
             tag: self.tag.clone(),
             stream: self.stream,
             buf: Vec::new(),
+            budget: self.budget.clone(),
         })
     }
 }
 
-/// Splits what a plugin writes into lines and logs each one.
+/// Splits what a plugin writes into lines and logs each one, within the
+/// instance's output budget. Lines longer than [`MAX_LOG_LINE`] are cut,
+/// and the rest of such a line is dropped as it arrives, so one endless
+/// line never grows a buffer.
 struct LineLogger {
     tag: Arc<str>,
     stream: &'static str,
     buf: Vec<u8>,
+    budget: Arc<std::sync::Mutex<OutputBudget>>,
 }
 
 impl LineLogger {
     fn emit(&self, line: &[u8]) {
-        let line = String::from_utf8_lossy(&line[..line.len().min(MAX_LOG_LINE)]);
+        let line = &line[..line.len().min(MAX_LOG_LINE)];
+        if !self
+            .budget
+            .lock()
+            .expect("output budget")
+            .take(line.len(), &self.tag)
+        {
+            return;
+        }
+        let line = String::from_utf8_lossy(line);
         tracing::info!(target: "signalbox::plugin::output", plugin = %self.tag, stream = self.stream, "{}", line.trim_end());
     }
 }
@@ -146,14 +233,30 @@ impl AsyncWrite for LineLogger {
         _: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        self.buf.extend_from_slice(data);
-        while let Some(nl) = self.buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=nl).collect();
-            self.emit(&line);
-        }
-        if self.buf.len() > MAX_LOG_LINE {
-            let line = std::mem::take(&mut self.buf);
-            self.emit(&line);
+        let mut rest = data;
+        while !rest.is_empty() {
+            let nl = memchr::memchr(b'\n', rest);
+            let (chunk, line_ends) = match nl {
+                Some(i) => (&rest[..=i], true),
+                None => (rest, false),
+            };
+            rest = &rest[chunk.len()..];
+            // Keep at most one line's worth; the excess of an overlong line
+            // is counted as dropped.
+            let room = (MAX_LOG_LINE + 1).saturating_sub(self.buf.len());
+            let kept = chunk.len().min(room);
+            self.buf.extend_from_slice(&chunk[..kept]);
+            if kept < chunk.len() {
+                self.budget
+                    .lock()
+                    .expect("output budget")
+                    .dropped
+                    .add((chunk.len() - kept) as u64);
+            }
+            if line_ends {
+                let line = std::mem::take(&mut self.buf);
+                self.emit(&line);
+            }
         }
         Poll::Ready(Ok(data.len()))
     }
@@ -184,6 +287,8 @@ impl Drop for LineLogger {
 pub struct EgressHooks {
     allow: Arc<AllowList>,
     tag: Arc<str>,
+    /// One permit per open outgoing request (connection) of the instance.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 type HttpResult<T> = wasmtime_wasi_http::Result<T>;
@@ -205,7 +310,15 @@ impl WasiHttpHooks for EgressHooks {
     > {
         let allow = self.allow.clone();
         let tag = self.tag.clone();
+        let in_flight = self.in_flight.clone();
         Box::new(async move {
+            // Held until the connection ends, so one call cannot open
+            // connections without bound.
+            let permit = in_flight.try_acquire_owned().map_err(|_| {
+                wasmtime_wasi_http::Error::InternalError(Some(format!(
+                    "too many outgoing requests at once (at most {MAX_REQUESTS_IN_FLIGHT} per plugin instance)"
+                )))
+            })?;
             let uri = request.uri().clone();
             let scheme = uri
                 .scheme_str()
@@ -309,6 +422,7 @@ impl WasiHttpHooks for EgressHooks {
             let conn: Pin<IoFuture> = Box::into_pin(conn);
             let (done_tx, done_rx) = tokio::sync::oneshot::channel();
             tokio::spawn(async move {
+                let _permit = permit;
                 let _ = done_tx.send(conn.await);
             });
             // Over an established connection the request line carries only
@@ -328,8 +442,26 @@ impl WasiHttpHooks for EgressHooks {
                 Ok(r) => r.map_err(wasmtime_wasi_http::Error::from)?,
                 Err(_) => return Err(wasmtime_wasi_http::Error::ConnectionReadTimeout),
             };
-            let response =
-                response.map(|b| b.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+            // A body past the limit fails the read instead of filling host
+            // memory.
+            let response = response.map(|b| {
+                http_body_util::Limited::new(b, MAX_RESPONSE_BYTES)
+                    .map_err(|e| {
+                        if e.is::<http_body_util::LengthLimitError>() {
+                            wasmtime_wasi_http::Error::HttpResponseBodySize(Some(
+                                MAX_RESPONSE_BYTES as u64,
+                            ))
+                        } else {
+                            match e.downcast::<hyper::Error>() {
+                                Ok(h) => wasmtime_wasi_http::Error::from(*h),
+                                Err(e) => {
+                                    wasmtime_wasi_http::Error::InternalError(Some(e.to_string()))
+                                }
+                            }
+                        }
+                    })
+                    .boxed_unsync()
+            });
             let io: IoFuture = Box::new(async move { done_rx.await.unwrap_or(Ok(())) });
             Ok((response, io))
         })

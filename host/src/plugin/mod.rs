@@ -33,7 +33,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use egress::AllowList;
-pub use engine::{PluginEngine, PoolSize};
+pub use engine::{ArtifactCache, PluginEngine, PoolSize};
 pub use inspect::{PluginKind, inspect};
 pub use registry::{PluginInfo, Registry};
 pub use runtime::{LoadedPlugin, PluginLimits, PluginRuntime, PluginStatus, RulePlugin};

@@ -90,8 +90,54 @@ pub struct Registry {
     max_bytes: usize,
     max_plugins: usize,
     loaded: RwLock<Loaded>,
-    compiling: Semaphore,
+    /// One compile at a time. A permit is held by the compile itself, not by
+    /// the request that asked for it, so a client that disconnects cannot
+    /// free the slot while its compile runs on.
+    compiling: Arc<Semaphore>,
+    /// Versions being uploaded now: a second upload of the same version
+    /// waits for (and is judged against) the first.
+    pending: std::sync::Mutex<std::collections::HashSet<(String, String)>>,
+    /// Longest a compile may take before the upload is refused.
+    compile_timeout: Duration,
     in_use: RwLock<Option<InUse>>,
+}
+
+/// Upload limits of a registry.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    /// Largest component accepted.
+    pub max_bytes: usize,
+    /// Stored versions, all names together.
+    pub max_plugins: usize,
+    /// Longest a compile may take.
+    pub compile_timeout: Duration,
+}
+
+/// A version reserved for one upload; released on drop (also when the
+/// request is cancelled).
+struct Reservation<'r> {
+    registry: &'r Registry,
+    key: (String, String),
+}
+
+impl<'r> Reservation<'r> {
+    fn take(registry: &'r Registry, key: &(String, String)) -> Option<Reservation<'r>> {
+        let mut pending = registry.pending.lock().expect("pending uploads");
+        pending.insert(key.clone()).then(|| Reservation {
+            registry,
+            key: key.clone(),
+        })
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.registry
+            .pending
+            .lock()
+            .expect("pending uploads")
+            .remove(&self.key);
+    }
 }
 
 /// Checks a plugin name: like a bus name.
@@ -158,8 +204,7 @@ impl Registry {
         store: Store,
         runtime: PluginRuntime,
         dir: &Path,
-        max_bytes: usize,
-        max_plugins: usize,
+        limits: UploadLimits,
     ) -> Result<(Registry, LoadReport), PluginError> {
         let blobs = dir.join("blobs");
         std::fs::create_dir_all(&blobs)?;
@@ -167,10 +212,12 @@ impl Registry {
             runtime,
             store,
             blobs,
-            max_bytes,
-            max_plugins,
+            max_bytes: limits.max_bytes,
+            max_plugins: limits.max_plugins,
             loaded: RwLock::new(BTreeMap::new()),
-            compiling: Semaphore::new(1),
+            compiling: Arc::new(Semaphore::new(1)),
+            pending: std::sync::Mutex::new(std::collections::HashSet::new()),
+            compile_timeout: limits.compile_timeout,
             in_use: RwLock::new(None),
         };
         let start = Instant::now();
@@ -282,18 +329,45 @@ impl Registry {
                 Err(PluginError::Conflict(format!("{name}@{version}")))
             };
         }
+        // One upload of a version at a time: the second waits for the
+        // first and is then judged against what it stored.
+        let key = (name.to_owned(), version.to_owned());
+        let _reservation = loop {
+            if let Some(r) = Reservation::take(self, &key) {
+                break r;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         // One compile at a time: compiling a large component takes seconds
-        // of all cores, and uploads are rare.
-        let _permit = self
+        // of all cores, and uploads are rare. The permit moves into the
+        // compile, which keeps it until it ends, whether or not the client
+        // is still waiting.
+        let permit = self
             .compiling
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| PluginError::Engine("shutting down".into()))?;
         let this = self.clone();
-        let (name2, version2) = (name.to_owned(), version.to_owned());
-        tokio::task::spawn_blocking(move || this.put_blocking(&name2, &version2, &bytes, sha256))
-            .await
-            .map_err(|e| PluginError::Engine(e.to_string()))?
+        let abandoned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = abandoned.clone();
+        let (name2, version2) = key.clone();
+        let compile = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            this.put_blocking(&name2, &version2, &bytes, sha256, &flag)
+        });
+        match tokio::time::timeout(self.compile_timeout, compile).await {
+            Ok(r) => r.map_err(|e| PluginError::Engine(e.to_string()))?,
+            Err(_) => {
+                // Cranelift cannot be interrupted; the compile finishes on
+                // its own (holding the permit) and its result is dropped.
+                abandoned.store(true, std::sync::atomic::Ordering::Release);
+                Err(PluginError::Invalid(format!(
+                    "compiling the component took longer than {} (plugins.compile_timeout); it is not stored",
+                    crate::config::format_duration(self.compile_timeout)
+                )))
+            }
+        }
     }
 
     fn put_blocking(
@@ -302,6 +376,7 @@ impl Registry {
         version: &str,
         bytes: &[u8],
         sha256: String,
+        abandoned: &std::sync::atomic::AtomicBool,
     ) -> Result<(PluginInfo, bool), PluginError> {
         // Re-check under the compile permit: a concurrent upload of the same
         // version may have finished first.
@@ -326,6 +401,9 @@ impl Registry {
         }
         let inspection = inspect(bytes)?;
         let (plugin, _, took) = self.build(name, version, inspection.kind, bytes, &sha256)?;
+        if abandoned.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(PluginError::Invalid("the upload timed out".into()));
+        }
         let path = self.blob_path(&sha256);
         if !path.exists() {
             let tmp = path.with_extension("tmp");

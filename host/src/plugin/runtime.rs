@@ -54,8 +54,11 @@ pub struct PluginLimits {
     pub memory_mb: u32,
     /// Wall-clock deadline per call, in milliseconds (default 1000).
     pub call_timeout_ms: u64,
-    /// Most bytes a call may return (events out of a transform; default 4 MiB).
+    /// Most bytes a call may return (events out of a transform, extension
+    /// values included; default 4 MiB).
     pub max_output_bytes: usize,
+    /// Most events a transform may return for one event (default 100).
+    pub max_output_events: usize,
     /// Most instances this rule keeps for the plugin, i.e. its concurrency
     /// (default 4).
     pub max_instances: u32,
@@ -67,6 +70,7 @@ impl Default for PluginLimits {
             memory_mb: 64,
             call_timeout_ms: 1000,
             max_output_bytes: 4 << 20,
+            max_output_events: 100,
             max_instances: 4,
         }
     }
@@ -87,6 +91,9 @@ impl PluginLimits {
         }
         if self.max_output_bytes == 0 {
             return Err("max_output_bytes must be greater than 0".into());
+        }
+        if self.max_output_events == 0 || self.max_output_events > 10_000 {
+            return Err("max_output_events must be between 1 and 10000".into());
         }
         Ok(())
     }
@@ -200,6 +207,23 @@ enum Bound {
     Connector(bindings::connector::Connector),
 }
 
+/// Longest plugin-supplied message kept (errors in traces and status).
+pub const MAX_PLUGIN_MESSAGE: usize = 1024;
+
+/// At most [`MAX_PLUGIN_MESSAGE`] bytes of a plugin's message, cut at a
+/// character boundary.
+pub fn cut_message(mut m: String) -> String {
+    if m.len() > MAX_PLUGIN_MESSAGE {
+        let mut end = MAX_PLUGIN_MESSAGE;
+        while !m.is_char_boundary(end) {
+            end -= 1;
+        }
+        m.truncate(end);
+        m.push_str("… (cut)");
+    }
+    m
+}
+
 /// How a rule's use of a plugin is doing, for the API.
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginStatus {
@@ -298,7 +322,7 @@ impl RulePlugin {
                     Bound::Filter(f) => f
                         .call_keep(store, &wit)
                         .await
-                        .map(|r| r.map_err(|e| e.message)),
+                        .map(|r| r.map_err(|e| cut_message(e.message))),
                     _ => unreachable!("kind checked when the rule was built"),
                 }
             })
@@ -307,6 +331,14 @@ impl RulePlugin {
     }
 
     /// Runs a transform: the events replacing `event`.
+    ///
+    /// The returned list is checked as soon as it is out of the plugin —
+    /// its length against `max_output_events`, then its size (extension
+    /// values included) against `max_output_bytes` — before any event is
+    /// converted or validated. wasmtime copies a returned list out whole
+    /// (a list left in guest memory is freed by the automatic post-return
+    /// before it could be read), so that copy is bounded by the instance's
+    /// own memory limit (`memory_mb`), not by these two.
     pub async fn transform(&self, event: &CloudEvent) -> Result<Vec<CloudEvent>, CallError> {
         let wit = to_wit(event);
         let out: Vec<Event> = self
@@ -316,19 +348,28 @@ impl RulePlugin {
                         Bound::Transform(t) => t
                             .call_transform(store, &wit)
                             .await
-                            .map(|r| r.map_err(|e| e.message)),
+                            .map(|r| r.map_err(|e| cut_message(e.message))),
                         _ => unreachable!("kind checked when the rule was built"),
                     }
                 })
             })
             .await?;
-        let size: usize = out.iter().map(wit_size).sum();
-        if size > self.limits.max_output_bytes {
+        let (max_events, max_bytes) = (self.limits.max_output_events, self.limits.max_output_bytes);
+        if out.len() > max_events {
             return Err(self.failed(CallError::new(
                 CallErrorKind::InvalidOutput,
                 format!(
-                    "the transform returned {size} bytes; the limit is {}",
-                    self.limits.max_output_bytes
+                    "the transform returned {} events; the limit is {max_events} (limits.max_output_events)",
+                    out.len()
+                ),
+            )));
+        }
+        let size: usize = out.iter().map(wit_size).sum();
+        if size > max_bytes {
+            return Err(self.failed(CallError::new(
+                CallErrorKind::InvalidOutput,
+                format!(
+                    "the transform returned {size} bytes; the limit is {max_bytes} (limits.max_output_bytes)"
                 ),
             )));
         }
@@ -362,7 +403,7 @@ impl RulePlugin {
             .await?;
         r.map_err(|e| CallError {
             kind: CallErrorKind::PluginError,
-            message: e.message,
+            message: cut_message(e.message),
             retryable: e.retryable,
             status: e.status,
         })
@@ -392,6 +433,7 @@ impl RulePlugin {
     async fn instantiate(&self) -> Result<Instance, CallError> {
         let state = HostState::new(
             self.tag.clone(),
+            &self.plugin.reference(),
             (self.limits.memory_mb as usize) << 20,
             self.allow.clone(),
         );
@@ -427,7 +469,7 @@ impl RulePlugin {
             Ok(Err(e)) => Err(classify(&e, "instantiation failed")),
             Ok(Ok((_, Err(e)))) => Err(CallError::new(
                 CallErrorKind::Init,
-                format!("init rejected the configuration: {}", e.message),
+                cut_message(format!("init rejected the configuration: {}", e.message)),
             )),
             Ok(Ok((bindings, Ok(())))) => {
                 self.health.live.fetch_add(1, Ordering::Relaxed);
@@ -522,7 +564,10 @@ impl RulePlugin {
     }
 
     /// Records a failure and returns it.
-    fn failed(&self, e: CallError) -> CallError {
+    fn failed(&self, mut e: CallError) -> CallError {
+        // Traps carry the guest's backtrace and plugins write their own
+        // error text: neither may grow traces and status without bound.
+        e.message = cut_message(e.message);
         let h = &self.health;
         h.failures.fetch_add(1, Ordering::Relaxed);
         let n = h.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
@@ -572,6 +617,8 @@ fn classify(e: &wasmtime::Error, context: &str) -> CallError {
     CallError::new(kind, message)
 }
 
+/// An event's size for the output limit: every string, extension names
+/// and values, and the data.
 fn wit_size(e: &Event) -> usize {
     e.id.len()
         + e.source.len()
@@ -582,7 +629,13 @@ fn wit_size(e: &Event) -> usize {
         + e.dataschema.as_ref().map_or(0, String::len)
         + e.extensions
             .iter()
-            .map(|(n, _)| n.len() + 16)
+            .map(|(n, v)| {
+                n.len()
+                    + match v {
+                        bindings::AttributeValue::Str(s) => s.len(),
+                        _ => 8,
+                    }
+            })
             .sum::<usize>()
         + e.data.as_ref().map_or(0, Vec::len)
 }

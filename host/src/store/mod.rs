@@ -44,6 +44,9 @@ pub use keys::{BusId, Seq};
 /// The bus that always exists.
 pub const DEFAULT_BUS: &str = "default";
 
+/// Stored bytes after which one [`Store::read`] stops, whatever its count.
+pub const READ_BYTES: usize = 8 << 20;
+
 /// How hard an acknowledged write is pushed towards the disk.
 ///
 /// Every mode writes the WAL before an append resolves, so an acknowledged
@@ -108,6 +111,9 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
+    /// A blocking store task panicked or was cancelled.
+    #[error("a storage task failed: {0}")]
+    Task(String),
     /// Opening the database failed for a reason other than RocksDB.
     #[error("cannot open the data folder {path}: {reason}")]
     Open {
@@ -449,8 +455,11 @@ impl Store {
         self.inner.writer.append(bus.id, &bus.name, entries).await
     }
 
-    /// Reads up to `limit` events with sequence numbers greater than `after`.
-    /// Blocking: call from a blocking context for large reads.
+    /// Reads up to `limit` events with sequence numbers greater than `after`,
+    /// and stops early once the events read hold [`READ_BYTES`] (a page of
+    /// large events stays a few MiB however large `limit` is; callers go on
+    /// from the last seq). Blocking: call from a blocking context for large
+    /// reads.
     pub fn read(
         &self,
         bus: &Bus,
@@ -466,8 +475,13 @@ impl Store {
                 .db
                 .iterator_cf_opt(cf, opts, IteratorMode::From(&start, Direction::Forward));
         let mut out = Vec::with_capacity(limit.min(1024));
+        let mut bytes = 0;
         for item in iter.take(limit) {
+            if bytes >= READ_BYTES {
+                break;
+            }
             let (k, v) = item?;
+            bytes += v.len();
             let (_, seq) = keys::decode_event(&k).ok_or(DecodeError("bad event key"))?;
             let (event, received_at) = codec::decode_event(&v)?;
             out.push(StoredEvent {
@@ -681,6 +695,25 @@ impl Store {
         ]
     }
 
+    /// Whether the store can take writes: its writer thread runs and RocksDB
+    /// reports no background error (a failed flush or compaction, say from
+    /// a full disk, stops all writes until the process restarts).
+    pub fn health(&self) -> Result<(), String> {
+        if !self.inner.writer.running() {
+            return Err("the writer thread is not running".into());
+        }
+        match self
+            .inner
+            .db
+            .property_int_value("rocksdb.background-errors")
+        {
+            Ok(Some(n)) if n > 0 => Err(format!(
+                "RocksDB reported {n} background error(s): a flush or compaction failed (disk full or I/O errors?)"
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Approximate size of the data folder's live data, in bytes.
     pub fn approximate_size(&self) -> u64 {
         columns::ALL
@@ -695,8 +728,9 @@ impl Store {
             .sum()
     }
 
-    /// Stops the writer, syncs the WAL and flushes memtables so the next
-    /// start does not need to replay the log. Appends after this fail with
+    /// Stops the writer, syncs the WAL, flushes memtables so the next start
+    /// does not need to replay the log, and stops RocksDB's background
+    /// compactions and flushes. Appends after this fail with
     /// [`StoreError::Closed`]. Blocking.
     pub fn close(&self) -> Result<(), StoreError> {
         self.inner.writer.shutdown();
@@ -704,6 +738,10 @@ impl Store {
         for (name, _) in columns::ALL {
             self.inner.db.flush_cf(self.cf(name))?;
         }
+        // A handle some straggling task still holds must not leave RocksDB's
+        // background threads running into the process's exit, where they
+        // would lock mutexes that static destruction already tore down.
+        self.inner.db.cancel_all_background_work(true);
         Ok(())
     }
 
@@ -712,6 +750,17 @@ impl Store {
             .db
             .cf_handle(name)
             .expect("every known column family is opened")
+    }
+}
+
+impl Drop for Inner {
+    /// Joins the writer and WAL-sync threads, which hold the database too,
+    /// so the database closes here, on the thread that dropped the last
+    /// handle. Left to the detached threads, the close could run after the
+    /// process began to exit (a test binary's `main` returning) and abort
+    /// with "pthread lock: Invalid argument" inside RocksDB.
+    fn drop(&mut self) {
+        self.writer.shutdown();
     }
 }
 

@@ -126,6 +126,27 @@ pub struct TraceStep {
     pub detail: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Events a rule never handled because retention deleted them first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleGaps {
+    /// How many events the rule missed, in all.
+    pub expired_events: u64,
+    /// The most recent gap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Gap>,
+}
+
+/// A range of events a rule missed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gap {
+    /// The first missing seq.
+    pub from: Seq,
+    /// The last missing seq.
+    pub to: Seq,
+    /// When the rule noticed (RFC 3339).
+    pub detected_at: String,
+}
+
 const DELIVERY_V1: u8 = 1;
 
 fn rule_prefix(bus: BusId, rule: &str) -> Vec<u8> {
@@ -184,6 +205,16 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
         }
     }
     vec![0xff; prefix.len() + 1]
+}
+
+impl Delivery {
+    /// About how much memory the delivery holds (for byte limits).
+    pub fn approx_bytes(&self) -> usize {
+        self.event.size()
+            + self.body.as_ref().map_or(0, |b| b.bytes.len())
+            + self.last_error.as_ref().map_or(0, String::len)
+            + 128
+    }
 }
 
 fn encode_delivery(d: &Delivery) -> Vec<u8> {
@@ -257,6 +288,18 @@ fn cursor_key(bus: BusId, rule: &str) -> Vec<u8> {
     k
 }
 
+/// Dead letters with their keys; one that could not be decoded is an error
+/// in its place.
+pub type DeadLetterPage = Vec<(DeliveryKey, Result<DeadLetter, DecodeError>)>;
+
+/// Where a rule's [`RuleGaps`] are kept: beside its cursor, under a key no
+/// rule name can produce (names never hold a NUL byte).
+fn gaps_key(bus: BusId, rule: &str) -> Vec<u8> {
+    let mut k = cursor_key(bus, rule);
+    k.extend_from_slice(b"\0gaps");
+    k
+}
+
 /// A batch of router writes applied atomically.
 #[derive(Default)]
 pub struct RouterBatch {
@@ -287,6 +330,27 @@ impl Store {
             cursor_key(bus, rule),
             seq.to_be_bytes(),
         );
+    }
+
+    /// Records a rule's gaps in `b`.
+    pub fn set_rule_gaps(&self, b: &mut RouterBatch, bus: BusId, rule: &str, gaps: &RuleGaps) {
+        b.batch.put_cf(
+            self.cfh(columns::CURSORS),
+            gaps_key(bus, rule),
+            serde_json::to_vec(gaps).expect("gaps serialize"),
+        );
+    }
+
+    /// A rule's gaps (none recorded: the default).
+    pub fn rule_gaps(&self, bus: BusId, rule: &str) -> Result<RuleGaps, StoreError> {
+        match self
+            .inner
+            .db
+            .get_cf(self.cfh(columns::CURSORS), gaps_key(bus, rule))?
+        {
+            Some(v) => serde_json::from_slice(&v).map_err(|_| DecodeError("bad rule gaps").into()),
+            None => Ok(RuleGaps::default()),
+        }
     }
 
     /// Queues a delivery (or replaces it, e.g. with a new schedule) in `b`.
@@ -359,7 +423,8 @@ impl Store {
     }
 
     /// Up to `limit` queued deliveries of one target, in queue (seq) order,
-    /// strictly after `after`.
+    /// strictly after `after`, stopping once they hold `max_bytes` (past the
+    /// first). Also says whether it stopped for bytes (more may follow).
     pub fn deliveries(
         &self,
         bus: BusId,
@@ -367,7 +432,8 @@ impl Store {
         target: &str,
         after: Option<(Seq, u32)>,
         limit: usize,
-    ) -> Result<Vec<Delivery>, StoreError> {
+        max_bytes: usize,
+    ) -> Result<(Vec<Delivery>, bool), StoreError> {
         let prefix = target_prefix(bus, rule, target);
         let start = match after {
             Some((seq, sub)) => {
@@ -381,12 +447,17 @@ impl Store {
         };
         let iter = self.prefix_iter(columns::DELIVERIES, &prefix, &start);
         let mut out = Vec::new();
+        let mut bytes = 0;
         for item in iter.take(limit) {
+            if !out.is_empty() && bytes >= max_bytes {
+                return Ok((out, true));
+            }
             let (k, v) = item?;
+            bytes += v.len();
             let key = decode_delivery_key(&k).ok_or(DecodeError("bad delivery key"))?;
             out.push(decode_delivery(key, &v)?);
         }
-        Ok(out)
+        Ok((out, false))
     }
 
     /// Counts queued deliveries of one target (walks the keys).
@@ -399,24 +470,68 @@ impl Store {
         self.count_prefix(columns::DELIVERIES, &target_prefix(bus, rule, target))
     }
 
-    /// Up to `limit` dead letters of a rule (all its targets), in key order.
-    pub fn dead_letters(
+    /// A page of a rule's dead letters (or one target's), in key order,
+    /// strictly after `after`: at most `limit` letters and, past the first,
+    /// about `max_bytes` of stored values, so a page of large events stays
+    /// small. A letter that cannot be decoded comes back as an error in its
+    /// place, so callers can skip it and go on. Also returns whether the
+    /// page stopped early (more letters follow).
+    pub fn dead_letter_page(
         &self,
         bus: BusId,
         rule: &str,
+        target: Option<&str>,
+        after: Option<&DeliveryKey>,
         limit: usize,
-    ) -> Result<Vec<(DeliveryKey, DeadLetter)>, StoreError> {
-        let prefix = rule_prefix(bus, rule);
-        let iter = self.prefix_iter(columns::DEAD_LETTERS, &prefix, &prefix);
+        max_bytes: usize,
+    ) -> Result<(DeadLetterPage, bool), StoreError> {
+        let prefix = match target {
+            Some(t) => target_prefix(bus, rule, t),
+            None => rule_prefix(bus, rule),
+        };
+        let start = match after {
+            Some(k) => {
+                let mut k = delivery_key(k);
+                k.push(0);
+                k
+            }
+            None => prefix.clone(),
+        };
+        let start = if start.as_slice() < prefix.as_slice() {
+            prefix.clone()
+        } else {
+            start
+        };
+        let mut iter = self.prefix_iter(columns::DEAD_LETTERS, &prefix, &start);
         let mut out = Vec::new();
-        for item in iter.take(limit) {
+        let mut bytes = 0;
+        loop {
+            if out.len() >= limit || (!out.is_empty() && bytes >= max_bytes) {
+                return Ok((out, iter.next().is_some()));
+            }
+            let Some(item) = iter.next() else {
+                return Ok((out, false));
+            };
             let (k, v) = item?;
-            let key = decode_delivery_key(&k).ok_or(DecodeError("bad dead-letter key"))?;
-            let dl: DeadLetter =
-                serde_json::from_slice(&v).map_err(|_| DecodeError("bad dead letter"))?;
+            let Some(key) = decode_delivery_key(&k) else {
+                // Not a key this version writes; nothing to skip past by key.
+                continue;
+            };
+            bytes += v.len();
+            let dl = serde_json::from_slice::<DeadLetter>(&v)
+                .map_err(|_| DecodeError("bad dead letter"));
             out.push((key, dl));
         }
-        Ok(out)
+    }
+
+    /// How many dead letters one target has (walks its keys).
+    pub fn count_dead_letters(
+        &self,
+        bus: BusId,
+        rule: &str,
+        target: &str,
+    ) -> Result<u64, StoreError> {
+        self.count_prefix(columns::DEAD_LETTERS, &target_prefix(bus, rule, target))
     }
 
     /// Deletes dead letters of a rule (optionally one target). Returns how
@@ -527,6 +642,7 @@ impl Store {
         let prefix = rule_prefix(bus, rule);
         let mut b = WriteBatch::default();
         b.delete_cf(self.cfh(columns::CURSORS), cursor_key(bus, rule));
+        b.delete_cf(self.cfh(columns::CURSORS), gaps_key(bus, rule));
         b.delete_range_cf(
             self.cfh(columns::DELIVERIES),
             prefix.as_slice(),

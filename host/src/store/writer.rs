@@ -262,6 +262,17 @@ impl Handle {
         call(rx).await
     }
 
+    /// Whether the writer thread is alive and accepting commands.
+    pub(super) fn running(&self) -> bool {
+        self.tx.read().expect("writer handle poisoned").is_some()
+            && self
+                .thread
+                .lock()
+                .expect("writer thread poisoned")
+                .as_ref()
+                .is_some_and(|t| !t.is_finished())
+    }
+
     /// Stops accepting commands, lets the writer finish what is queued and
     /// waits for it. Idempotent.
     pub(super) fn shutdown(&self) {
