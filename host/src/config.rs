@@ -546,35 +546,11 @@ impl ServerConfig {
     }
 }
 
+use crate::duration::parse_duration;
+
 fn duration(key: &'static str, v: Option<String>) -> Result<Option<Duration>, ConfigError> {
     v.map(|s| parse_duration(&s).map_err(|message| ConfigError::Invalid { key, message }))
         .transpose()
-}
-
-/// Parses durations such as `250ms`, `5s`, `1h30m` or `7d`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("'{s}' is not a duration like 250ms, 5s, 24h or 7d ({e})"))
-}
-
-/// Formats a duration compactly: `7d`, `36h`, `90s`, `250ms`; the largest
-/// unit that divides it exactly, so it parses back to the same value.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    for (unit, size) in [
-        ("d", 86_400_000u128),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-    ] {
-        if ms.is_multiple_of(size) {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
 }
 
 #[cfg(test)]
@@ -646,22 +622,5 @@ format = "json"
             .to_string();
             assert!(e.contains(needle), "{e} should mention {needle}");
         }
-    }
-
-    #[test]
-    fn durations() {
-        for (s, d) in [
-            ("250ms", Duration::from_millis(250)),
-            ("5s", Duration::from_secs(5)),
-            ("24h", Duration::from_secs(86_400)),
-            ("7d", Duration::from_secs(7 * 86_400)),
-            ("1h 30m", Duration::from_secs(5400)),
-        ] {
-            assert_eq!(parse_duration(s).unwrap(), d);
-            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d);
-        }
-        assert_eq!(format_duration(Duration::from_secs(7 * 86_400)), "7d");
-        assert_eq!(format_duration(Duration::from_secs(5400)), "90m");
-        assert!(parse_duration("forever").is_err());
     }
 }

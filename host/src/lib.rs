@@ -25,19 +25,24 @@
 
 pub mod api;
 pub mod auth;
+pub mod bus;
+pub mod chain;
 pub mod cli;
 pub mod config;
-pub mod delivery;
+pub mod deliver;
+pub mod duration;
 pub mod event;
 pub mod ingest;
+pub mod matching;
 pub mod metrics;
+pub mod names;
 pub mod pattern;
-pub mod pipeline;
 pub mod plugin;
+pub mod ratelimit;
+pub mod rules;
 pub mod schema;
 pub mod server;
 pub mod store;
-pub mod transform;
 
 #[cfg(test)]
 pub(crate) mod testing {

@@ -26,12 +26,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{self, AppState};
+use crate::auth::AuthSetting;
 use crate::auth::{BootstrapToken, Scope, TokenRecord, TokenStore};
 use crate::config::ServerConfig;
-use crate::pipeline::Router;
+use crate::ingest::publish::Publisher;
 use crate::plugin::{ArtifactCache, PluginEngine, PluginRuntime, PoolSize, Registry};
+use crate::rules::Rules;
 use crate::schema::Schemas;
-use crate::store::Records;
+use crate::store::catalogue::Scope as StoreScope;
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 
@@ -63,6 +65,11 @@ pub enum ServeError {
     /// The TLS certificate or key cannot be used.
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    /// The CPU lacks instructions the storage engine was built for.
+    #[error(
+        "this CPU lacks SSE4.2 or CLMUL (x86-64-v2), which the storage engine is built to use; run Signalbox on a CPU from about 2010 or later"
+    )]
+    Cpu,
     /// Serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -86,9 +93,10 @@ pub async fn run_until(
     config: ServerConfig,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    check_cpu()?;
     let data_dir = config.data_dir.clone();
     let store_options = config.store.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir, store_options))
+    let store = tokio::task::spawn_blocking(move || Store::open_rocks(&data_dir, store_options))
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))??;
     tracing::info!(
@@ -96,7 +104,7 @@ pub async fn run_until(
         sync = ?config.store.sync,
         "Store opened."
     );
-    let tokens = Arc::new(load_tokens(&store, &config)?);
+    let tokens = Arc::new(load_tokens(&store, &config).await?);
     let tls = match &config.tls {
         Some(t) => Some(load_tls(&t.cert_file, &t.key_file)?),
         None => None,
@@ -152,7 +160,7 @@ pub async fn run_until(
         Ok(s) => s,
         Err(error) => {
             server.abort();
-            let _ = tokio::task::spawn_blocking(move || store.close()).await;
+            let _ = store.close().await;
             return Err(error);
         }
     };
@@ -171,9 +179,7 @@ pub async fn run_until(
     let _ = tokio::time::timeout(Duration::from_secs(10), router.shutdown()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), retention).await;
     drop(router);
-    tokio::task::spawn_blocking(move || store.close())
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
+    store.close().await?;
     tracing::info!("Store closed. Bye.");
     Ok(())
 }
@@ -185,7 +191,7 @@ async fn start_services(
     tokens: &Arc<TokenStore>,
     shutdown_rx: &watch::Receiver<bool>,
     gate: &listener::Gate,
-) -> Result<(Arc<Router>, tokio::task::JoinHandle<()>), ServeError> {
+) -> Result<(Arc<Rules>, tokio::task::JoinHandle<()>), ServeError> {
     gate.phase("loading plugins");
     let plugins_dir = config.data_dir.join("plugins");
     let registry = {
@@ -218,7 +224,6 @@ async fn start_services(
             Ok(Registry::open(
                 store,
                 runtime,
-                &plugins_dir,
                 crate::plugin::registry::UploadLimits {
                     max_bytes: settings.max_bytes,
                     max_plugins: settings.max_plugins,
@@ -239,16 +244,9 @@ async fn start_services(
     );
 
     gate.phase("loading schemas");
-    let schemas = {
-        let store = store.clone();
-        Arc::new(
-            tokio::task::spawn_blocking(move || Schemas::load(store))
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))??,
-        )
-    };
+    let schemas = Arc::new(Schemas::load(store.clone()).await?);
     gate.phase("starting rules");
-    let router = Router::start(
+    let router = Rules::start(
         store.clone(),
         registry.clone(),
         config.limits.max_rules_per_bus,
@@ -264,16 +262,31 @@ async fn start_services(
     });
 
     gate.open(api::router(AppState::new(
-        store.clone(),
+        Publisher::new(store.clone(), schemas),
         registry,
         router.clone(),
-        schemas,
         tokens.clone(),
         config.limits,
         shutdown_rx.clone(),
     )));
     tracing::info!("Ready.");
     Ok((router, retention))
+}
+
+/// RocksDB's C++ is built for x86-64-v2 (see `.cargo/config.toml`): on a
+/// CPU without SSE4.2 or CLMUL its checksums would crash the process with
+/// SIGILL, so refuse to start with a message instead. Everything else in
+/// the binary is baseline x86-64.
+fn check_cpu() -> Result<(), ServeError> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !std::arch::is_x86_feature_detected!("sse4.2")
+            || !std::arch::is_x86_feature_detected!("pclmulqdq")
+        {
+            return Err(ServeError::Cpu);
+        }
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
@@ -341,19 +354,20 @@ fn load_tls(
 /// Loads API tokens: those created through the API (stored), those in the
 /// config file (by hash), and `SIGNALBOX_ADMIN_TOKEN` (a plaintext admin
 /// secret, for bootstrapping).
-fn load_tokens(store: &Store, config: &ServerConfig) -> Result<TokenStore, ServeError> {
+async fn load_tokens(store: &Store, config: &ServerConfig) -> Result<TokenStore, ServeError> {
     let tokens = TokenStore::new();
     let err = |e: crate::auth::AuthError| ServeError::Auth(e.to_string());
     let records: Vec<TokenRecord> = store
-        .scan_records(Records::Meta, b"token/")?
+        .list::<TokenRecord>(StoreScope::Server)
+        .await?
         .into_iter()
-        .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+        .map(|(_, t)| t)
         .collect();
     tokens.load(records).map_err(err)?;
-    if store
-        .get_record(Records::Meta, crate::auth::ENFORCED_RECORD)?
-        .is_some()
-    {
+    let setting = store
+        .get::<AuthSetting>(StoreScope::Server, AuthSetting::KEY)
+        .await?;
+    if setting.is_some_and(|s| s.enforced) {
         tokens.enforce();
     }
     for t in &config.auth.tokens {

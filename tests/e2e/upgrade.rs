@@ -11,7 +11,10 @@ use crate::receiver::Receiver;
 use crate::support::*;
 
 fn fixture() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/data-v1"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/data-v1"
+    ))
 }
 
 /// A client that sends the fixture's admin token.
@@ -38,7 +41,12 @@ impl Admin {
     }
 
     async fn get(&self, path: &str) -> Value {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         let (st, v) = status_json(r).await;
         assert_eq!(st, 200, "GET {path}: {v}");
         v
@@ -78,7 +86,10 @@ async fn a_data_folder_of_the_previous_release_opens_and_drains() {
 
     // Schemas, plugins, replays.
     let schemas = admin.get("/v1/buses/orders/schemas").await;
-    assert!(schemas.to_string().contains("com.example.order.created"), "{schemas}");
+    assert!(
+        schemas.to_string().contains("com.example.order.created"),
+        "{schemas}"
+    );
     let plugins = admin.get("/v1/plugins").await;
     assert_eq!(plugins["plugins"][0]["name"], "pass", "{plugins}");
     let replays = admin.get("/v1/replays").await;
@@ -110,10 +121,7 @@ async fn a_data_folder_of_the_previous_release_opens_and_drains() {
         .send(reqwest::Method::PUT, "/v1/buses/orders/rules/ship", &ship)
         .await;
     let got = r.wait_for(6, 60).await;
-    let mut ids: Vec<String> = got
-        .iter()
-        .map(|g| g.header("ce-id").unwrap())
-        .collect();
+    let mut ids: Vec<String> = got.iter().map(|g| g.header("ce-id").unwrap()).collect();
     ids.sort();
     assert_eq!(ids, ["o1", "o1", "o2", "o2", "o3", "o3"]);
     assert_eq!(
@@ -135,7 +143,11 @@ async fn a_data_folder_of_the_previous_release_opens_and_drains() {
     }
     refused["targets"][0]["url"] = json!(r2.url);
     admin
-        .send(reqwest::Method::PUT, "/v1/buses/orders/rules/refused", &refused)
+        .send(
+            reqwest::Method::PUT,
+            "/v1/buses/orders/rules/refused",
+            &refused,
+        )
         .await;
     let done = admin
         .send(

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppState, Problem, check_bus_name, problem::parse_json, read_body};
-use crate::config::{format_duration, parse_duration};
+use crate::duration::{format_duration, parse_duration};
 use crate::event::time::format_rfc3339_micros;
 use crate::schema::BusSchemaConfig;
 use crate::store::{Bus, BusConfig, RateLimit};
@@ -41,8 +41,8 @@ struct BusRequest {
     schemas: BusSchemaConfig,
 }
 
-pub(super) fn bus_json(state: &AppState, bus: &Bus) -> Value {
-    let first = state.store().first_seq(bus).ok().flatten();
+pub(super) async fn bus_json(state: &AppState, bus: &Bus) -> Value {
+    let first = state.store().first_seq(bus).await.ok().flatten();
     json!({
         "name": bus.name,
         "description": bus.config.description,
@@ -59,12 +59,10 @@ pub(super) fn bus_json(state: &AppState, bus: &Bus) -> Value {
 }
 
 async fn list(State(state): State<AppState>) -> Response {
-    let buses: Vec<Value> = state
-        .store()
-        .buses()
-        .iter()
-        .map(|b| bus_json(&state, b))
-        .collect();
+    let mut buses: Vec<Value> = Vec::new();
+    for b in state.store().buses() {
+        buses.push(bus_json(&state, &b).await);
+    }
     axum::Json(json!({ "buses": buses })).into_response()
 }
 
@@ -76,7 +74,7 @@ async fn get_bus(
         .store()
         .bus(&name)
         .ok_or_else(|| Problem::no_such_bus(&name))?;
-    Ok(axum::Json(bus_json(&state, &bus)).into_response())
+    Ok(axum::Json(bus_json(&state, &bus).await).into_response())
 }
 
 async fn put(
@@ -104,7 +102,7 @@ async fn put(
             }
             d
         }
-        None => state.store().options().default_retention,
+        None => state.store().default_retention(),
     };
     let server_max = state.limits().max_event_bytes as u64;
     if let Some(m) = req.max_event_bytes
@@ -144,13 +142,13 @@ async fn put(
         rate_limit: req.rate_limit,
         schemas: req.schemas,
     };
-    let (bus, created) = state.store().put_bus(&name, config).await?;
+    let (bus, created) = state.store().put_bus(name.clone(), config).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(bus_json(&state, &bus))).into_response())
+    Ok((status, axum::Json(bus_json(&state, &bus).await)).into_response())
 }
 
 async fn delete(
@@ -158,9 +156,9 @@ async fn delete(
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
     if name != crate::store::DEFAULT_BUS {
-        state.router().remove_bus(&name).await;
+        state.rules().remove_bus(&name).await;
     }
-    if state.store().delete_bus(&name).await? {
+    if state.store().delete_bus(name.clone()).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(Problem::no_such_bus(&name))

@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 use super::{AppState, Problem, read_body};
 use crate::event::json::{push_json_str, write_json};
-use crate::event::time::{format_rfc3339_micros, now_micros};
+use crate::event::time::format_rfc3339_micros;
+use crate::ingest::publish::Entry;
 use crate::ingest::{self, Mode};
 use crate::metrics::{INGEST_REQUESTS, METRICS};
 use crate::store::{Bus, Lookup, Seq, StoredEvent};
@@ -66,7 +67,6 @@ async fn ingest(
     body: Body,
     mode_out: &mut &'static str,
 ) -> Result<Response, Problem> {
-    let received_at = now_micros();
     let bus = bus_or_404(state, name)?;
     let server = state.limits();
     let body = read_body(body, server.max_request_bytes).await?;
@@ -92,119 +92,44 @@ async fn ingest(
             Problem::new(e.status(), slug, "Request rejected", e.to_string())
         })?;
     *mode_out = parsed.mode.as_str();
-    let mode = parsed.mode.as_str();
-    let m = &*METRICS;
-    if let Err(wait) = state.quotas().take(
-        bus.id,
-        bus.config.rate_limit.as_ref(),
-        parsed.entries.len() as u64,
-    ) {
-        m.rate_limited.get(&[("bus", &bus.name)]).inc();
-        let mut p = Problem::new(
-            429,
-            "rate-limited",
-            "Rate limit exceeded",
-            format!(
-                "bus '{}' accepts {} events per second; retry after {:.1} s",
-                bus.name,
-                bus.config.rate_limit.map_or(0.0, |r| r.events_per_s),
-                wait.as_secs_f64()
-            ),
-        );
-        p.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
-        return Err(p);
-    }
-    let (entries, warnings) = {
-        let schemas = state.schemas().clone();
-        let bus = bus.clone();
-        let mut entries = parsed.entries;
-        offload(large, move || {
-            let warnings = schemas.check(&bus, &mut entries);
-            (entries, warnings)
-        })
-        .await?
-    };
+    let published = state
+        .publisher()
+        .publish(&bus, parsed.entries, parsed.mode.as_str())
+        .await?;
     if parsed.mode != Mode::Batch
-        && let Some(Err(e)) = entries.first()
+        && let Some(Entry::Rejected(e)) = published.entries.first()
     {
-        m.ingest_events
-            .get(&[("bus", &bus.name), ("mode", mode), ("outcome", "rejected")])
-            .inc();
         return Err(Problem::from(e));
     }
-    let total = entries.len();
-    let mut valid = Vec::with_capacity(total);
-    let mut rejected: Vec<Option<crate::event::validate::EventError>> = Vec::with_capacity(total);
-    let mut bytes = 0u64;
-    for entry in entries {
-        match entry {
-            Ok(e) => {
-                bytes += e.size() as u64;
-                valid.push(e);
-                rejected.push(None);
-            }
-            Err(e) => rejected.push(Some(e)),
-        }
-    }
-    let mut seqs = Vec::new().into_iter();
-    let mut duplicates = 0;
-    if !valid.is_empty() {
-        let appended = state.store().append(&bus, &valid, received_at).await?;
-        duplicates = appended.duplicates.len();
-        let all = appended.seqs(valid.len());
-        if !warnings.is_empty() {
-            state
-                .schemas()
-                .record_warnings(state.store(), &bus, &valid, &all, warnings);
-        }
-        seqs = all.into_iter();
-    }
-    let failed = total - valid.len();
-    let accepted = valid.len() - duplicates;
-    m.ingest_events
-        .get(&[("bus", &bus.name), ("mode", mode), ("outcome", "accepted")])
-        .add(accepted as u64);
-    if failed > 0 {
-        m.ingest_events
-            .get(&[("bus", &bus.name), ("mode", mode), ("outcome", "rejected")])
-            .add(failed as u64);
-    }
-    if duplicates > 0 {
-        m.ingest_events
-            .get(&[("bus", &bus.name), ("mode", mode), ("outcome", "duplicate")])
-            .add(duplicates as u64);
-    }
-    m.ingest_bytes
-        .get(&[("bus", &bus.name), ("mode", mode)])
-        .add(bytes);
     // Written by hand: this runs for every event at full ingest rate, and a
     // `serde_json::Value` per entry costs more than the rest of the response.
-    let mut out = String::with_capacity(64 + total * 80);
+    let mut out = String::with_capacity(64 + published.entries.len() * 80);
     out.push_str(&format!(
-        "{{\"accepted\":{},\"failed\":{failed},\"entries\":[",
-        valid.len(),
+        "{{\"accepted\":{},\"failed\":{},\"entries\":[",
+        published.accepted, published.failed,
     ));
-    let mut ok = valid.iter();
-    for (i, slot) in rejected.iter().enumerate() {
+    for (i, entry) in published.entries.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        match slot {
-            None => {
-                let e = ok.next().expect("one valid event per empty slot");
-                let (seq, duplicate) = seqs.next().expect("one seq per valid event");
+        match entry {
+            Entry::Stored {
+                seq,
+                duplicate,
+                event,
+            } => {
                 out.push_str("{\"id\":");
-                push_json_str(&mut out, &e.id);
+                push_json_str(&mut out, &event.id);
                 out.push_str(",\"source\":");
-                push_json_str(&mut out, &e.source);
+                push_json_str(&mut out, &event.source);
                 out.push_str(",\"seq\":");
                 out.push_str(&seq.to_string());
-                if duplicate {
+                if *duplicate {
                     out.push_str(",\"duplicate\":true");
                 }
                 out.push('}');
             }
-            Some(e) => {
+            Entry::Rejected(e) => {
                 let v = json!({
                     "id": e.id,
                     "source": e.event_source,
@@ -219,7 +144,7 @@ async fn ingest(
 }
 
 /// Request bodies above this are parsed and validated on the blocking pool.
-const OFFLOAD_BYTES: usize = 64 << 10;
+const OFFLOAD_BYTES: usize = crate::ingest::publish::OFFLOAD_BYTES;
 
 /// Runs `f` here, or on the blocking pool when `large`.
 async fn offload<T: Send + 'static>(
@@ -287,10 +212,7 @@ async fn list(
         };
         return Ok(follow(state, bus, after, permit).into_response());
     }
-    let store = state.store().clone();
-    let events = tokio::task::spawn_blocking(move || store.read(&bus, after, limit))
-        .await
-        .map_err(|e| Problem::internal(e.to_string()))??;
+    let events = state.store().read(&bus, after, limit).await?;
     let next = events.last().map_or(after, |e| e.seq);
     let mut body = String::with_capacity(events.len() * 512 + 32);
     body.push_str("{\"events\":[");
@@ -323,21 +245,18 @@ fn follow(
         let _permit = permit;
         let mut cursor = after;
         loop {
-            let s = store.clone();
-            let b = bus.clone();
             // The head before the read: if the read finds nothing after the
             // cursor, everything up to this head is gone (retention).
             let head = bus.last_seq();
-            let batch = match tokio::task::spawn_blocking(move || s.read(&b, cursor, 500)).await {
-                Ok(Ok(batch)) => batch,
-                Ok(Err(error)) => {
+            let batch = match store.read(&bus, cursor, 500).await {
+                Ok(batch) => batch,
+                Err(error) => {
                     tracing::warn!(%error, "Event stream read failed.");
                     let _ = tx
                         .send(SseEvent::default().event("error").data(error.to_string()))
                         .await;
                     return;
                 }
-                Err(_) => return,
             };
             if batch.is_empty() {
                 if head > cursor {
@@ -386,12 +305,10 @@ where
     F: FnOnce(tokio::sync::mpsc::Sender<SseEvent>) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    use futures_util::StreamExt as _;
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(f(tx));
-    futures_util::stream::unfold(
-        rx,
-        |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
-    )
+    tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok)
 }
 
 #[derive(Debug, Deserialize)]
@@ -408,11 +325,10 @@ async fn get_one(
     let Query(q) =
         query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
     let bus = bus_or_404(&state, &name)?;
-    let store = state.store().clone();
-    let source = q.source.clone();
-    let lookup = tokio::task::spawn_blocking(move || store.get_by_id(&bus, &id, source.as_deref()))
-        .await
-        .map_err(|e| Problem::internal(e.to_string()))??;
+    let lookup = state
+        .store()
+        .get_by_id(&bus, &id, q.source.as_deref())
+        .await?;
     match lookup {
         Lookup::Found(e) => {
             let mut body = String::new();

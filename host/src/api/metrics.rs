@@ -32,7 +32,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Sequence number of the newest event, by bus.",
         &buses,
     );
-    state.router().render_metrics(&mut out).await;
+    state.rules().render_metrics(&mut out).await;
     let store = state.store().clone();
     if let Ok(stats) = tokio::task::spawn_blocking(move || store.engine_stats()).await {
         for (name, help, value) in stats {

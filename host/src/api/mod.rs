@@ -27,9 +27,9 @@ use tokio::sync::watch;
 
 use crate::auth::TokenStore;
 use crate::config::Limits;
-use crate::ingest::quota::Quotas;
-use crate::pipeline::Router as PipelineRouter;
+use crate::ingest::publish::Publisher;
 use crate::plugin::Registry;
+use crate::rules::Rules;
 use crate::schema::Schemas;
 use crate::store::Store;
 pub use problem::Problem;
@@ -41,12 +41,10 @@ pub struct AppState {
 }
 
 struct StateInner {
-    store: Store,
+    publisher: Publisher,
     registry: Arc<Registry>,
-    router: Arc<PipelineRouter>,
-    schemas: Arc<Schemas>,
+    rules: Arc<Rules>,
     tokens: Arc<TokenStore>,
-    quotas: Quotas,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
     /// One permit per open event stream (`limits.max_followers`).
@@ -58,22 +56,19 @@ impl AppState {
     /// `shutdown` turns true when the server begins to stop; long-lived
     /// responses (event streams) end then.
     pub fn new(
-        store: Store,
+        publisher: Publisher,
         registry: Arc<Registry>,
-        router: Arc<PipelineRouter>,
-        schemas: Arc<Schemas>,
+        rules: Arc<Rules>,
         tokens: Arc<TokenStore>,
         limits: Limits,
         shutdown: watch::Receiver<bool>,
     ) -> AppState {
         AppState {
             inner: Arc::new(StateInner {
-                store,
+                publisher,
                 registry,
-                router,
-                schemas,
+                rules,
                 tokens,
-                quotas: Quotas::default(),
                 followers: Arc::new(tokio::sync::Semaphore::new(limits.max_followers)),
                 limits,
                 shutdown,
@@ -82,19 +77,19 @@ impl AppState {
     }
 
     pub(crate) fn schemas(&self) -> &Arc<Schemas> {
-        &self.inner.schemas
+        self.inner.publisher.schemas()
+    }
+
+    pub(crate) fn publisher(&self) -> &Publisher {
+        &self.inner.publisher
     }
 
     pub(crate) fn tokens(&self) -> &Arc<TokenStore> {
         &self.inner.tokens
     }
 
-    pub(crate) fn quotas(&self) -> &Quotas {
-        &self.inner.quotas
-    }
-
-    pub(crate) fn router(&self) -> &Arc<PipelineRouter> {
-        &self.inner.router
+    pub(crate) fn rules(&self) -> &Arc<Rules> {
+        &self.inner.rules
     }
 
     pub(crate) fn registry(&self) -> &Arc<Registry> {
@@ -102,7 +97,7 @@ impl AppState {
     }
 
     pub(crate) fn store(&self) -> &Store {
-        &self.inner.store
+        self.inner.publisher.store()
     }
 
     pub(crate) fn limits(&self) -> Limits {
@@ -190,7 +185,7 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem
                 "Request timeout",
                 format!(
                     "the request body did not arrive within {} (http.request_timeout)",
-                    crate::config::format_duration(limit)
+                    crate::duration::format_duration(limit)
                 ),
             );
         }
@@ -207,44 +202,8 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem
     })
 }
 
-/// Checks a bus name: `[a-z0-9][a-z0-9._-]{0,62}`.
+/// Checks a bus name (see [`crate::names`]), as a problem naming the field.
 pub(crate) fn check_bus_name(name: &str) -> Result<(), Problem> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 63
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|&c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(Problem::bad_request(format!(
-            "'{name}' is not a valid bus name: use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
-        ))
-        .field("bus"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bus_names() {
-        for ok in [
-            "default",
-            "orders",
-            "a",
-            "0",
-            "hr.onboarding",
-            "a-b_c",
-            &"a".repeat(63),
-        ] {
-            assert!(check_bus_name(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "Orders", "-a", ".a", "a b", "a/b", &"a".repeat(64), "é"] {
-            assert!(check_bus_name(bad).is_err(), "{bad}");
-        }
-    }
+    crate::names::check(crate::names::Kind::Bus, name)
+        .map_err(|e| Problem::bad_request(e.to_string()).field("bus"))
 }

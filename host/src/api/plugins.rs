@@ -113,7 +113,7 @@ async fn delete(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    state.registry().delete(&name, &version)?;
+    state.registry().delete(&name, &version).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -133,21 +133,6 @@ struct TestRequest {
     allowed_hosts: Vec<String>,
     /// Limits for this run.
     limits: Option<PluginLimits>,
-}
-
-/// A rule's JSON configuration as the key/value pairs plugins receive:
-/// strings as they are, other values as JSON text.
-pub(crate) fn config_pairs(config: &Map<String, Value>) -> Vec<(String, String)> {
-    config
-        .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), v)
-        })
-        .collect()
 }
 
 pub(crate) fn call_error_json(e: &CallError) -> Value {
@@ -184,7 +169,7 @@ async fn test(
     }
     let rule_plugin = Arc::new(RulePlugin::new(
         plugin.clone(),
-        config_pairs(&req.config),
+        crate::plugin::config_pairs(&req.config),
         limits,
         allow,
         &format!("test/{name}"),

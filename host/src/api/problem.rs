@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::event::validate::EventError;
+use crate::ingest::publish::PublishError;
 use crate::store::StoreError;
 
 /// An API error. Boxed so that `Result<_, Problem>` stays small on the
@@ -102,6 +103,20 @@ impl From<StoreError> for Problem {
                 p
             }
             other => Problem::internal(other.to_string()),
+        }
+    }
+}
+
+impl From<PublishError> for Problem {
+    fn from(e: PublishError) -> Problem {
+        match e {
+            PublishError::RateLimited { retry_after, .. } => {
+                let mut p = Problem::new(429, "rate-limited", "Rate limit exceeded", e.to_string());
+                p.retry_after = Some(retry_after.as_secs_f64().ceil().max(1.0) as u64);
+                p
+            }
+            PublishError::Store(s) => s.into(),
+            PublishError::Task(t) => Problem::internal(t),
         }
     }
 }

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use super::{AppState, Problem, problem::parse_json, read_body};
-use crate::pipeline::replay::{ReplayRequest, ReplayState};
+use crate::rules::replay::{ReplayRequest, ReplayState};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -27,12 +27,12 @@ async fn start(
 ) -> Result<Response, Problem> {
     let body = read_body(body, 64 << 10).await?;
     let req: ReplayRequest = parse_json(&body)?;
-    let status = state.router().start_replay(&bus, req).await?;
+    let status = state.rules().start_replay(&bus, req).await?;
     Ok((StatusCode::CREATED, axum::Json(status)).into_response())
 }
 
 async fn list(State(state): State<AppState>) -> Response {
-    axum::Json(json!({"replays": state.router().replays()})).into_response()
+    axum::Json(json!({"replays": state.rules().replays()})).into_response()
 }
 
 fn not_found(id: &str) -> Problem {
@@ -43,7 +43,7 @@ async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let s = state.router().replay(&id).ok_or_else(|| not_found(&id))?;
+    let s = state.rules().replay(&id).ok_or_else(|| not_found(&id))?;
     Ok(axum::Json(s).into_response())
 }
 
@@ -63,7 +63,7 @@ async fn control(
             .field("action"));
         }
     };
-    match state.router().control_replay(&id, to) {
+    match state.rules().control_replay(&id, to).await {
         Ok(Some(s)) => Ok(axum::Json(s).into_response()),
         Ok(None) => Err(not_found(&id)),
         Err(m) => Err(Problem::new(409, "replay-finished", "Replay finished", m).field("id")),

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::{AppState, Problem, problem::parse_json, read_body};
 use crate::event::time::format_rfc3339_micros;
-use crate::pipeline::RouterError;
-use crate::pipeline::rule::RuleSpec;
+use crate::rules::RulesError;
+use crate::rules::rule::RuleSpec;
 use crate::store::Lookup;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -33,27 +33,27 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/buses/{bus}/events/{id}/trace", get(trace))
 }
 
-impl From<RouterError> for Problem {
-    fn from(e: RouterError) -> Problem {
+impl From<RulesError> for Problem {
+    fn from(e: RulesError) -> Problem {
         match e {
-            RouterError::Rule(r) => {
+            RulesError::Rule(r) => {
                 Problem::new(400, "invalid-rule", "Invalid rule", r.message).field(r.field)
             }
-            RouterError::NoBus(b) => Problem::no_such_bus(&b),
-            RouterError::NoRule(r) => {
+            RulesError::NoBus(b) => Problem::no_such_bus(&b),
+            RulesError::NoRule(r) => {
                 Problem::not_found("Rule", format!("there is no rule named '{r}' on this bus"))
                     .field("rule")
             }
-            RouterError::LimitReached { .. } => {
+            RulesError::LimitReached { .. } => {
                 Problem::new(409, "limit-reached", "Limit reached", e.to_string()).field("rule")
             }
-            RouterError::Store(s) => Problem::from(s),
+            RulesError::Store(s) => Problem::from(s),
         }
     }
 }
 
 async fn list(State(state): State<AppState>, Path(bus): Path<String>) -> Result<Response, Problem> {
-    let rules = state.router().list_rules(&bus).await?;
+    let rules = state.rules().list_rules(&bus).await?;
     Ok(axum::Json(json!({ "rules": rules })).into_response())
 }
 
@@ -64,7 +64,7 @@ async fn get_rule(
     if state.store().bus(&bus).is_none() {
         return Err(Problem::no_such_bus(&bus));
     }
-    Ok(axum::Json(state.router().get_rule(&bus, &rule).await?).into_response())
+    Ok(axum::Json(state.rules().get_rule(&bus, &rule).await?).into_response())
 }
 
 async fn put(
@@ -74,8 +74,8 @@ async fn put(
 ) -> Result<Response, Problem> {
     let body = read_body(body, 1 << 20).await?;
     let spec: RuleSpec = parse_json(&body)?;
-    let created = state.router().put_rule(&bus, &rule, spec).await?;
-    let v = state.router().get_rule(&bus, &rule).await?;
+    let created = state.rules().put_rule(&bus, &rule, spec).await?;
+    let v = state.rules().get_rule(&bus, &rule).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -88,7 +88,7 @@ async fn delete(
     State(state): State<AppState>,
     Path((bus, rule)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    state.router().delete_rule(&bus, &rule).await?;
+    state.rules().delete_rule(&bus, &rule).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -114,8 +114,8 @@ async fn check_rule(
         .store()
         .bus(bus)
         .ok_or_else(|| Problem::no_such_bus(bus))?;
-    if !state.router().has_rule(bus, rule).await {
-        return Err(RouterError::NoRule(rule.to_owned()).into());
+    if !state.rules().has_rule(bus, rule).await {
+        return Err(RulesError::NoRule(rule.to_owned()).into());
     }
     Ok(b.id)
 }
@@ -155,7 +155,7 @@ async fn dead_letters(
         .as_deref()
         .map(|a| parse_after(bus_id, &rule, a))
         .transpose()?;
-    let counts = state.router().dead_letter_counts(&bus, &rule).await?;
+    let counts = state.rules().dead_letter_counts(&bus, &rule).await?;
     if let Some(t) = &q.target
         && !counts.iter().any(|(id, _)| id == t)
     {
@@ -168,20 +168,17 @@ async fn dead_letters(
         .filter(|(id, _)| q.target.as_deref().is_none_or(|t| t == id))
         .map(|(_, n)| n)
         .sum();
-    let store = state.store().clone();
-    let target = q.target.clone();
-    let (page, more) = tokio::task::spawn_blocking(move || {
-        store.dead_letter_page(
+    let (page, more) = state
+        .store()
+        .dead_letter_page(
             bus_id,
             &rule,
-            target.as_deref(),
+            q.target.as_deref(),
             after.as_ref(),
             limit,
             DLQ_PAGE_BYTES,
         )
-    })
-    .await
-    .map_err(|e| Problem::internal(e.to_string()))??;
+        .await?;
     let next = more
         .then(|| page.last())
         .flatten()
@@ -217,7 +214,7 @@ async fn redrive(
         parse_json(&body)?
     };
     let done = state
-        .router()
+        .rules()
         .redrive(&bus, &rule, req.target.as_deref())
         .await?;
     Ok(axum::Json(json!({"redriven": done.redriven, "skipped": done.skipped})).into_response())
@@ -232,7 +229,7 @@ async fn purge(
         query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
     check_rule(&state, &bus, &rule).await?;
     let n = state
-        .router()
+        .rules()
         .purge_dead_letters(&bus, &rule, q.target.as_deref())
         .await?;
     Ok(axum::Json(json!({"purged": n})).into_response())
@@ -262,17 +259,12 @@ async fn trace(
         .store()
         .bus(&bus)
         .ok_or_else(|| Problem::no_such_bus(&bus))?;
-    let store = state.store().clone();
-    let (lookup, steps) = tokio::task::spawn_blocking(move || {
-        let lookup = store.get_by_id(&b, &id, q.source.as_deref())?;
-        let steps = match &lookup {
-            Lookup::Found(e) => store.trace(b.id, e.seq)?,
-            _ => Vec::new(),
-        };
-        Ok::<_, crate::store::StoreError>((lookup, steps))
-    })
-    .await
-    .map_err(|e| Problem::internal(e.to_string()))??;
+    let store = state.store();
+    let lookup = store.get_by_id(&b, &id, q.source.as_deref()).await?;
+    let steps = match &lookup {
+        Lookup::Found(e) => store.trace(b.id, e.seq).await?,
+        _ => Vec::new(),
+    };
     let e = match lookup {
         Lookup::Found(e) => e,
         Lookup::NotFound => {

@@ -104,7 +104,7 @@ async fn put(
     let body = read_body(body, 1 << 20).await?;
     let schema: Value = parse_json(&body)?;
     let existed = state.schemas().registry(b.id).get(&ty, &v).is_some();
-    let s = state.schemas().put(&b, &ty, &v, schema)?;
+    let s = state.schemas().put(&b, &ty, &v, schema).await?;
     let status = if existed {
         StatusCode::OK
     } else {
@@ -118,7 +118,7 @@ async fn delete(
     Path((b, ty, v)): Path<(String, String, String)>,
 ) -> Result<Response, Problem> {
     let b = bus(&state, &b)?;
-    match state.schemas().delete(&b, &ty, &v)? {
+    match state.schemas().delete(&b, &ty, &v).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(
             Problem::not_found("Schema", format!("no version '{v}' of type '{ty}'"))

@@ -11,8 +11,9 @@ use serde_json::json;
 
 use super::{AppState, Problem, problem::parse_json, read_body};
 use crate::auth::Scope;
-use crate::config::parse_duration;
-use crate::store::Records;
+use crate::auth::{AuthSetting, TokenRecord};
+use crate::duration::parse_duration;
+use crate::store::catalogue::Scope as StoreScope;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -27,10 +28,6 @@ struct CreateRequest {
     scopes: Vec<String>,
     /// Lifetime, e.g. `90d`; none: never expires.
     ttl: Option<String>,
-}
-
-fn key(id: &str) -> Vec<u8> {
-    format!("token/{id}").into_bytes()
 }
 
 async fn list(State(state): State<AppState>) -> Response {
@@ -61,15 +58,19 @@ async fn create(State(state): State<AppState>, body: Body) -> Result<Response, P
         .tokens()
         .record(&token.id)
         .ok_or_else(|| Problem::internal("created token vanished"))?;
-    state.store().put_record(
-        Records::Meta,
-        &key(&token.id),
-        &serde_json::to_vec(&record).unwrap_or_default(),
-    )?;
+    state
+        .store()
+        .put(StoreScope::Server, &token.id, &record)
+        .await?;
     // Authentication is on for good now, across restarts too.
     state
         .store()
-        .put_record(Records::Meta, crate::auth::ENFORCED_RECORD, b"1")?;
+        .put(
+            StoreScope::Server,
+            AuthSetting::KEY,
+            &AuthSetting { enforced: true },
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({"token": token, "secret": secret.expose()})),
@@ -87,6 +88,9 @@ async fn revoke(
         }
         _ => Problem::not_found("Token", e.to_string()).field("id"),
     })?;
-    state.store().delete_record(Records::Meta, &key(&id))?;
+    state
+        .store()
+        .delete::<TokenRecord>(StoreScope::Server, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

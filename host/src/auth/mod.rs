@@ -82,9 +82,26 @@ pub use token::{
     TokenStore, ct_eq, hash_secret,
 };
 
-/// The key of the record (in the host's `meta` records) saying the server
-/// once had tokens, so authentication stays on after a restart.
-pub const ENFORCED_RECORD: &[u8] = b"auth/enforced";
+/// The catalogue setting (key [`AuthSetting::KEY`]) saying the server once
+/// had tokens, so authentication stays on after a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuthSetting {
+    /// Authentication is enforced for good.
+    pub enforced: bool,
+}
+
+impl AuthSetting {
+    /// Its key among the settings.
+    pub const KEY: &str = "auth";
+}
+
+impl crate::store::Record for AuthSetting {
+    const COLLECTION: crate::store::Collection = crate::store::Collection::Settings;
+}
+
+impl crate::store::Record for TokenRecord {
+    const COLLECTION: crate::store::Collection = crate::store::Collection::Tokens;
+}
 
 /// Errors of token management (not of authentication: see [`AuthFailure`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

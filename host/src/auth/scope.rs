@@ -90,7 +90,7 @@ impl Scope {
         };
         let selector = if bus == "*" {
             BusSelector::Any
-        } else if is_bus_name(bus) {
+        } else if crate::names::is_valid(crate::names::Kind::Bus, bus) {
             BusSelector::Bus(bus.to_owned())
         } else {
             return Err(err(format!(
@@ -240,7 +240,7 @@ pub fn required_action(method: &Method, path: &str) -> Option<Action> {
         return Some(Action::Admin);
     }
     let bus = segments[0];
-    if !is_bus_name(bus) {
+    if !crate::names::is_valid(crate::names::Kind::Bus, bus) {
         return Some(Action::Admin);
     }
     let bus = bus.to_owned();
@@ -254,15 +254,4 @@ pub fn required_action(method: &Method, path: &str) -> Option<Action> {
 
 fn is_read(method: &Method) -> bool {
     *method == Method::GET || *method == Method::HEAD
-}
-
-/// Whether `s` is a bus name: `[a-z0-9][a-z0-9._-]{0,62}`.
-pub(crate) fn is_bus_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
-        })
 }

@@ -563,14 +563,11 @@ fn check_name_and_scopes(name: &str, scopes: &[Scope]) -> Result<(), AuthError> 
     Ok(())
 }
 
-/// Compares two digests in time independent of where they differ.
+/// Compares two digests in time independent of where they differ
+/// (`subtle`'s constant-time equality).
 pub fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let mut diff = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        diff |= x ^ y;
-    }
-    // Keep the optimiser from turning the loop into an early-exit compare.
-    std::hint::black_box(diff) == 0
+    use subtle::ConstantTimeEq as _;
+    a.ct_eq(b).into()
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {

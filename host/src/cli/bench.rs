@@ -239,7 +239,7 @@ pub(super) async fn drive(
     let duration = args
         .duration
         .as_deref()
-        .map(crate::config::parse_duration)
+        .map(crate::duration::parse_duration)
         .transpose()
         .map_err(|e| anyhow!(e))?;
     let budget = Arc::new(AtomicI64::new(match (args.events, duration) {

@@ -229,7 +229,7 @@ async fn test(out: Output, args: TestArgs) -> anyhow::Result<ExitCode> {
     })
     .await??;
     let compile_ms = compile_start.elapsed().as_secs_f64() * 1000.0;
-    let pairs = crate::api::plugins::config_pairs(&config);
+    let pairs = crate::plugin::config_pairs(&config);
     let rp = Arc::new(RulePlugin::new(
         Arc::new(plugin),
         pairs,

@@ -250,14 +250,7 @@ fn members_to_event(members: Vec<(Cow<'_, str>, &RawValue)>) -> Result<CloudEven
 }
 
 fn build_event(members: &[(Cow<'_, str>, &RawValue)]) -> Result<CloudEvent, EventError> {
-    let mut specversion = None;
-    let mut id = None;
-    let mut source = None;
-    let mut ty = None;
-    let mut datacontenttype = None;
-    let mut dataschema = None;
-    let mut subject = None;
-    let mut time = None;
+    let mut a = validate::RawAttributes::default();
     let mut data: Option<&RawValue> = None;
     let mut data_base64 = None;
     let mut extensions = Vec::new();
@@ -280,14 +273,14 @@ fn build_event(members: &[(Cow<'_, str>, &RawValue)]) -> Result<CloudEvent, Even
             ));
         }
         match key {
-            "specversion" => specversion = string_attr(key, raw)?,
-            "id" => id = string_attr(key, raw)?,
-            "source" => source = string_attr(key, raw)?,
-            "type" => ty = string_attr(key, raw)?,
-            "datacontenttype" => datacontenttype = string_attr(key, raw)?,
-            "dataschema" => dataschema = string_attr(key, raw)?,
-            "subject" => subject = string_attr(key, raw)?,
-            "time" => time = string_attr(key, raw)?,
+            "specversion" => a.specversion = string_attr(key, raw)?,
+            "id" => a.id = string_attr(key, raw)?,
+            "source" => a.source = string_attr(key, raw)?,
+            "type" => a.ty = string_attr(key, raw)?,
+            "datacontenttype" => a.datacontenttype = string_attr(key, raw)?,
+            "dataschema" => a.dataschema = string_attr(key, raw)?,
+            "subject" => a.subject = string_attr(key, raw)?,
+            "time" => a.time = string_attr(key, raw)?,
             "data" => {
                 if raw.get() != "null" {
                     data = Some(*raw);
@@ -303,26 +296,14 @@ fn build_event(members: &[(Cow<'_, str>, &RawValue)]) -> Result<CloudEvent, Even
         }
     }
 
-    let specversion = specversion.ok_or_else(|| EventError::missing("specversion"))?;
-    validate::check_specversion(&specversion)?;
-    let id = id.ok_or_else(|| EventError::missing("id"))?;
-    validate::check_non_empty("id", &id)?;
-    let source = source.ok_or_else(|| EventError::missing("source"))?;
-    validate::check_source(&source)?;
-    let ty = ty.ok_or_else(|| EventError::missing("type"))?;
-    validate::check_non_empty("type", &ty)?;
-    if let Some(v) = &datacontenttype {
-        validate::check_datacontenttype(v)?;
-    }
-    if let Some(v) = &dataschema {
-        validate::check_dataschema(v)?;
-    }
-    if let Some(v) = &subject {
-        validate::check_subject(v)?;
-    }
-    if let Some(v) = &time {
-        validate::check_time(v)?;
-    }
+    let validate::Required { id, source, ty } = a.check()?;
+    let validate::RawAttributes {
+        datacontenttype,
+        dataschema,
+        subject,
+        time,
+        ..
+    } = a;
 
     let data = match (data, data_base64) {
         (Some(_), Some(_)) => {
@@ -516,6 +497,12 @@ pub fn to_json_string(event: &CloudEvent) -> String {
 /// Appends `s` as a JSON string literal.
 pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
+    push_json_escaped(out, s);
+    out.push('"');
+}
+
+/// Appends `s` escaped as JSON string content, without the quotes.
+pub fn push_json_escaped(out: &mut String, s: &str) {
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let esc = match b {
@@ -536,7 +523,6 @@ pub fn push_json_str(out: &mut String, s: &str) {
         start = i + 1;
     }
     out.push_str(&s[start..]);
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! The JSON event format (structured mode, batch entries, and what the API
 //! returns) lives in [`json`].
 
+pub mod binding;
 pub mod json;
 pub mod time;
 pub mod validate;

@@ -117,6 +117,73 @@ pub const CONTEXT_ATTRIBUTES: [&str; 8] = [
     "time",
 ];
 
+/// The context attributes of an event being parsed, before validation.
+#[derive(Debug, Default)]
+pub struct RawAttributes {
+    /// `specversion`.
+    pub specversion: Option<String>,
+    /// `id`.
+    pub id: Option<String>,
+    /// `source`.
+    pub source: Option<String>,
+    /// `type`.
+    pub ty: Option<String>,
+    /// `datacontenttype`.
+    pub datacontenttype: Option<String>,
+    /// `dataschema`.
+    pub dataschema: Option<String>,
+    /// `subject`.
+    pub subject: Option<String>,
+    /// `time`.
+    pub time: Option<String>,
+}
+
+/// The four required attributes, checked.
+#[derive(Debug)]
+pub struct Required {
+    /// `id`.
+    pub id: String,
+    /// `source`.
+    pub source: String,
+    /// `type`.
+    pub ty: String,
+}
+
+impl RawAttributes {
+    /// Checks every attribute the way the specification asks, whichever
+    /// format the event came in: the required ones are there and well
+    /// formed, the optional ones well formed when present.
+    pub fn check(&mut self) -> Result<Required, EventError> {
+        let specversion = self
+            .specversion
+            .take()
+            .ok_or_else(|| EventError::missing("specversion"))?;
+        check_specversion(&specversion)?;
+        let id = self.id.take().ok_or_else(|| EventError::missing("id"))?;
+        check_non_empty("id", &id)?;
+        let source = self
+            .source
+            .take()
+            .ok_or_else(|| EventError::missing("source"))?;
+        check_source(&source)?;
+        let ty = self.ty.take().ok_or_else(|| EventError::missing("type"))?;
+        check_non_empty("type", &ty)?;
+        if let Some(v) = &self.datacontenttype {
+            check_datacontenttype(v)?;
+        }
+        if let Some(v) = &self.dataschema {
+            check_dataschema(v)?;
+        }
+        if let Some(v) = &self.subject {
+            check_subject(v)?;
+        }
+        if let Some(v) = &self.time {
+            check_time(v)?;
+        }
+        Ok(Required { id, source, ty })
+    }
+}
+
 /// Checks `specversion`.
 pub fn check_specversion(v: &str) -> Result<(), EventError> {
     if v == super::SPEC_VERSION {

@@ -15,12 +15,14 @@
 //! reads the body (enforcing the request size limit), calls
 //! [`parse_request`], appends the valid events to the store and answers.
 
+pub mod publish;
 pub mod quota;
 
 use bytes::Bytes;
 use http::HeaderMap;
 use thiserror::Error;
 
+use crate::event::binding::decode_header_value;
 use crate::event::json::{self, BodyError};
 use crate::event::validate::{self, EventError, EventErrorKind};
 use crate::event::{CloudEvent, Data, ExtensionValue, is_json_media_type};
@@ -130,7 +132,11 @@ pub fn parse_request(
     {
         return Err(IngestError::UnsupportedFormat(essence));
     } else if headers.contains_key("ce-specversion") {
-        let identity = |name: &str| headers.get(name).and_then(|v| percent_decode(v.as_bytes()));
+        let identity = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| decode_header_value(v.as_bytes()))
+        };
         let entry = parse_binary(headers, content_type, body)
             .map_err(|e| e.with_identity(identity("ce-id"), identity("ce-source")));
         (Mode::Binary, vec![entry])
@@ -164,13 +170,10 @@ fn parse_binary(
     content_type: Option<&str>,
     body: Bytes,
 ) -> Result<CloudEvent, EventError> {
-    let mut specversion = None;
-    let mut id = None;
-    let mut source = None;
-    let mut ty = None;
-    let mut dataschema = None;
-    let mut subject = None;
-    let mut time = None;
+    let mut a = validate::RawAttributes {
+        datacontenttype: content_type.map(str::to_owned),
+        ..Default::default()
+    };
     let mut extensions: Vec<(String, ExtensionValue)> = Vec::new();
 
     for name in headers.keys() {
@@ -186,20 +189,20 @@ fn parse_binary(
                 format!("the header 'ce-{attr}' appears more than once"),
             ));
         }
-        let value = percent_decode(raw.as_bytes()).ok_or_else(|| {
+        let value = decode_header_value(raw.as_bytes()).ok_or_else(|| {
             EventError::invalid(
                 attr,
                 format!("the header 'ce-{attr}' is not valid percent-encoded UTF-8"),
             )
         })?;
         match attr {
-            "specversion" => specversion = Some(value),
-            "id" => id = Some(value),
-            "source" => source = Some(value),
-            "type" => ty = Some(value),
-            "dataschema" => dataschema = Some(value),
-            "subject" => subject = Some(value),
-            "time" => time = Some(value),
+            "specversion" => a.specversion = Some(value),
+            "id" => a.id = Some(value),
+            "source" => a.source = Some(value),
+            "type" => a.ty = Some(value),
+            "dataschema" => a.dataschema = Some(value),
+            "subject" => a.subject = Some(value),
+            "time" => a.time = Some(value),
             "datacontenttype" => {
                 return Err(EventError::invalid(
                     "datacontenttype",
@@ -219,27 +222,14 @@ fn parse_binary(
         }
     }
 
-    let specversion = specversion.ok_or_else(|| EventError::missing("specversion"))?;
-    validate::check_specversion(&specversion)?;
-    let id = id.ok_or_else(|| EventError::missing("id"))?;
-    validate::check_non_empty("id", &id)?;
-    let source = source.ok_or_else(|| EventError::missing("source"))?;
-    validate::check_source(&source)?;
-    let ty = ty.ok_or_else(|| EventError::missing("type"))?;
-    validate::check_non_empty("type", &ty)?;
-    let datacontenttype = content_type.map(str::to_owned);
-    if let Some(v) = &datacontenttype {
-        validate::check_datacontenttype(v)?;
-    }
-    if let Some(v) = &dataschema {
-        validate::check_dataschema(v)?;
-    }
-    if let Some(v) = &subject {
-        validate::check_subject(v)?;
-    }
-    if let Some(v) = &time {
-        validate::check_time(v)?;
-    }
+    let validate::Required { id, source, ty } = a.check()?;
+    let validate::RawAttributes {
+        datacontenttype,
+        dataschema,
+        subject,
+        time,
+        ..
+    } = a;
     let data = if body.is_empty() {
         None
     } else {
@@ -283,42 +273,6 @@ fn binary_data(content_type: Option<&str>, body: Bytes) -> Result<Data, EventErr
         }
         _ => Ok(Data::Binary(body)),
     }
-}
-
-/// Decodes `%HH` escapes (the HTTP binding percent-encodes header values
-/// outside printable ASCII) and checks the result is UTF-8.
-fn percent_decode(raw: &[u8]) -> Option<String> {
-    if !raw.contains(&b'%') {
-        return String::from_utf8(raw.to_vec()).ok();
-    }
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3)?;
-            let s = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(s, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(raw[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Percent-encodes a header value the way the HTTP binding asks: space, `"`,
-/// `%` and anything outside printable ASCII.
-pub fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_graphic() && b != b'"' && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -464,17 +418,5 @@ mod tests {
             p.entries[0].as_ref().unwrap_err().kind,
             EventErrorKind::TooLarge
         );
-    }
-
-    #[test]
-    fn percent_coding_round_trips() {
-        for s in ["plain", "with space", "quote\"", "100%", "ünï", "tab\t"] {
-            assert_eq!(
-                percent_decode(percent_encode(s).as_bytes()).as_deref(),
-                Some(s)
-            );
-        }
-        assert_eq!(percent_decode(b"%4"), None);
-        assert_eq!(percent_decode(b"%ff"), None, "not UTF-8");
     }
 }

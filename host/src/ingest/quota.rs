@@ -8,21 +8,15 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::ratelimit::TokenBucket;
 use crate::store::{BusId, RateLimit};
 
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-    rate: f64,
-    burst: f64,
-}
-
-/// Every bus's bucket.
+/// Every bus's bucket, with the limit it was made for.
 #[derive(Default)]
 pub struct Quotas {
-    buckets: Mutex<HashMap<BusId, Bucket>>,
+    buckets: Mutex<HashMap<BusId, (RateLimit, std::sync::Arc<TokenBucket>)>>,
 }
 
 impl Quotas {
@@ -32,33 +26,28 @@ impl Quotas {
         let Some(limit) = limit else {
             return Ok(());
         };
-        let rate = limit.events_per_s.max(0.001);
-        let burst = limit.burst.map_or(rate.max(1.0), |b| b as f64).max(1.0);
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().expect("quota lock");
-        let b = buckets.entry(bus).or_insert(Bucket {
-            tokens: burst,
-            last: now,
-            rate,
-            burst,
-        });
-        // The limit may have been changed since the bucket was made.
-        b.rate = rate;
-        b.burst = burst;
-        b.tokens = (b.tokens + now.duration_since(b.last).as_secs_f64() * rate).min(burst);
-        b.last = now;
-        let need = n as f64;
-        if need > burst {
-            // Can never fit: say how long a full bucket takes and let the
-            // client split the batch.
-            return Err(Duration::from_secs_f64(need / rate));
-        }
-        if b.tokens >= need {
-            b.tokens -= need;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((need - b.tokens) / rate))
-        }
+        let bucket = {
+            let mut buckets = self.buckets.lock().expect("quota lock");
+            match buckets.get(&bus) {
+                // A changed limit starts a fresh (full) bucket.
+                Some((l, b)) if l == limit => b.clone(),
+                _ => {
+                    let rate = limit
+                        .events_per_s
+                        .clamp(TokenBucket::MIN_RATE, TokenBucket::MAX_RATE);
+                    let burst = limit
+                        .burst
+                        .map_or(rate.max(1.0), |b| b as f64)
+                        .clamp(1.0, f64::from(u32::MAX)) as u32;
+                    let b = std::sync::Arc::new(
+                        TokenBucket::new(rate, burst).expect("rate and burst are clamped"),
+                    );
+                    buckets.insert(bus, (*limit, b.clone()));
+                    b
+                }
+            }
+        };
+        bucket.try_take(n)
     }
 }
 
@@ -66,8 +55,8 @@ impl Quotas {
 mod tests {
     use super::*;
 
-    #[test]
-    fn buckets_refill_and_refuse() {
+    #[tokio::test]
+    async fn buckets_refill_and_refuse() {
         let q = Quotas::default();
         let limit = RateLimit {
             events_per_s: 10.0,

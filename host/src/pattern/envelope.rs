@@ -39,7 +39,14 @@ use crate::event::{CloudEvent, Data, ExtensionValue, SPEC_VERSION, is_json_media
 /// Writes the envelope of `event` into `out` (cleared first).
 pub fn envelope_json(event: &CloudEvent, out: &mut Vec<u8>) {
     out.clear();
-    let mut s = String::with_capacity(256 + event.data.as_ref().map_or(0, |d| d.as_bytes().len()));
+    out.extend_from_slice(envelope_text(event, json_data(event)).as_bytes());
+}
+
+/// The envelope of `event` as JSON text, with `data` (the event's JSON data,
+/// from [`json_data`]) as its `data` member. The one writer of the envelope:
+/// patterns match it and input transformers select from it.
+pub fn envelope_text(event: &CloudEvent, data: Option<&str>) -> String {
+    let mut s = String::with_capacity(256 + data.map_or(0, str::len));
     s.push_str("{\"specversion\":\"");
     s.push_str(SPEC_VERSION);
     s.push_str("\",\"id\":");
@@ -71,27 +78,28 @@ pub fn envelope_json(event: &CloudEvent, out: &mut Vec<u8>) {
             ExtensionValue::Integer(i) => s.push_str(&i.to_string()),
         }
     }
-    if let Some(json) = json_data(event) {
+    if let Some(json) = data {
         s.push_str(",\"data\":");
-        s.push_str(&json);
+        s.push_str(json);
     }
     s.push('}');
-    out.extend_from_slice(s.as_bytes());
+    s
 }
 
-/// The event's data as JSON text, if it is JSON.
-pub fn json_data(event: &CloudEvent) -> Option<Cow<'_, str>> {
+/// The event's data as JSON text, if it is JSON: its content type is JSON
+/// (or absent) and the bytes are JSON.
+pub fn json_data(event: &CloudEvent) -> Option<&str> {
     let declared_json = event
         .datacontenttype
         .as_deref()
         .is_none_or(is_json_media_type);
     match &event.data {
-        Some(Data::Json(text)) => Some(Cow::Borrowed(text)),
+        Some(Data::Json(text)) => Some(text),
         Some(Data::Binary(bytes)) if declared_json => {
             let text = std::str::from_utf8(bytes).ok()?;
             serde_json::from_str::<serde::de::IgnoredAny>(text)
                 .ok()
-                .map(|_| Cow::Borrowed(text))
+                .map(|_| text)
         }
         _ => None,
     }

@@ -1,77 +1,13 @@
-//! Building blocks of the per-field value indexes: a fast non-cryptographic
-//! hasher, a prefix/suffix map keyed by the distinct operand lengths, and an
+//! Building blocks of the per-field value indexes: a fast-hash map, a
+//! prefix/suffix map keyed by the distinct operand lengths, and an
 //! incrementally updatable interval set (implicit interval tree).
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use super::keys::KeyRef;
 
-/// FxHash-style hasher (rotate, xor, multiply). Maps are keyed by rule operands
-/// only; event bytes are just looked up, so hash flooding cannot grow them.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher {
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, mut bytes: &[u8]) {
-        while bytes.len() >= 8 {
-            let (c, rest) = bytes.split_at(8);
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            self.add(u64::from_le_bytes(a));
-            bytes = rest;
-        }
-        if bytes.len() >= 4 {
-            let (c, rest) = bytes.split_at(4);
-            let mut a = [0u8; 4];
-            a.copy_from_slice(c);
-            self.add(u64::from(u32::from_le_bytes(a)));
-            bytes = rest;
-        }
-        for &b in bytes {
-            self.add(u64::from(b));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_i64(&mut self, i: i64) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// `HashMap` with [`FxHasher`].
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// `HashMap` with rustc's fast hasher (`rustc-hash`). Maps are keyed by rule
+/// operands only; event bytes are just looked up, so hash flooding cannot
+/// grow them.
+pub(crate) type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Removes every element equal to `x`; returns how many were removed.
 pub(crate) fn remove_all<T: PartialEq>(v: &mut Vec<T>, x: &T) -> usize {
@@ -478,6 +414,7 @@ mod tests {
 
     #[test]
     fn bytes_map_against_hashmap() {
+        use std::collections::HashMap;
         let mut m: BytesMap<u32> = BytesMap::default();
         let mut r: HashMap<Vec<u8>, u32> = HashMap::new();
         let mut seed = 99u64;

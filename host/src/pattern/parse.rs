@@ -14,7 +14,8 @@ use super::{
 };
 
 /// One validated event pattern, ready to be added to a [`Matcher`](super::Matcher)
-/// or evaluated with [`reference_matches`](super::reference_matches).
+/// or evaluated with [`reference_matches`](super::reference_matches) (also
+/// `Pattern::matches`).
 ///
 /// Internally a pattern is a disjunction of *sub-rules* (one per combination of
 /// `$or` alternatives), each a conjunction of field conditions.
@@ -99,12 +100,6 @@ impl Pattern {
     /// Number of sub-rules after `$or` expansion (1 for a pattern without `$or`).
     pub fn sub_rule_count(&self) -> usize {
         self.subs.len()
-    }
-
-    /// Evaluates this pattern alone against a document with the reference
-    /// evaluator (convenience for [`reference_matches`](super::reference_matches)).
-    pub fn matches(&self, doc: &serde_json::Value) -> bool {
-        super::reference::reference_matches(self, doc)
     }
 }
 

@@ -15,6 +15,14 @@
 use super::ops::{Cond, Leaf};
 use super::parse::Pattern;
 
+impl Pattern {
+    /// Evaluates this pattern alone against a document with the reference
+    /// evaluator (convenience for [`reference_matches`]).
+    pub fn matches(&self, doc: &serde_json::Value) -> bool {
+        reference_matches(self, doc)
+    }
+}
+
 enum OwnedLeaf {
     Str(String),
     Num(String),

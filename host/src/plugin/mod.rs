@@ -38,6 +38,21 @@ pub use inspect::{PluginKind, inspect};
 pub use registry::{PluginInfo, Registry};
 pub use runtime::{LoadedPlugin, PluginLimits, PluginRuntime, PluginStatus, RulePlugin};
 
+/// A rule's plugin configuration (a JSON object) as the `config` list a
+/// plugin's `init` receives: strings as they are, other values as JSON text.
+pub fn config_pairs(config: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    config
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 /// Errors from loading or managing plugins.
 #[derive(Debug, Error)]
 pub enum PluginError {

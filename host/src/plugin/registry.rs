@@ -2,17 +2,16 @@
 //!
 //! An upload is checked ([`super::inspect`]), compiled and type-checked
 //! before it is accepted, so a stored plugin always runs. The component's
-//! bytes are written to `<data>/plugins/blobs/<sha256>.wasm` (written to a
-//! temporary file, synced, then renamed) and its metadata to the `plugins`
-//! column family; at start-up every stored plugin is loaded again from the
-//! compiled-artifact cache, so a restart does not recompile.
+//! bytes go to the store as a blob named by their SHA-256 and its metadata
+//! to the catalogue's `plugins` collection ([`crate::store::catalogue`]); at
+//! start-up every stored plugin is loaded again from the compiled-artifact
+//! cache, so a restart does not recompile.
 //!
 //! A version, once uploaded, never changes: uploading the same bytes again is
 //! a no-op, different bytes are a conflict. A version that a rule uses cannot
 //! be deleted.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,8 @@ use super::engine::hex;
 use super::inspect::{PluginKind, inspect};
 use super::runtime::{LoadedPlugin, PluginRuntime};
 use crate::event::time::{format_rfc3339_micros, now_micros};
-use crate::store::{Records, Store};
+use crate::store::Store;
+use crate::store::catalogue::{Collection, Record, Scope};
 
 /// Default limit on the size of an uploaded component (Python components
 /// built with componentize-py are 20–40 MB).
@@ -60,10 +60,19 @@ pub struct PluginInfo {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Record {
-    v: u8,
+struct PluginRecord {
     #[serde(flatten)]
     info: PluginInfo,
+}
+
+impl Record for PluginRecord {
+    const COLLECTION: Collection = Collection::Plugins;
+}
+
+/// Waits for a store call from a blocking thread (loading and compiling
+/// run on the blocking pool).
+fn wait<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Handle::current().block_on(f)
 }
 
 /// Counts from loading stored plugins at start-up.
@@ -86,7 +95,6 @@ type InUse = Arc<dyn Fn(&str) -> Vec<String> + Send + Sync>;
 pub struct Registry {
     runtime: PluginRuntime,
     store: Store,
-    blobs: PathBuf,
     max_bytes: usize,
     max_plugins: usize,
     loaded: RwLock<Loaded>,
@@ -140,22 +148,10 @@ impl Drop for Reservation<'_> {
     }
 }
 
-/// Checks a plugin name: like a bus name.
+/// Checks a plugin name (see [`crate::names`]).
 pub fn check_name(name: &str) -> Result<(), PluginError> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 63
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|&c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(PluginError::BadName(format!(
-            "'{name}' is not a valid plugin name: use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
-        )))
-    }
+    crate::names::check(crate::names::Kind::Plugin, name)
+        .map_err(|e| PluginError::BadName(e.to_string()))
 }
 
 /// Checks a version string: 1 to 64 of `A-Za-z0-9.+_-`.
@@ -186,16 +182,14 @@ pub fn parse_reference(reference: &str) -> Result<(&str, &str), PluginError> {
     Ok((name, version))
 }
 
-fn record_key(name: &str, version: &str) -> Vec<u8> {
-    let mut k = name.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(version.as_bytes());
-    k
+fn record_key(name: &str, version: &str) -> String {
+    format!("{name}@{version}")
 }
 
 impl Registry {
-    /// Opens the registry in `<data>/plugins` and loads every stored plugin.
-    /// Blocking: loading compiles plugins missing from the artifact cache.
+    /// Opens the registry and loads every stored plugin. Blocking (call it
+    /// on the blocking pool): loading compiles plugins missing from the
+    /// artifact cache.
     ///
     /// Uploads larger than `max_bytes`, or beyond `max_plugins` stored
     /// versions, are refused; plugins already stored always load, even if a
@@ -203,15 +197,11 @@ impl Registry {
     pub fn open(
         store: Store,
         runtime: PluginRuntime,
-        dir: &Path,
         limits: UploadLimits,
     ) -> Result<(Registry, LoadReport), PluginError> {
-        let blobs = dir.join("blobs");
-        std::fs::create_dir_all(&blobs)?;
         let registry = Registry {
             runtime,
             store,
-            blobs,
             max_bytes: limits.max_bytes,
             max_plugins: limits.max_plugins,
             loaded: RwLock::new(BTreeMap::new()),
@@ -222,21 +212,18 @@ impl Registry {
         };
         let start = Instant::now();
         let mut report = LoadReport::default();
-        for (_, value) in registry.store.scan_records(Records::Plugins, b"")? {
-            let record: Record = match serde_json::from_slice(&value) {
-                Ok(r) => r,
-                Err(error) => {
-                    tracing::error!(%error, "Skipping an unreadable plugin record.");
-                    continue;
-                }
-            };
+        for (_, record) in wait(registry.store.list::<PluginRecord>(Scope::Server))? {
             let info = record.info;
-            let path = registry.blob_path(&info.sha256);
-            let loaded = std::fs::read(&path)
-                .map_err(PluginError::from)
-                .and_then(|bytes| {
+            let loaded = match wait(registry.store.get_blob(&info.sha256)) {
+                Ok(Some(bytes)) => {
                     registry.build(&info.name, &info.version, info.kind, &bytes, &info.sha256)
-                });
+                }
+                Ok(None) => Err(PluginError::Engine(format!(
+                    "its component (sha256 {}) is missing from the store",
+                    info.sha256
+                ))),
+                Err(e) => Err(e.into()),
+            };
             match loaded {
                 Ok((plugin, from_cache, _)) => {
                     report.plugins += 1;
@@ -269,10 +256,6 @@ impl Registry {
     /// The upload size limit.
     pub fn max_bytes(&self) -> usize {
         self.max_bytes
-    }
-
-    fn blob_path(&self, sha256: &str) -> PathBuf {
-        self.blobs.join(format!("{sha256}.wasm"))
     }
 
     fn build(
@@ -364,7 +347,7 @@ impl Registry {
                 abandoned.store(true, std::sync::atomic::Ordering::Release);
                 Err(PluginError::Invalid(format!(
                     "compiling the component took longer than {} (plugins.compile_timeout); it is not stored",
-                    crate::config::format_duration(self.compile_timeout)
+                    crate::duration::format_duration(self.compile_timeout)
                 )))
             }
         }
@@ -404,17 +387,7 @@ impl Registry {
         if abandoned.load(std::sync::atomic::Ordering::Acquire) {
             return Err(PluginError::Invalid("the upload timed out".into()));
         }
-        let path = self.blob_path(&sha256);
-        if !path.exists() {
-            let tmp = path.with_extension("tmp");
-            {
-                use std::io::Write;
-                let mut f = std::fs::File::create(&tmp)?;
-                f.write_all(bytes)?;
-                f.sync_all()?;
-            }
-            std::fs::rename(&tmp, &path)?;
-        }
+        wait(self.store.put_blob(&sha256, bytes))?;
         let info = PluginInfo {
             name: name.to_owned(),
             version: version.to_owned(),
@@ -426,13 +399,11 @@ impl Registry {
             imports: inspection.imports,
             compile_ms: took.as_millis() as u64,
         };
-        let value = serde_json::to_vec(&Record {
-            v: 1,
-            info: info.clone(),
-        })
-        .expect("plugin records serialize");
-        self.store
-            .put_record(Records::Plugins, &record_key(name, version), &value)?;
+        wait(self.store.put(
+            Scope::Server,
+            &record_key(name, version),
+            &PluginRecord { info: info.clone() },
+        ))?;
         self.loaded.write().expect("registry lock").insert(
             (name.to_owned(), version.to_owned()),
             (info.clone(), Arc::new(plugin)),
@@ -477,7 +448,7 @@ impl Registry {
     }
 
     /// Deletes a version unless a rule uses it.
-    pub fn delete(&self, name: &str, version: &str) -> Result<(), PluginError> {
+    pub async fn delete(&self, name: &str, version: &str) -> Result<(), PluginError> {
         let reference = format!("{name}@{version}");
         let key = (name.to_owned(), version.to_owned());
         let sha = match self.loaded.read().expect("registry lock").get(&key) {
@@ -494,12 +465,16 @@ impl Registry {
             }
         }
         self.store
-            .delete_record(Records::Plugins, &record_key(name, version))?;
-        let mut loaded = self.loaded.write().expect("registry lock");
-        loaded.remove(&key);
-        // Other versions may share the same bytes.
-        if !loaded.values().any(|(i, _)| i.sha256 == sha) {
-            let _ = std::fs::remove_file(self.blob_path(&sha));
+            .delete::<PluginRecord>(Scope::Server, &record_key(name, version))
+            .await?;
+        let shared = {
+            let mut loaded = self.loaded.write().expect("registry lock");
+            loaded.remove(&key);
+            // Other versions may share the same bytes.
+            loaded.values().any(|(i, _)| i.sha256 == sha)
+        };
+        if !shared && let Err(error) = self.store.delete_blob(&sha).await {
+            tracing::warn!(%error, sha256 = %sha, "Cannot delete a plugin's component; it stays on disk.");
         }
         Ok(())
     }

@@ -71,49 +71,13 @@ mod infer;
 mod registry;
 mod service;
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 pub use infer::{InferenceLimits, SchemaInference};
 pub use registry::SchemaRegistry;
 pub use service::{Schemas, SchemasError, Warnings};
 
-/// What a bus does with events whose data does not match their schema.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SchemaPolicy {
-    /// Do not validate at all (the default): no cost on the ingest path.
-    #[default]
-    Off,
-    /// Validate and accept every event, reporting violations as warnings.
-    Warn,
-    /// Validate and reject events that violate their schema. Events of a type
-    /// with no registered schema are accepted.
-    Enforce,
-}
-
-/// A bus's schema settings, stored with the bus.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BusSchemaConfig {
-    /// The policy for event types not named in `per_type`.
-    pub default_policy: SchemaPolicy,
-    /// Policies for particular event types (by exact `type`).
-    pub per_type: BTreeMap<String, SchemaPolicy>,
-    /// Whether events on this bus feed schema discovery ([`SchemaInference`]).
-    pub discovery: bool,
-}
-
-impl BusSchemaConfig {
-    /// The policy that applies to events of `event_type`.
-    pub fn policy_for(&self, event_type: &str) -> SchemaPolicy {
-        self.per_type
-            .get(event_type)
-            .copied()
-            .unwrap_or(self.default_policy)
-    }
-}
+pub use crate::bus::{BusSchemaConfig, SchemaPolicy};
 
 /// One registered version of the schema of an event type. This is the record
 /// the host persists (as JSON, e.g. under [`SchemaVersion::storage_key`]) and

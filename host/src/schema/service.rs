@@ -1,8 +1,8 @@
 //! Schemas as the server uses them: one registry per bus, persisted in the
-//! `schemas` column family, consulted on the ingest path.
+//! catalogue's `schemas` collection, consulted on the ingest path.
 //!
-//! Records are stored under `bus_id | "schema/" | type \0 version` as JSON
-//! [`SchemaVersion`]s and loaded into each bus's [`SchemaRegistry`] at
+//! Each version is a [`SchemaVersion`] record of its bus, keyed by
+//! `type \0 version`, loaded into each bus's [`SchemaRegistry`] at
 //! start-up. On ingest, a bus whose schema policy is `off` everywhere (the
 //! default) and which does not run discovery costs nothing: the check
 //! returns before looking at the events.
@@ -19,8 +19,9 @@ use crate::event::CloudEvent;
 use crate::event::time::{format_rfc3339_micros, now_micros};
 use crate::event::validate::{EventError, EventErrorKind};
 use crate::metrics::METRICS;
+use crate::store::catalogue::{Collection, Record, Scope};
 use crate::store::queue::TraceStep;
-use crate::store::{Bus, BusId, Records, Seq, Store, StoreError};
+use crate::store::{Bus, BusId, Seq, Store, StoreError};
 
 /// Every bus's schemas.
 pub struct Schemas {
@@ -40,16 +41,12 @@ pub enum SchemasError {
     Store(#[from] StoreError),
 }
 
-fn prefix(bus: BusId) -> Vec<u8> {
-    let mut k = bus.to_be_bytes().to_vec();
-    k.extend_from_slice(b"schema/");
-    k
+impl Record for SchemaVersion {
+    const COLLECTION: Collection = Collection::Schemas;
 }
 
-fn key(bus: BusId, v: &SchemaVersion) -> Vec<u8> {
-    let mut k = prefix(bus);
-    k.extend_from_slice(&v.storage_key());
-    k
+fn key(v: &SchemaVersion) -> String {
+    String::from_utf8_lossy(&v.storage_key()).into_owned()
 }
 
 /// Warnings for accepted events: (index among the accepted events, violations).
@@ -57,7 +54,7 @@ pub type Warnings = Vec<(usize, Vec<Violation>)>;
 
 impl Schemas {
     /// Loads every bus's schemas.
-    pub fn load(store: Store) -> Result<Schemas, StoreError> {
+    pub async fn load(store: Store) -> Result<Schemas, StoreError> {
         let s = Schemas {
             store: store.clone(),
             registries: RwLock::new(HashMap::new()),
@@ -65,16 +62,9 @@ impl Schemas {
         };
         for bus in store.buses() {
             let registry = s.registry(bus.id);
-            for (_, value) in store.scan_records(Records::Schemas, &prefix(bus.id))? {
-                match serde_json::from_slice::<SchemaVersion>(&value) {
-                    Ok(v) => {
-                        if let Err(error) = registry.insert(v) {
-                            tracing::error!(bus = %bus.name, %error, "Skipping a stored schema that no longer compiles.");
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(bus = %bus.name, %error, "Skipping an unreadable schema record.")
-                    }
+            for (_, v) in store.list::<SchemaVersion>(Scope::Bus(bus.id)).await? {
+                if let Err(error) = registry.insert(v) {
+                    tracing::error!(bus = %bus.name, %error, "Skipping a stored schema that no longer compiles.");
                 }
             }
         }
@@ -108,7 +98,7 @@ impl Schemas {
     }
 
     /// Registers a version (idempotent for identical content).
-    pub fn put(
+    pub async fn put(
         &self,
         bus: &Bus,
         event_type: &str,
@@ -117,16 +107,12 @@ impl Schemas {
     ) -> Result<SchemaVersion, SchemasError> {
         let registry = self.registry(bus.id);
         let v = registry.put(event_type, version, schema)?;
-        self.store.put_record(
-            Records::Schemas,
-            &key(bus.id, &v),
-            &serde_json::to_vec(&v).expect("schemas serialize"),
-        )?;
+        self.store.put(Scope::Bus(bus.id), &key(&v), &v).await?;
         Ok(v)
     }
 
     /// Removes a version. Returns it if it existed.
-    pub fn delete(
+    pub async fn delete(
         &self,
         bus: &Bus,
         event_type: &str,
@@ -137,7 +123,8 @@ impl Schemas {
             return Ok(None);
         };
         self.store
-            .delete_record(Records::Schemas, &key(bus.id, &v))?;
+            .delete::<SchemaVersion>(Scope::Bus(bus.id), &key(&v))
+            .await?;
         Ok(Some(v))
     }
 
@@ -216,7 +203,7 @@ impl Schemas {
 
     /// Records a `schema_warning` trace step for each accepted event that
     /// violated its schema under `warn`.
-    pub fn record_warnings(
+    pub async fn record_warnings(
         &self,
         store: &Store,
         bus: &Bus,
@@ -225,7 +212,7 @@ impl Schemas {
         warnings: Warnings,
     ) {
         let now = now_micros();
-        let mut b = store.router_batch();
+        let mut b = store.batch();
         for (i, violations) in warnings {
             let Some((seq, duplicate)) = seqs.get(i) else {
                 continue;
@@ -235,12 +222,11 @@ impl Schemas {
             }
             let mut detail = Map::new();
             detail.insert("violations".into(), json!(violations));
-            store.put_trace(
-                &mut b,
+            b.put_trace(
                 bus.id,
                 *seq,
                 now,
-                &TraceStep {
+                TraceStep {
                     at: format_rfc3339_micros(now),
                     step: "schema_warning".into(),
                     rule: None,
@@ -249,7 +235,7 @@ impl Schemas {
                 },
             );
         }
-        if let Err(error) = store.commit(b) {
+        if let Err(error) = store.commit(b).await {
             tracing::warn!(%error, "Cannot record schema warnings in traces.");
         }
     }

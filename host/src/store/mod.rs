@@ -1,97 +1,61 @@
-//! The store: Signalbox's only owner of RocksDB.
+//! The state seam: everything Signalbox keeps, behind narrow typed
+//! interfaces that a storage engine implements.
 //!
-//! It holds the **bus log** — per bus, an append-only sequence of events
-//! numbered 1, 2, 3, … — and, in other column families, everything else that
-//! must survive a restart (see [`columns`] and `docs/storage.md`).
+//! | interface | what it holds | who uses it |
+//! |---|---|---|
+//! | [`BusLog`] | buses, and per bus an append-only log of events numbered 1, 2, 3, …: append a batch, read from a position, follow the head, look up by id, retention | ingest, dispatchers, rule workers catching up, replays, the read API |
+//! | [`RuleProgress`] | each rule's position in its bus, committed **atomically** with the deliveries and trace steps it produced ([`Batch`]) | rule workers, replays |
+//! | [`DeliveryQueue`] | per (rule, target) the deliveries to make, in bus order, and the dead letters | target workers, redrive, the dead-letter API |
+//! | [`Traces`] | what happened to each event, step by step | everyone writes (in a [`Batch`]); the trace API reads |
+//! | [`Catalogue`] | the definitions: rules, plugins and their bytes, tokens, schemas, replays, settings — typed records ([`catalogue::Record`]), each with a format version | the rule catalogue, plugin registry, tokens, schema registry, replays |
 //!
-//! # Durability
+//! Writes that must happen together — a rule's new position, the
+//! deliveries for the events it passed and their trace steps; a delivery's
+//! outcome and its trace step — go into one [`Batch`] and are applied by
+//! [`RuleProgress::commit`] all or nothing. A [`Batch`] is plain data (a list
+//! of [`queue::Op`]s), so each engine applies it its own way.
 //!
-//! [`Store::append`] resolves only once its events are in RocksDB's write-ahead
-//! log. All writes go through one writer thread that takes every request
-//! waiting at that moment and commits them as a single `WriteBatch` (group
-//! commit), so concurrent producers share one WAL write, and, in
-//! [`SyncMode::Always`], one `fsync`. The writer also assigns sequence
-//! numbers, which is what keeps them gap-free and in commit order.
-//!
-//! # Narrow interface
-//!
-//! The rest of the host sees appends, reads from a position, look-ups by id
-//! and a "new events committed" signal — the operations a distributed log
-//! (Kafka, JetStream) also offers — never a RocksDB handle. The handle stays
-//! private to this module.
+//! [`Store`] is the handle the rest of the host holds: cheap to clone, an
+//! engine behind it. Today the one engine is [`rocks`], an embedded RocksDB
+//! (see `docs/storage.md`); a second one implements the same five traits
+//! ([`Backend`]) and slots in without the rest of the host changing.
 
-pub mod codec;
-pub mod columns;
-pub mod keys;
+pub mod catalogue;
 pub mod queue;
-mod retention;
-mod writer;
+pub mod rocks;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, ReadOptions};
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
+pub use crate::bus::{BusConfig, RateLimit};
 use crate::event::CloudEvent;
-pub use codec::DecodeError;
-pub use keys::{BusId, Seq};
+pub use catalogue::{Catalogue, Collection, Record};
+pub use queue::{Batch, DeadLetterPage, Delivery, DeliveryKey, RuleGaps, TraceStep};
+pub use rocks::{DecodeError, RocksStore, StoreOptions, SyncMode};
+
+/// Per-bus event sequence number. The first event of a bus is 1; 0 means
+/// "before the first event".
+pub type Seq = u64;
+
+/// A bus's numeric id, assigned when it is created and never reused, so a
+/// deleted and re-created bus never sees the old bus's events.
+pub type BusId = u32;
 
 /// The bus that always exists.
 pub const DEFAULT_BUS: &str = "default";
 
-/// Stored bytes after which one [`Store::read`] stops, whatever its count.
+/// Stored bytes after which one [`BusLog::read`] stops, whatever its count:
+/// a page of large events stays a few MiB however large the page asked for.
+/// Callers go on from the last seq.
 pub const READ_BYTES: usize = 8 << 20;
 
-/// How hard an acknowledged write is pushed towards the disk.
-///
-/// Every mode writes the WAL before an append resolves, so an acknowledged
-/// event survives the Signalbox process being killed (`kill -9`, OOM, panic).
-/// The modes differ in what survives the *machine* losing power or the kernel
-/// crashing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum SyncMode {
-    /// `fsync` the WAL before acknowledging. Concurrent requests share one
-    /// `fsync` (group commit). Survives power loss.
-    Always,
-    /// Acknowledge once the WAL is written; a background thread `fsync`s it
-    /// every `sync_interval` (default 50 ms). Power loss can lose at most the
-    /// last interval of acknowledged events. The default.
-    #[default]
-    Batch,
-    /// Acknowledge once the WAL is written; never `fsync` explicitly and let
-    /// the operating system write back (typically within 30 s).
-    Os,
-}
-
-/// How the store is opened.
-#[derive(Debug, Clone)]
-pub struct StoreOptions {
-    /// Durability of acknowledged writes.
-    pub sync: SyncMode,
-    /// WAL `fsync` period in [`SyncMode::Batch`].
-    pub sync_interval: Duration,
-    /// Retention of the `default` bus and of buses created without one.
-    pub default_retention: Duration,
-    /// How often retention looks for expired events.
-    pub retention_interval: Duration,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        StoreOptions {
-            sync: SyncMode::Batch,
-            sync_interval: Duration::from_millis(50),
-            default_retention: Duration::from_secs(7 * 24 * 3600),
-            retention_interval: Duration::from_secs(60),
-        }
-    }
-}
+/// A boxed future, for the traits' asynchronous operations (the traits are
+/// used as `dyn` objects).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Errors from the store.
 #[derive(Debug, Error)]
@@ -114,62 +78,33 @@ pub enum StoreError {
     /// A blocking store task panicked or was cancelled.
     #[error("a storage task failed: {0}")]
     Task(String),
+    /// A catalogue record cannot be used (its format version is newer than
+    /// this release knows, or it does not parse).
+    #[error("catalogue record {collection}/{key}: {reason}")]
+    Record {
+        /// Its collection.
+        collection: &'static str,
+        /// Its key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A blob (a plugin's component) could not be read or written.
+    #[error("blob {path}: {reason}")]
+    Blob {
+        /// Where it is kept.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// Opening the database failed for a reason other than RocksDB.
     #[error("cannot open the data folder {path}: {reason}")]
     Open {
         /// The data folder.
-        path: PathBuf,
+        path: std::path::PathBuf,
         /// What went wrong.
         reason: String,
     },
-}
-
-/// A bus's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BusConfig {
-    /// Free text for humans.
-    #[serde(default)]
-    pub description: String,
-    /// How long events are kept, in seconds.
-    pub retention_secs: u64,
-    /// Largest event accepted on this bus; `None` uses the server's limit.
-    #[serde(default)]
-    pub max_event_bytes: Option<u64>,
-    /// Duplicate suppression: an event whose `source` and `id` match an
-    /// event received within this many seconds is acknowledged but not
-    /// stored again. `None` (the default) stores every event.
-    #[serde(default)]
-    pub dedup_window_secs: Option<u64>,
-    /// Ingest rate limit: events per second, and the burst allowed above it.
-    #[serde(default)]
-    pub rate_limit: Option<RateLimit>,
-    /// Schema validation settings (see `crate::schema`).
-    #[serde(default)]
-    pub schemas: crate::schema::BusSchemaConfig,
-}
-
-impl Default for BusConfig {
-    fn default() -> Self {
-        BusConfig {
-            description: String::new(),
-            retention_secs: 7 * 24 * 3600,
-            max_event_bytes: None,
-            dedup_window_secs: None,
-            rate_limit: None,
-            schemas: crate::schema::BusSchemaConfig::default(),
-        }
-    }
-}
-
-/// A bus's ingest rate limit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    /// Sustained events per second.
-    pub events_per_s: f64,
-    /// Events accepted at once above the rate (default: one second's worth).
-    #[serde(default)]
-    pub burst: Option<u64>,
 }
 
 /// What an append did.
@@ -184,7 +119,8 @@ pub struct Appended {
 }
 
 impl Appended {
-    /// The seq each input event ended up with, in input order.
+    /// The seq each input event ended up with, in input order, and whether
+    /// it was a duplicate.
     pub fn seqs(&self, n: usize) -> Vec<(Seq, bool)> {
         let mut out = Vec::with_capacity(n);
         let mut next = self.first;
@@ -205,17 +141,6 @@ impl Appended {
     }
 }
 
-/// A bus as stored in the `buses` column family.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct BusRecord {
-    v: u8,
-    id: BusId,
-    name: String,
-    created_at: i64,
-    updated_at: i64,
-    config: BusConfig,
-}
-
 /// A bus: its identity, settings and commit signal.
 #[derive(Debug)]
 pub struct Bus {
@@ -233,12 +158,33 @@ pub struct Bus {
 }
 
 impl Bus {
+    /// A bus as an engine loaded or created it; `committed` follows its
+    /// highest committed seq.
+    pub fn new(
+        name: String,
+        id: BusId,
+        created_at: i64,
+        updated_at: i64,
+        config: BusConfig,
+        committed: watch::Receiver<Seq>,
+    ) -> Bus {
+        Bus {
+            name,
+            id,
+            created_at,
+            updated_at,
+            config,
+            committed,
+        }
+    }
+
     /// The highest committed sequence number (0 when the bus is empty).
     pub fn last_seq(&self) -> Seq {
         *self.committed.borrow()
     }
 
-    /// A receiver that changes whenever new events are committed.
+    /// A receiver that changes whenever new events are committed: how
+    /// followers, dispatchers and catching-up rules wait for the head.
     pub fn subscribe(&self) -> watch::Receiver<Seq> {
         self.committed.clone()
     }
@@ -266,547 +212,184 @@ pub enum Lookup {
     Ambiguous(Vec<String>),
 }
 
-/// Column families holding small records (definitions and progress) that
-/// other modules read and write by key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Records {
-    /// Plugin metadata, keyed by `name \0 version`.
-    Plugins,
-    /// Rule definitions, keyed by `bus_id | rule`.
-    Rules,
-    /// Per-rule progress, keyed by `bus_id | rule`.
-    Cursors,
-    /// Schemas and other governance records.
-    Schemas,
-    /// Server-wide small records (API tokens under `token/`).
-    Meta,
+/// Buses and their logs.
+pub trait BusLog: Send + Sync {
+    /// A bus by name.
+    fn bus(&self, name: &str) -> Option<Arc<Bus>>;
+    /// All buses, sorted by name.
+    fn buses(&self) -> Vec<Arc<Bus>>;
+    /// Retention of buses created without one.
+    fn default_retention(&self) -> std::time::Duration;
+    /// Creates a bus or replaces its settings; returns it and whether it was
+    /// created.
+    fn put_bus(
+        &self,
+        name: String,
+        config: BusConfig,
+    ) -> BoxFuture<'_, Result<(Arc<Bus>, bool), StoreError>>;
+    /// Deletes a bus and everything stored under it (its log, rules'
+    /// progress, queues, traces and per-bus records); false if there was
+    /// none. The default bus cannot be deleted.
+    fn delete_bus(&self, name: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Appends events, resolving once they are durable, with the seq of the
+    /// first; the rest follow consecutively (duplicates within the bus's
+    /// dedup window are acknowledged with the original's seq, not stored).
+    fn append<'a>(
+        &'a self,
+        bus: &'a Bus,
+        events: &'a [CloudEvent],
+        received_at: i64,
+    ) -> BoxFuture<'a, Result<Appended, StoreError>>;
+    /// Up to `limit` events after `after`, in order (stopping at about
+    /// [`READ_BYTES`]). Fewer than asked, or none, when retention deleted
+    /// part of the range: callers compare with the bus's head.
+    fn read<'a>(
+        &'a self,
+        bus: &'a Bus,
+        after: Seq,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
+    /// The lowest seq still stored.
+    fn first_seq<'a>(&'a self, bus: &'a Bus) -> BoxFuture<'a, Result<Option<Seq>, StoreError>>;
+    /// The first seq received at or after `at` (µs); one past the head if
+    /// none was.
+    fn seq_at_time<'a>(&'a self, bus: &'a Bus, at: i64) -> BoxFuture<'a, Result<Seq, StoreError>>;
+    /// Looks an event up by id, optionally narrowed to one source.
+    fn get_by_id<'a>(
+        &'a self,
+        bus: &'a Bus,
+        id: &'a str,
+        source: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Lookup, StoreError>>;
+    /// Deletes what each bus's retention no longer keeps, every so often,
+    /// until `shutdown` turns true.
+    fn run_retention(&self, shutdown: watch::Receiver<bool>) -> BoxFuture<'_, ()>;
 }
 
-impl Records {
-    fn column(self) -> &'static str {
-        match self {
-            Records::Plugins => columns::PLUGINS,
-            Records::Rules => columns::RULES,
-            Records::Cursors => columns::CURSORS,
-            Records::Schemas => columns::SCHEMAS,
-            Records::Meta => columns::META,
-        }
-    }
+/// Rules' positions, committed atomically with what they produced.
+pub trait RuleProgress: Send + Sync {
+    /// A rule's position: the last seq it fully handled.
+    fn cursor<'a>(
+        &'a self,
+        bus: BusId,
+        rule: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Seq>, StoreError>>;
+    /// What the rule missed because retention deleted events first.
+    fn gaps<'a>(&'a self, bus: BusId, rule: &'a str)
+    -> BoxFuture<'a, Result<RuleGaps, StoreError>>;
+    /// Applies a batch atomically: every operation or none.
+    fn commit(&self, batch: Batch) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// Deletes everything kept for a rule: position, gaps, queues and dead
+    /// letters.
+    fn delete_rule_state<'a>(
+        &'a self,
+        bus: BusId,
+        rule: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
-/// A stored record: key and value bytes.
-pub type Record = (Vec<u8>, Vec<u8>);
+/// Delivery queues and dead letters.
+pub trait DeliveryQueue: Send + Sync {
+    /// Up to `limit` queued deliveries of one target in queue (seq) order,
+    /// strictly after `after`, stopping at about `max_bytes` (past the
+    /// first); also says whether it stopped for bytes.
+    fn deliveries<'a>(
+        &'a self,
+        bus: BusId,
+        rule: &'a str,
+        target: &'a str,
+        after: Option<(Seq, u32)>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<(Vec<Delivery>, bool), StoreError>>;
+    /// How many deliveries one target has queued.
+    fn count_deliveries<'a>(
+        &'a self,
+        bus: BusId,
+        rule: &'a str,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    /// A page of a rule's (or one target's) dead letters after `after`, at
+    /// most `limit` and about `max_bytes`; also whether more follow. A
+    /// letter that cannot be decoded comes back as an error in its place.
+    #[allow(clippy::too_many_arguments, reason = "a page query, spelled out")]
+    fn dead_letter_page<'a>(
+        &'a self,
+        bus: BusId,
+        rule: &'a str,
+        target: Option<&'a str>,
+        after: Option<&'a DeliveryKey>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<(DeadLetterPage, bool), StoreError>>;
+    /// How many dead letters one target has.
+    fn count_dead_letters<'a>(
+        &'a self,
+        bus: BusId,
+        rule: &'a str,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    /// Deletes a rule's (or one target's) dead letters; returns how many.
+    fn purge_dead_letters<'a>(
+        &'a self,
+        bus: BusId,
+        rule: &'a str,
+        target: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    /// Deletes a target's queue and dead letters (the target was removed).
+    fn delete_target_state<'a>(
+        &'a self,
+        bus: BusId,
+        rule: &'a str,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
 
-/// Handle to the open store. Cheap to clone.
+/// Event traces.
+pub trait Traces: Send + Sync {
+    /// Every recorded step of event `seq` of a bus, in time order.
+    fn trace(&self, bus: BusId, seq: Seq) -> BoxFuture<'_, Result<Vec<TraceStep>, StoreError>>;
+}
+
+/// A storage engine: all five interfaces, plus its own lifecycle.
+pub trait Backend: BusLog + RuleProgress + DeliveryQueue + Traces + Catalogue {
+    /// Whether the engine can take writes now (for `/readyz`).
+    fn health(&self) -> Result<(), String>;
+    /// Engine figures for `/metrics`: (name, help, value).
+    fn engine_stats(&self) -> Vec<(&'static str, &'static str, u64)>;
+    /// Stops background work and makes everything durable; writes after
+    /// this fail with [`StoreError::Closed`].
+    fn close(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+/// The handle to the state the host holds: cheap to clone; the engine's
+/// operations through [`std::ops::Deref`] (with the traits in scope).
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    db: Arc<DB>,
-    buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
-    writer: writer::Handle,
-    options: StoreOptions,
-    path: PathBuf,
+    backend: Arc<dyn Backend>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `path` and starts the
-    /// writer. Must be called outside an async context or in
-    /// `spawn_blocking`: opening may replay the WAL.
-    pub fn open(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let mut db_opts = rocksdb::Options::default();
-        db_opts.create_if_missing(true);
-        db_opts.create_missing_column_families(true);
-        db_opts.increase_parallelism(2);
-        db_opts.set_max_background_jobs(2);
-        db_opts.set_enable_pipelined_write(true);
-        db_opts.set_bytes_per_sync(1 << 20);
-        db_opts.set_keep_log_file_num(5);
-        db_opts.set_max_total_wal_size(512 << 20);
-
-        let mut names: Vec<String> = columns::ALL.iter().map(|(n, _)| (*n).to_owned()).collect();
-        if let Ok(existing) = DB::list_cf(&db_opts, path) {
-            for name in existing {
-                if name != "default" && !names.contains(&name) {
-                    tracing::warn!(column = %name, "Opening a column family this version does not know.");
-                    names.push(name);
-                }
-            }
-        }
-        let descriptors = names.iter().map(|name| {
-            let kind = columns::ALL
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(columns::Kind::Metadata, |(_, k)| *k);
-            ColumnFamilyDescriptor::new(name, columns::options(kind))
-        });
-        let db = Arc::new(DB::open_cf_descriptors(&db_opts, path, descriptors)?);
-
-        let (records, next_bus_id) = load_buses(&db)?;
-        let buses = Arc::new(RwLock::new(HashMap::new()));
-        let writer = writer::start(
-            db.clone(),
-            buses.clone(),
-            records,
-            next_bus_id,
-            options.sync,
-            options.sync_interval,
-            (
-                DEFAULT_BUS,
-                BusConfig {
-                    description: "The bus that always exists.".into(),
-                    retention_secs: options.default_retention.as_secs(),
-                    ..BusConfig::default()
-                },
-            ),
-        )?;
-        let store = Store {
-            inner: Arc::new(Inner {
-                db,
-                buses,
-                writer,
-                options,
-                path: path.to_owned(),
-            }),
-        };
-        Ok(store)
+    /// A handle to `backend`.
+    pub fn new(backend: Arc<dyn Backend>) -> Store {
+        Store { backend }
     }
 
-    /// The data folder.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// The embedded engine: RocksDB in `path` (see [`rocks`]). Blocking.
+    pub fn open_rocks(path: &std::path::Path, options: StoreOptions) -> Result<Store, StoreError> {
+        Ok(Store::new(Arc::new(RocksStore::open(path, options)?)))
     }
 
-    /// The options the store was opened with.
-    pub fn options(&self) -> &StoreOptions {
-        &self.inner.options
-    }
-
-    /// A bus by name.
-    pub fn bus(&self, name: &str) -> Option<Arc<Bus>> {
-        self.inner
-            .buses
-            .read()
-            .expect("bus map poisoned")
-            .get(name)
-            .cloned()
-    }
-
-    /// All buses, sorted by name.
-    pub fn buses(&self) -> Vec<Arc<Bus>> {
-        let mut v: Vec<_> = self
-            .inner
-            .buses
-            .read()
-            .expect("bus map poisoned")
-            .values()
-            .cloned()
-            .collect();
-        v.sort_by(|a, b| a.name.cmp(&b.name));
-        v
-    }
-
-    /// Creates a bus or replaces its settings. Returns the bus and whether
-    /// it was created.
-    pub async fn put_bus(
-        &self,
-        name: &str,
-        config: BusConfig,
-    ) -> Result<(Arc<Bus>, bool), StoreError> {
-        self.inner.writer.put_bus(name.to_owned(), config).await
-    }
-
-    /// Deletes a bus and everything stored under it. Returns false if it did
-    /// not exist.
-    pub async fn delete_bus(&self, name: &str) -> Result<bool, StoreError> {
-        if name == DEFAULT_BUS {
-            return Err(StoreError::ProtectedBus);
-        }
-        self.inner.writer.delete_bus(name.to_owned()).await
-    }
-
-    /// Appends events to a bus. Resolves once they are durable (per the sync
-    /// mode) with the sequence number of the first; the rest follow
-    /// consecutively.
-    pub async fn append(
-        &self,
-        bus: &Bus,
-        events: &[CloudEvent],
-        received_at: i64,
-    ) -> Result<Appended, StoreError> {
-        let entries = events
-            .iter()
-            .map(|e| {
-                let mut value = Vec::new();
-                codec::encode_event(e, received_at, &mut value);
-                writer::Entry {
-                    value,
-                    id_prefix: keys::event_id_prefix(bus.id, &e.id, Some(&e.source)),
-                    received_at,
-                }
-            })
-            .collect();
-        self.inner.writer.append(bus.id, &bus.name, entries).await
-    }
-
-    /// Reads up to `limit` events with sequence numbers greater than `after`,
-    /// and stops early once the events read hold [`READ_BYTES`] (a page of
-    /// large events stays a few MiB however large `limit` is; callers go on
-    /// from the last seq). Blocking: call from a blocking context for large
-    /// reads.
-    pub fn read(
-        &self,
-        bus: &Bus,
-        after: Seq,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
-        let cf = self.cf(columns::EVENTS);
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
-        let start = keys::event(bus.id, after.saturating_add(1));
-        let iter =
-            self.inner
-                .db
-                .iterator_cf_opt(cf, opts, IteratorMode::From(&start, Direction::Forward));
-        let mut out = Vec::with_capacity(limit.min(1024));
-        let mut bytes = 0;
-        for item in iter.take(limit) {
-            if bytes >= READ_BYTES {
-                break;
-            }
-            let (k, v) = item?;
-            bytes += v.len();
-            let (_, seq) = keys::decode_event(&k).ok_or(DecodeError("bad event key"))?;
-            let (event, received_at) = codec::decode_event(&v)?;
-            out.push(StoredEvent {
-                seq,
-                received_at,
-                event,
-            });
-        }
-        Ok(out)
-    }
-
-    /// The lowest sequence number still stored, if any.
-    pub fn first_seq(&self, bus: &Bus) -> Result<Option<Seq>, StoreError> {
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
-        let mut iter = self.inner.db.iterator_cf_opt(
-            self.cf(columns::EVENTS),
-            opts,
-            IteratorMode::From(&keys::bus_start(bus.id), Direction::Forward),
-        );
-        match iter.next() {
-            Some(item) => {
-                let (k, _) = item?;
-                Ok(keys::decode_event(&k).map(|(_, s)| s))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// Looks an event up by id, optionally narrowed to one source.
-    pub fn get_by_id(
-        &self,
-        bus: &Bus,
-        id: &str,
-        source: Option<&str>,
-    ) -> Result<Lookup, StoreError> {
-        let prefix = keys::event_id_prefix(bus.id, id, source);
-        let mut upper = prefix.clone();
-        // The prefix never ends in 0xff..: it ends in a length or string byte;
-        // incrementing with carry gives the exclusive upper bound.
-        while let Some(last) = upper.pop() {
-            if last < 0xff {
-                upper.push(last + 1);
-                break;
-            }
-        }
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(upper);
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cf(columns::EVENT_IDS),
-            opts,
-            IteratorMode::From(&prefix, Direction::Forward),
-        );
-        let mut newest: Option<(String, Seq)> = None;
-        let mut sources: Vec<String> = Vec::new();
-        for item in iter {
-            let (k, _) = item?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let Some((src, seq)) = keys::decode_event_id(&k) else {
-                continue;
-            };
-            if source.is_none() && !sources.contains(&src) {
-                sources.push(src.clone());
-            }
-            if newest.as_ref().is_none_or(|(_, s)| seq > *s) {
-                newest = Some((src, seq));
-            }
-        }
-        if sources.len() > 1 {
-            return Ok(Lookup::Ambiguous(sources));
-        }
-        let Some((_, seq)) = newest else {
-            return Ok(Lookup::NotFound);
-        };
-        match self
-            .inner
-            .db
-            .get_cf(self.cf(columns::EVENTS), keys::event(bus.id, seq))?
-        {
-            Some(v) => {
-                let (event, received_at) = codec::decode_event(&v)?;
-                Ok(Lookup::Found(Box::new(StoredEvent {
-                    seq,
-                    received_at,
-                    event,
-                })))
-            }
-            None => Ok(Lookup::NotFound),
-        }
-    }
-
-    /// Deletes events older than each bus's retention. Returns how many were
-    /// deleted. Runs in chunks so ingest is never blocked for long.
-    pub async fn enforce_retention(&self) -> Result<u64, StoreError> {
-        retention::enforce(self).await
-    }
-
-    /// Runs retention every `retention_interval` until `shutdown` fires.
-    pub async fn run_retention(&self, mut shutdown: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(self.inner.options.retention_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
-            }
-            match self.enforce_retention().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "Retention deleted expired events."),
-                Err(error) => tracing::error!(%error, "Retention failed."),
-            }
-        }
-    }
-
-    /// Writes a record durably (synced). Records are small and rare
-    /// compared with events, so each write syncs on its own.
-    pub fn put_record(&self, records: Records, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let mut opts = rocksdb::WriteOptions::default();
-        opts.set_sync(true);
-        self.inner
-            .db
-            .put_cf_opt(self.cf(records.column()), key, value, &opts)?;
-        Ok(())
-    }
-
-    /// Reads a record.
-    pub fn get_record(&self, records: Records, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.inner.db.get_cf(self.cf(records.column()), key)?)
-    }
-
-    /// Deletes a record (synced).
-    pub fn delete_record(&self, records: Records, key: &[u8]) -> Result<(), StoreError> {
-        let mut opts = rocksdb::WriteOptions::default();
-        opts.set_sync(true);
-        self.inner
-            .db
-            .delete_cf_opt(self.cf(records.column()), key, &opts)?;
-        Ok(())
-    }
-
-    /// All records whose key starts with `prefix`, in key order.
-    pub fn scan_records(&self, records: Records, prefix: &[u8]) -> Result<Vec<Record>, StoreError> {
-        let iter = self.inner.db.iterator_cf(
-            self.cf(records.column()),
-            IteratorMode::From(prefix, Direction::Forward),
-        );
-        let mut out = Vec::new();
-        for item in iter {
-            let (k, v) = item?;
-            if !k.starts_with(prefix) {
-                break;
-            }
-            out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
-    /// RocksDB health figures for metrics: (name, help, value).
-    pub fn engine_stats(&self) -> Vec<(&'static str, &'static str, u64)> {
-        let db = &self.inner.db;
-        let sum = |prop: &str| -> u64 {
-            columns::ALL
-                .iter()
-                .filter_map(|(name, _)| {
-                    db.property_int_value_cf(self.cf(name), prop).ok().flatten()
-                })
-                .sum()
-        };
-        let any = |prop: &str| -> u64 {
-            columns::ALL
-                .iter()
-                .filter_map(|(name, _)| {
-                    db.property_int_value_cf(self.cf(name), prop).ok().flatten()
-                })
-                .max()
-                .unwrap_or(0)
-        };
-        vec![
-            (
-                "signalbox_store_size_bytes",
-                "Size of the store's SST files.",
-                sum("rocksdb.total-sst-files-size"),
-            ),
-            (
-                "signalbox_store_memtable_bytes",
-                "Memory held by memtables.",
-                sum("rocksdb.cur-size-all-mem-tables"),
-            ),
-            (
-                "signalbox_store_pending_compaction_bytes",
-                "Bytes compaction still has to rewrite.",
-                sum("rocksdb.estimate-pending-compaction-bytes"),
-            ),
-            (
-                "signalbox_store_write_stopped",
-                "1 while RocksDB stops writes (too many L0 files or memtables).",
-                any("rocksdb.is-write-stopped"),
-            ),
-            (
-                "signalbox_store_delayed_write_rate_bytes",
-                "Write rate RocksDB throttles to while slowing writes down (0: not throttled).",
-                any("rocksdb.actual-delayed-write-rate"),
-            ),
-            (
-                "signalbox_store_running_compactions",
-                "Compactions running now.",
-                any("rocksdb.num-running-compactions"),
-            ),
-        ]
-    }
-
-    /// Whether the store can take writes: its writer thread runs and RocksDB
-    /// reports no background error (a failed flush or compaction, say from
-    /// a full disk, stops all writes until the process restarts).
-    pub fn health(&self) -> Result<(), String> {
-        if !self.inner.writer.running() {
-            return Err("the writer thread is not running".into());
-        }
-        match self
-            .inner
-            .db
-            .property_int_value("rocksdb.background-errors")
-        {
-            Ok(Some(n)) if n > 0 => Err(format!(
-                "RocksDB reported {n} background error(s): a flush or compaction failed (disk full or I/O errors?)"
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Approximate size of the data folder's live data, in bytes.
-    pub fn approximate_size(&self) -> u64 {
-        columns::ALL
-            .iter()
-            .filter_map(|(name, _)| {
-                self.inner
-                    .db
-                    .property_int_value_cf(self.cf(name), "rocksdb.total-sst-files-size")
-                    .ok()
-                    .flatten()
-            })
-            .sum()
-    }
-
-    /// Stops the writer, syncs the WAL, flushes memtables so the next start
-    /// does not need to replay the log, and stops RocksDB's background
-    /// compactions and flushes. Appends after this fail with
-    /// [`StoreError::Closed`]. Blocking.
-    pub fn close(&self) -> Result<(), StoreError> {
-        self.inner.writer.shutdown();
-        self.inner.db.flush_wal(true)?;
-        for (name, _) in columns::ALL {
-            self.inner.db.flush_cf(self.cf(name))?;
-        }
-        // A handle some straggling task still holds must not leave RocksDB's
-        // background threads running into the process's exit, where they
-        // would lock mutexes that static destruction already tore down.
-        self.inner.db.cancel_all_background_work(true);
-        Ok(())
-    }
-
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.inner
-            .db
-            .cf_handle(name)
-            .expect("every known column family is opened")
+    /// A new, empty batch.
+    pub fn batch(&self) -> Batch {
+        Batch::default()
     }
 }
 
-impl Drop for Inner {
-    /// Joins the writer and WAL-sync threads, which hold the database too,
-    /// so the database closes here, on the thread that dropped the last
-    /// handle. Left to the detached threads, the close could run after the
-    /// process began to exit (a test binary's `main` returning) and abort
-    /// with "pthread lock: Invalid argument" inside RocksDB.
-    fn drop(&mut self) {
-        self.writer.shutdown();
+impl std::ops::Deref for Store {
+    type Target = dyn Backend;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.backend
     }
 }
-
-fn load_buses(db: &DB) -> Result<(Vec<(BusRecord, Seq)>, BusId), StoreError> {
-    let buses_cf = db.cf_handle(columns::BUSES).expect("buses column");
-    let meta_cf = db.cf_handle(columns::META).expect("meta column");
-    let events_cf = db.cf_handle(columns::EVENTS).expect("events column");
-    let mut records = Vec::new();
-    let mut max_id = 0;
-    for item in db.iterator_cf(buses_cf, IteratorMode::Start) {
-        let (_, v) = item?;
-        let record: BusRecord =
-            serde_json::from_slice(&v).map_err(|_| DecodeError("bad bus record"))?;
-        max_id = max_id.max(record.id);
-        // Numbering continues after the newest stored event, or after what
-        // retention deleted if the bus is now empty.
-        let mut last = 0;
-        let mut iter = db.raw_iterator_cf(events_cf);
-        iter.seek_for_prev(keys::event(record.id, Seq::MAX));
-        if iter.valid()
-            && let Some((bus, seq)) = iter.key().and_then(keys::decode_event)
-            && bus == record.id
-        {
-            last = seq;
-        }
-        iter.status()?;
-        if let Some(floor) = db.get_cf(meta_cf, writer::floor_key(record.id))?
-            && let Ok(b) = <[u8; 8]>::try_from(floor.as_slice())
-        {
-            last = last.max(Seq::from_be_bytes(b));
-        }
-        records.push((record, last));
-    }
-    let next = match db.get_cf(meta_cf, b"next_bus_id")? {
-        Some(v) => <[u8; 4]>::try_from(v.as_slice())
-            .map(BusId::from_be_bytes)
-            .unwrap_or(max_id + 1),
-        None => max_id + 1,
-    };
-    Ok((records, next.max(max_id + 1)))
-}
-
-/// Sends a command and waits for its reply.
-async fn call<T>(rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
-    rx.await.unwrap_or(Err(StoreError::Closed))
-}
-
-#[cfg(test)]
-mod tests;

@@ -1,31 +1,17 @@
-//! Rule progress, delivery queues, dead letters and traces.
+//! Deliveries, dead letters, trace steps and rule gaps: the records the
+//! router's working state is made of, and [`Batch`], the set of changes to
+//! them that an engine applies atomically ([`super::RuleProgress::commit`]).
 //!
-//! These are the router's durable state besides the bus log, kept behind a
-//! few operations — commit a rule's progress together with the deliveries
-//! it produced; read a target's queue in order; reschedule, complete or
-//! dead-letter one delivery — so that the log could live elsewhere (a
-//! distributed log) without the router changing shape.
-//!
-//! Key layouts (all numbers big-endian):
-//!
-//! * `cursors`: `bus_id | rule` → `seq` (u64), the last event the rule has
-//!   fully handled;
-//! * `deliveries`: `bus_id | len16 rule | rule | len16 target | target | seq |
-//!   sub` → [`Delivery`] (binary, version byte first); `sub` numbers the
-//!   events a transform made from one source event;
-//! * `dead_letters`: the same key → [`DeadLetter`] (JSON);
-//! * `traces`: `bus_id | seq | time µs | nonce` → [`TraceStep`] (JSON).
-//!
-//! Rule progress and the deliveries it creates are written in one atomic
-//! batch: after a crash, either both are there or neither is, and the rule
-//! re-handles the events after its cursor (at-least-once).
+//! A rule's new position, the deliveries it queued and their trace steps go
+//! into one batch: after a crash either all of it is there or none, and the
+//! rule re-handles the events after its position (at-least-once). A
+//! delivery's outcome — removed, rescheduled, dead-lettered — and its trace
+//! step likewise.
 
 use bytes::Bytes;
-use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 use serde::{Deserialize, Serialize};
 
-use super::codec::{self, DecodeError, Reader, put_bytes, put_varint};
-use super::{BusId, Seq, Store, StoreError, columns};
+use super::{BusId, DecodeError, Seq};
 use crate::event::CloudEvent;
 
 /// Identifies one delivery: an event (or one of the events a transform made
@@ -147,66 +133,6 @@ pub struct Gap {
     pub detected_at: String,
 }
 
-const DELIVERY_V1: u8 = 1;
-
-fn rule_prefix(bus: BusId, rule: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(6 + rule.len());
-    k.extend_from_slice(&bus.to_be_bytes());
-    k.extend_from_slice(&(rule.len() as u16).to_be_bytes());
-    k.extend_from_slice(rule.as_bytes());
-    k
-}
-
-fn target_prefix(bus: BusId, rule: &str, target: &str) -> Vec<u8> {
-    let mut k = rule_prefix(bus, rule);
-    k.extend_from_slice(&(target.len() as u16).to_be_bytes());
-    k.extend_from_slice(target.as_bytes());
-    k
-}
-
-fn delivery_key(key: &DeliveryKey) -> Vec<u8> {
-    let mut k = target_prefix(key.bus, &key.rule, &key.target);
-    k.extend_from_slice(&key.seq.to_be_bytes());
-    k.extend_from_slice(&key.sub.to_be_bytes());
-    k
-}
-
-fn decode_delivery_key(k: &[u8]) -> Option<DeliveryKey> {
-    let bus = BusId::from_be_bytes(k.get(..4)?.try_into().ok()?);
-    let mut pos = 4;
-    let mut part = || -> Option<String> {
-        let len = u16::from_be_bytes(k.get(pos..pos + 2)?.try_into().ok()?) as usize;
-        let s = std::str::from_utf8(k.get(pos + 2..pos + 2 + len)?)
-            .ok()?
-            .to_owned();
-        pos += 2 + len;
-        Some(s)
-    };
-    let rule = part()?;
-    let target = part()?;
-    let seq = Seq::from_be_bytes(k.get(pos..pos + 8)?.try_into().ok()?);
-    let sub = u32::from_be_bytes(k.get(pos + 8..pos + 12)?.try_into().ok()?);
-    (pos + 12 == k.len()).then_some(DeliveryKey {
-        bus,
-        rule,
-        target,
-        seq,
-        sub,
-    })
-}
-
-/// The exclusive upper bound of all keys starting with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0xff; prefix.len() + 1]
-}
-
 impl Delivery {
     /// About how much memory the delivery holds (for byte limits).
     pub fn approx_bytes(&self) -> usize {
@@ -217,515 +143,114 @@ impl Delivery {
     }
 }
 
-fn encode_delivery(d: &Delivery) -> Vec<u8> {
-    let mut out = Vec::with_capacity(d.event.size() + 64);
-    out.push(DELIVERY_V1);
-    put_varint(&mut out, u64::from(d.attempts));
-    out.extend_from_slice(&d.next_attempt_at.to_be_bytes());
-    out.extend_from_slice(&d.enqueued_at.to_be_bytes());
-    out.extend_from_slice(&d.last_status.unwrap_or(0).to_be_bytes());
-    put_bytes(&mut out, d.last_error.as_deref().unwrap_or("").as_bytes());
-    match &d.body {
-        Some(b) => {
-            out.push(1);
-            put_bytes(&mut out, b.content_type.as_bytes());
-            put_bytes(&mut out, &b.bytes);
-        }
-        None => out.push(0),
-    }
-    let mut ev = Vec::new();
-    codec::encode_event(&d.event, d.enqueued_at, &mut ev);
-    out.extend_from_slice(&ev);
-    out
-}
-
-fn decode_delivery(key: DeliveryKey, v: &[u8]) -> Result<Delivery, DecodeError> {
-    if v.first() != Some(&DELIVERY_V1) {
-        return Err(DecodeError("unknown delivery format"));
-    }
-    let mut r = Reader { buf: v, pos: 1 };
-    let attempts = u32::try_from(r.varint()?).map_err(|_| DecodeError("attempts"))?;
-    let next_attempt_at = i64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes"));
-    let enqueued_at = i64::from_be_bytes(r.take(8)?.try_into().expect("8 bytes"));
-    let status = u16::from_be_bytes(r.take(2)?.try_into().expect("2 bytes"));
-    let error = r.string()?;
-    let body = match r.byte()? {
-        0 => None,
-        _ => {
-            let content_type = r.string()?;
-            let bytes = Bytes::copy_from_slice(r.bytes()?);
-            Some(PreparedBody {
-                bytes,
-                content_type,
-            })
-        }
-    };
-    let (event, _) = codec::decode_event(&v[r.pos..])?;
-    Ok(Delivery {
-        key,
-        attempts,
-        next_attempt_at,
-        enqueued_at,
-        last_status: (status != 0).then_some(status),
-        last_error: (!error.is_empty()).then_some(error),
-        event,
-        body,
-    })
-}
-
-fn trace_key(bus: BusId, seq: Seq, at: i64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(24);
-    k.extend_from_slice(&bus.to_be_bytes());
-    k.extend_from_slice(&seq.to_be_bytes());
-    k.extend_from_slice(&at.to_be_bytes());
-    k.extend_from_slice(&fastrand::u32(..).to_be_bytes());
-    k
-}
-
-fn cursor_key(bus: BusId, rule: &str) -> Vec<u8> {
-    let mut k = bus.to_be_bytes().to_vec();
-    k.extend_from_slice(rule.as_bytes());
-    k
-}
-
 /// Dead letters with their keys; one that could not be decoded is an error
 /// in its place.
 pub type DeadLetterPage = Vec<(DeliveryKey, Result<DeadLetter, DecodeError>)>;
 
-/// Where a rule's [`RuleGaps`] are kept: beside its cursor, under a key no
-/// rule name can produce (names never hold a NUL byte).
-fn gaps_key(bus: BusId, rule: &str) -> Vec<u8> {
-    let mut k = cursor_key(bus, rule);
-    k.extend_from_slice(b"\0gaps");
-    k
+/// One change in a [`Batch`].
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Sets a rule's position.
+    SetCursor {
+        /// The bus.
+        bus: BusId,
+        /// The rule.
+        rule: String,
+        /// The last seq it handled.
+        seq: Seq,
+    },
+    /// Records what a rule missed.
+    SetGaps {
+        /// The bus.
+        bus: BusId,
+        /// The rule.
+        rule: String,
+        /// Its gaps.
+        gaps: RuleGaps,
+    },
+    /// Queues a delivery, or replaces it (a new attempt count and due time).
+    PutDelivery(Box<Delivery>),
+    /// Removes a delivery (delivered, dead-lettered or dropped).
+    RemoveDelivery(DeliveryKey),
+    /// Records a dead letter.
+    PutDeadLetter(DeliveryKey, Box<DeadLetter>),
+    /// Removes a dead letter (redriven).
+    RemoveDeadLetter(DeliveryKey),
+    /// Records a step of an event's trace.
+    PutTrace {
+        /// The bus.
+        bus: BusId,
+        /// The event.
+        seq: Seq,
+        /// When (µs since the epoch; orders the steps).
+        at: i64,
+        /// The step.
+        step: TraceStep,
+    },
 }
 
-/// A batch of router writes applied atomically.
-#[derive(Default)]
-pub struct RouterBatch {
-    batch: WriteBatch,
+/// Changes applied together, all or none.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    ops: Vec<Op>,
 }
 
-impl RouterBatch {
+impl Batch {
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.batch.is_empty()
-    }
-}
-
-impl Store {
-    fn cfh(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.inner.db.cf_handle(name).expect("known column family")
+        self.ops.is_empty()
     }
 
-    /// A new atomic batch of router writes.
-    pub fn router_batch(&self) -> RouterBatch {
-        RouterBatch::default()
+    /// The changes, in the order they were added.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
     }
 
-    /// Sets a rule's cursor in `b`.
-    pub fn set_cursor(&self, b: &mut RouterBatch, bus: BusId, rule: &str, seq: Seq) {
-        b.batch.put_cf(
-            self.cfh(columns::CURSORS),
-            cursor_key(bus, rule),
-            seq.to_be_bytes(),
-        );
+    /// Takes the changes out.
+    pub fn into_ops(self) -> Vec<Op> {
+        self.ops
     }
 
-    /// Records a rule's gaps in `b`.
-    pub fn set_rule_gaps(&self, b: &mut RouterBatch, bus: BusId, rule: &str, gaps: &RuleGaps) {
-        b.batch.put_cf(
-            self.cfh(columns::CURSORS),
-            gaps_key(bus, rule),
-            serde_json::to_vec(gaps).expect("gaps serialize"),
-        );
-    }
-
-    /// A rule's gaps (none recorded: the default).
-    pub fn rule_gaps(&self, bus: BusId, rule: &str) -> Result<RuleGaps, StoreError> {
-        match self
-            .inner
-            .db
-            .get_cf(self.cfh(columns::CURSORS), gaps_key(bus, rule))?
-        {
-            Some(v) => serde_json::from_slice(&v).map_err(|_| DecodeError("bad rule gaps").into()),
-            None => Ok(RuleGaps::default()),
-        }
-    }
-
-    /// Queues a delivery (or replaces it, e.g. with a new schedule) in `b`.
-    pub fn put_delivery(&self, b: &mut RouterBatch, d: &Delivery) {
-        b.batch.put_cf(
-            self.cfh(columns::DELIVERIES),
-            delivery_key(&d.key),
-            encode_delivery(d),
-        );
-    }
-
-    /// Removes a delivery (delivered, or moved to dead letters) in `b`.
-    pub fn remove_delivery(&self, b: &mut RouterBatch, key: &DeliveryKey) {
-        b.batch
-            .delete_cf(self.cfh(columns::DELIVERIES), delivery_key(key));
-    }
-
-    /// Records a dead letter in `b`.
-    pub fn put_dead_letter(&self, b: &mut RouterBatch, key: &DeliveryKey, dl: &DeadLetter) {
-        let v = serde_json::to_vec(dl).expect("dead letters serialize");
-        b.batch
-            .put_cf(self.cfh(columns::DEAD_LETTERS), delivery_key(key), v);
-    }
-
-    /// Records a trace step for event `seq` of `bus` in `b`.
-    pub fn put_trace(&self, b: &mut RouterBatch, bus: BusId, seq: Seq, at: i64, step: &TraceStep) {
-        let v = serde_json::to_vec(step).expect("trace steps serialize");
-        b.batch
-            .put_cf(self.cfh(columns::TRACES), trace_key(bus, seq, at), v);
-    }
-
-    /// Applies a batch atomically (WAL-logged; synced per the store's mode
-    /// by the background syncer).
-    pub fn commit(&self, b: RouterBatch) -> Result<(), StoreError> {
-        if b.batch.is_empty() {
-            return Ok(());
-        }
-        self.inner.db.write(b.batch)?;
-        Ok(())
-    }
-
-    /// A rule's cursor, if it has one.
-    pub fn cursor(&self, bus: BusId, rule: &str) -> Result<Option<Seq>, StoreError> {
-        Ok(self
-            .inner
-            .db
-            .get_cf(self.cfh(columns::CURSORS), cursor_key(bus, rule))?
-            .and_then(|v| {
-                <[u8; 8]>::try_from(v.as_slice())
-                    .ok()
-                    .map(Seq::from_be_bytes)
-            }))
-    }
-
-    /// Iterates the keys of `cf` under `prefix`, starting at `start` (which
-    /// must itself begin with `prefix`).
-    fn prefix_iter<'a>(
-        &'a self,
-        cf: &str,
-        prefix: &[u8],
-        start: &[u8],
-    ) -> rocksdb::DBIteratorWithThreadMode<'a, rocksdb::DB> {
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(prefix_end(prefix));
-        self.inner.db.iterator_cf_opt(
-            self.cfh(cf),
-            opts,
-            IteratorMode::From(start, Direction::Forward),
-        )
-    }
-
-    /// Up to `limit` queued deliveries of one target, in queue (seq) order,
-    /// strictly after `after`, stopping once they hold `max_bytes` (past the
-    /// first). Also says whether it stopped for bytes (more may follow).
-    pub fn deliveries(
-        &self,
-        bus: BusId,
-        rule: &str,
-        target: &str,
-        after: Option<(Seq, u32)>,
-        limit: usize,
-        max_bytes: usize,
-    ) -> Result<(Vec<Delivery>, bool), StoreError> {
-        let prefix = target_prefix(bus, rule, target);
-        let start = match after {
-            Some((seq, sub)) => {
-                let mut k = prefix.clone();
-                k.extend_from_slice(&seq.to_be_bytes());
-                k.extend_from_slice(&sub.to_be_bytes());
-                k.push(0);
-                k
-            }
-            None => prefix.clone(),
-        };
-        let iter = self.prefix_iter(columns::DELIVERIES, &prefix, &start);
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        for item in iter.take(limit) {
-            if !out.is_empty() && bytes >= max_bytes {
-                return Ok((out, true));
-            }
-            let (k, v) = item?;
-            bytes += v.len();
-            let key = decode_delivery_key(&k).ok_or(DecodeError("bad delivery key"))?;
-            out.push(decode_delivery(key, &v)?);
-        }
-        Ok((out, false))
-    }
-
-    /// Counts queued deliveries of one target (walks the keys).
-    pub fn count_deliveries(
-        &self,
-        bus: BusId,
-        rule: &str,
-        target: &str,
-    ) -> Result<u64, StoreError> {
-        self.count_prefix(columns::DELIVERIES, &target_prefix(bus, rule, target))
-    }
-
-    /// A page of a rule's dead letters (or one target's), in key order,
-    /// strictly after `after`: at most `limit` letters and, past the first,
-    /// about `max_bytes` of stored values, so a page of large events stays
-    /// small. A letter that cannot be decoded comes back as an error in its
-    /// place, so callers can skip it and go on. Also returns whether the
-    /// page stopped early (more letters follow).
-    pub fn dead_letter_page(
-        &self,
-        bus: BusId,
-        rule: &str,
-        target: Option<&str>,
-        after: Option<&DeliveryKey>,
-        limit: usize,
-        max_bytes: usize,
-    ) -> Result<(DeadLetterPage, bool), StoreError> {
-        let prefix = match target {
-            Some(t) => target_prefix(bus, rule, t),
-            None => rule_prefix(bus, rule),
-        };
-        let start = match after {
-            Some(k) => {
-                let mut k = delivery_key(k);
-                k.push(0);
-                k
-            }
-            None => prefix.clone(),
-        };
-        let start = if start.as_slice() < prefix.as_slice() {
-            prefix.clone()
-        } else {
-            start
-        };
-        let mut iter = self.prefix_iter(columns::DEAD_LETTERS, &prefix, &start);
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        loop {
-            if out.len() >= limit || (!out.is_empty() && bytes >= max_bytes) {
-                return Ok((out, iter.next().is_some()));
-            }
-            let Some(item) = iter.next() else {
-                return Ok((out, false));
-            };
-            let (k, v) = item?;
-            let Some(key) = decode_delivery_key(&k) else {
-                // Not a key this version writes; nothing to skip past by key.
-                continue;
-            };
-            bytes += v.len();
-            let dl = serde_json::from_slice::<DeadLetter>(&v)
-                .map_err(|_| DecodeError("bad dead letter"));
-            out.push((key, dl));
-        }
-    }
-
-    /// How many dead letters one target has (walks its keys).
-    pub fn count_dead_letters(
-        &self,
-        bus: BusId,
-        rule: &str,
-        target: &str,
-    ) -> Result<u64, StoreError> {
-        self.count_prefix(columns::DEAD_LETTERS, &target_prefix(bus, rule, target))
-    }
-
-    /// Deletes dead letters of a rule (optionally one target). Returns how
-    /// many.
-    pub fn purge_dead_letters(
-        &self,
-        bus: BusId,
-        rule: &str,
-        target: Option<&str>,
-    ) -> Result<u64, StoreError> {
-        let prefix = match target {
-            Some(t) => target_prefix(bus, rule, t),
-            None => rule_prefix(bus, rule),
-        };
-        let n = self.count_prefix(columns::DEAD_LETTERS, &prefix)?;
-        let mut b = WriteBatch::default();
-        b.delete_range_cf(
-            self.cfh(columns::DEAD_LETTERS),
-            prefix.as_slice(),
-            prefix_end(&prefix).as_slice(),
-        );
-        self.inner.db.write(b)?;
-        Ok(n)
-    }
-
-    fn count_prefix(&self, cf: &str, prefix: &[u8]) -> Result<u64, StoreError> {
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(prefix_end(prefix));
-        let mut it = self.inner.db.raw_iterator_cf_opt(self.cfh(cf), opts);
-        it.seek(prefix);
-        let mut n = 0;
-        while it.valid() {
-            n += 1;
-            it.next();
-        }
-        it.status()?;
-        Ok(n)
-    }
-
-    /// Deletes the bus's dead letters that died before `cutoff` (µs).
-    pub fn purge_dead_letters_before(&self, bus: BusId, cutoff: i64) -> Result<u64, StoreError> {
-        let prefix = bus.to_be_bytes().to_vec();
-        let iter = self.prefix_iter(columns::DEAD_LETTERS, &prefix, &prefix);
-        let mut b = WriteBatch::default();
-        let mut n = 0;
-        for item in iter {
-            let (k, v) = item?;
-            let old = serde_json::from_slice::<DeadLetter>(&v)
-                .ok()
-                .and_then(|dl| crate::event::time::parse_rfc3339(&dl.dead_at).ok())
-                .is_some_and(|t| t < cutoff);
-            if old {
-                b.delete_cf(self.cfh(columns::DEAD_LETTERS), &k);
-                n += 1;
-            }
-        }
-        if n > 0 {
-            self.inner.db.write(b)?;
-        }
-        Ok(n)
-    }
-
-    /// Removes a dead letter in `b` (redrive).
-    pub fn remove_dead_letter(&self, b: &mut RouterBatch, key: &DeliveryKey) {
-        b.batch
-            .delete_cf(self.cfh(columns::DEAD_LETTERS), delivery_key(key));
-    }
-
-    /// Every trace step of event `seq`, in time order.
-    pub fn trace(&self, bus: BusId, seq: Seq) -> Result<Vec<TraceStep>, StoreError> {
-        let mut prefix = bus.to_be_bytes().to_vec();
-        prefix.extend_from_slice(&seq.to_be_bytes());
-        let iter = self.prefix_iter(columns::TRACES, &prefix, &prefix);
-        let mut out = Vec::new();
-        for item in iter {
-            let (_, v) = item?;
-            out.push(serde_json::from_slice(&v).map_err(|_| DecodeError("bad trace step"))?);
-        }
-        Ok(out)
-    }
-
-    /// Deletes a target's queue and dead letters (the target was removed
-    /// from its rule).
-    pub fn delete_target_state(
-        &self,
-        bus: BusId,
-        rule: &str,
-        target: &str,
-    ) -> Result<(), StoreError> {
-        let prefix = target_prefix(bus, rule, target);
-        let mut b = WriteBatch::default();
-        b.delete_range_cf(
-            self.cfh(columns::DELIVERIES),
-            prefix.as_slice(),
-            prefix_end(&prefix).as_slice(),
-        );
-        b.delete_range_cf(
-            self.cfh(columns::DEAD_LETTERS),
-            prefix.as_slice(),
-            prefix_end(&prefix).as_slice(),
-        );
-        self.inner.db.write(b)?;
-        Ok(())
-    }
-
-    /// Deletes everything stored for a rule: cursor, queues, dead letters.
-    pub fn delete_rule_state(&self, bus: BusId, rule: &str) -> Result<(), StoreError> {
-        let prefix = rule_prefix(bus, rule);
-        let mut b = WriteBatch::default();
-        b.delete_cf(self.cfh(columns::CURSORS), cursor_key(bus, rule));
-        b.delete_cf(self.cfh(columns::CURSORS), gaps_key(bus, rule));
-        b.delete_range_cf(
-            self.cfh(columns::DELIVERIES),
-            prefix.as_slice(),
-            prefix_end(&prefix).as_slice(),
-        );
-        b.delete_range_cf(
-            self.cfh(columns::DEAD_LETTERS),
-            prefix.as_slice(),
-            prefix_end(&prefix).as_slice(),
-        );
-        self.inner.db.write(b)?;
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Data;
-
-    fn event() -> CloudEvent {
-        CloudEvent {
-            id: "1".into(),
-            source: "/s".into(),
-            ty: "t".into(),
-            datacontenttype: None,
-            dataschema: None,
-            subject: None,
-            time: None,
-            extensions: vec![],
-            data: Some(Data::Json("{}".into())),
-        }
-    }
-
-    #[test]
-    fn keys_round_trip_and_order_by_seq() {
-        let k = |seq, sub| DeliveryKey {
-            bus: 3,
-            rule: "r".into(),
-            target: "t".into(),
+    /// Sets a rule's position.
+    pub fn set_cursor(&mut self, bus: BusId, rule: &str, seq: Seq) {
+        self.ops.push(Op::SetCursor {
+            bus,
+            rule: rule.to_owned(),
             seq,
-            sub,
-        };
-        let mut keys = [
-            delivery_key(&k(10, 0)),
-            delivery_key(&k(2, 1)),
-            delivery_key(&k(2, 0)),
-        ];
-        keys.sort();
-        assert_eq!(decode_delivery_key(&keys[0]), Some(k(2, 0)));
-        assert_eq!(decode_delivery_key(&keys[2]), Some(k(10, 0)));
-        // Target "t" and target "tt" never interleave.
-        assert!(
-            !delivery_key(&DeliveryKey {
-                target: "tt".into(),
-                ..k(1, 0)
-            })
-            .starts_with(&target_prefix(3, "r", "t"))
-        );
+        });
     }
 
-    #[test]
-    fn deliveries_round_trip() {
-        let d = Delivery {
-            key: DeliveryKey {
-                bus: 1,
-                rule: "r".into(),
-                target: "t".into(),
-                seq: 5,
-                sub: 0,
-            },
-            attempts: 3,
-            next_attempt_at: 99,
-            enqueued_at: 42,
-            last_status: Some(503),
-            last_error: Some("busy".into()),
-            event: event(),
-            body: Some(PreparedBody {
-                bytes: Bytes::from_static(b"hi"),
-                content_type: "text/plain".into(),
-            }),
-        };
-        let back = decode_delivery(d.key.clone(), &encode_delivery(&d)).unwrap();
-        assert_eq!(back, d);
+    /// Records what a rule missed.
+    pub fn set_rule_gaps(&mut self, bus: BusId, rule: &str, gaps: &RuleGaps) {
+        self.ops.push(Op::SetGaps {
+            bus,
+            rule: rule.to_owned(),
+            gaps: gaps.clone(),
+        });
+    }
+
+    /// Queues (or replaces) a delivery.
+    pub fn put_delivery(&mut self, d: Delivery) {
+        self.ops.push(Op::PutDelivery(Box::new(d)));
+    }
+
+    /// Removes a delivery.
+    pub fn remove_delivery(&mut self, key: &DeliveryKey) {
+        self.ops.push(Op::RemoveDelivery(key.clone()));
+    }
+
+    /// Records a dead letter.
+    pub fn put_dead_letter(&mut self, key: &DeliveryKey, dl: DeadLetter) {
+        self.ops.push(Op::PutDeadLetter(key.clone(), Box::new(dl)));
+    }
+
+    /// Removes a dead letter.
+    pub fn remove_dead_letter(&mut self, key: &DeliveryKey) {
+        self.ops.push(Op::RemoveDeadLetter(key.clone()));
+    }
+
+    /// Records a trace step of event `seq`.
+    pub fn put_trace(&mut self, bus: BusId, seq: Seq, at: i64, step: TraceStep) {
+        self.ops.push(Op::PutTrace { bus, seq, at, step });
     }
 }

@@ -129,7 +129,7 @@ pub(super) async fn run(
     if args.targets == 0 || args.rules == 0 {
         anyhow::bail!("--rules and --targets must be at least 1");
     }
-    let wait = crate::config::parse_duration(&args.wait).map_err(|e| anyhow!(e))?;
+    let wait = crate::duration::parse_duration(&args.wait).map_err(|e| anyhow!(e))?;
     let healthy = args.rules * args.targets;
     let sink = Arc::new(Sink {
         delivered: (0..healthy).map(|_| AtomicU64::new(0)).collect(),

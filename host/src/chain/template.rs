@@ -18,7 +18,7 @@
 //!
 //! ```
 //! use signalbox::event::json::parse_structured;
-//! use signalbox::transform::{Output, TransformConfig};
+//! use signalbox::chain::template::{Output, TransformConfig};
 //!
 //! let event = parse_structured(r#"{"specversion":"1.0","id":"1","source":"/shop","type":"order.created",
 //!     "data":{"order":{"id":7,"customer":{"name":"Zoë \"Z\" Ng"}}}}"#.as_bytes()).unwrap().unwrap();
@@ -113,9 +113,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::event::json::push_json_str;
+use crate::event::json::{push_json_escaped, push_json_str};
 use crate::event::validate::{self, EventError};
-use crate::event::{CloudEvent, Data, ExtensionValue, SPEC_VERSION, is_json_media_type};
+use crate::event::{CloudEvent, Data, ExtensionValue, SPEC_VERSION};
+use crate::pattern::envelope::{envelope_text, json_data};
 
 /// The content type of JSON output.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
@@ -235,14 +236,8 @@ pub enum TransformError {
     InvalidEvent(#[from] EventError),
 }
 
-/// A bare HTTP body with its media type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Body {
-    /// The bytes to send.
-    pub bytes: Bytes,
-    /// The `Content-Type` to send them with.
-    pub content_type: String,
-}
+/// A bare HTTP body with its media type (queued with the delivery as is).
+pub use crate::store::queue::PreparedBody as Body;
 
 /// The result of [`CompiledTransform::apply`].
 #[derive(Debug, Clone, PartialEq)]
@@ -799,42 +794,17 @@ impl Selected<'_> {
         match self {
             Selected::Json(t) if t.starts_with('"') => {
                 match serde_json::from_str::<String>(t) {
-                    Ok(s) => push_escaped(out, &s),
+                    Ok(s) => push_json_escaped(out, &s),
                     // Not reachable for text that came through RawValue,
                     // but never lose the value.
-                    Err(_) => push_escaped(out, t),
+                    Err(_) => push_json_escaped(out, t),
                 }
             }
-            Selected::Json(t) => push_escaped(out, t),
-            Selected::Str(s) => push_escaped(out, s),
-            Selected::Owned(t) => push_escaped(out, t),
+            Selected::Json(t) => push_json_escaped(out, t),
+            Selected::Str(s) => push_json_escaped(out, s),
+            Selected::Owned(t) => push_json_escaped(out, t),
         }
     }
-}
-
-/// Appends `s` escaped as JSON string content (no quotes), with the same
-/// escapes as [`push_json_str`].
-fn push_escaped(out: &mut String, s: &str) {
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            out.push_str(&format!("\\u{b:04x}"));
-        } else {
-            out.push_str(esc);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
 }
 
 /// The event as paths see it (see the module docs).
@@ -878,68 +848,6 @@ impl<'e> Envelope<'e> {
             }),
         }
     }
-}
-
-/// The event's data as JSON text, if it is JSON: the same rule as the
-/// pattern envelope (`crate::pattern::envelope::json_data`; dedupe when
-/// moving into the host).
-fn json_data(event: &CloudEvent) -> Option<&str> {
-    let declared_json = event
-        .datacontenttype
-        .as_deref()
-        .is_none_or(is_json_media_type);
-    match &event.data {
-        Some(Data::Json(text)) => Some(text),
-        Some(Data::Binary(bytes)) if declared_json => {
-            let text = std::str::from_utf8(bytes).ok()?;
-            serde_json::from_str::<IgnoredAny>(text).ok().map(|_| text)
-        }
-        _ => None,
-    }
-}
-
-/// The envelope as JSON text, member for member what
-/// `crate::pattern::envelope::envelope_json` writes (dedupe when moving
-/// into the host).
-fn envelope_text(event: &CloudEvent, data: Option<&str>) -> String {
-    let mut s = String::with_capacity(256 + data.map_or(0, str::len));
-    s.push_str("{\"specversion\":\"");
-    s.push_str(SPEC_VERSION);
-    s.push_str("\",\"id\":");
-    push_json_str(&mut s, &event.id);
-    s.push_str(",\"source\":");
-    push_json_str(&mut s, &event.source);
-    s.push_str(",\"type\":");
-    push_json_str(&mut s, &event.ty);
-    for (name, value) in [
-        ("subject", &event.subject),
-        ("time", &event.time),
-        ("datacontenttype", &event.datacontenttype),
-        ("dataschema", &event.dataschema),
-    ] {
-        if let Some(v) = value {
-            s.push_str(",\"");
-            s.push_str(name);
-            s.push_str("\":");
-            push_json_str(&mut s, v);
-        }
-    }
-    for (name, value) in &event.extensions {
-        s.push(',');
-        push_json_str(&mut s, name);
-        s.push(':');
-        match value {
-            ExtensionValue::String(v) => push_json_str(&mut s, v),
-            ExtensionValue::Boolean(b) => s.push_str(if *b { "true" } else { "false" }),
-            ExtensionValue::Integer(i) => s.push_str(&i.to_string()),
-        }
-    }
-    if let Some(json) = data {
-        s.push_str(",\"data\":");
-        s.push_str(json);
-    }
-    s.push('}');
-    s
 }
 
 /// A map key compared with a name, without allocating.

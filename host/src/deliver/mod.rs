@@ -23,7 +23,6 @@
 //!   `allowed_hosts`.
 
 pub mod http;
-pub mod ratelimit;
 pub mod retry;
 pub mod worker;
 
@@ -35,7 +34,6 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::api::plugins::config_pairs;
 use crate::event::json::to_json_string;
 use crate::event::{CloudEvent, ExtensionValue};
 use crate::plugin::{AllowList, PluginKind, PluginLimits, Registry, RulePlugin};
@@ -200,15 +198,14 @@ fn secret_paths(target: &Value) -> Vec<String> {
     out
 }
 
-/// Fields every target has.
+/// What every target has, whatever its kind: its id and how its
+/// deliveries are retried, dead-lettered and ordered.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BusTargetSpec {
+pub struct TargetCommon {
     /// Target id, unique within the rule.
     pub id: String,
-    /// The bus to forward to.
-    pub bus: String,
-    /// Retry policy.
+    /// Retry policy (the `exponential` preset when absent).
     #[serde(default)]
     pub retry: RetryPolicy,
     /// Keep undeliverable events in the dead-letter queue (default true).
@@ -217,35 +214,30 @@ pub struct BusTargetSpec {
     /// Deliver in order per value of this attribute.
     #[serde(default)]
     pub ordering_key: Option<String>,
+}
+
+/// `{"type": "bus"}`: forward to another bus.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusTargetSpec {
+    /// The bus to forward to.
+    pub bus: String,
 }
 
 /// `{"type": "log"}`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogTargetSpec {
-    /// Target id.
-    pub id: String,
     /// Append JSON lines to this file instead of the server log: a relative
     /// path inside the server's `targets.log_dir`.
     #[serde(default)]
     pub file: Option<PathBuf>,
-    /// Retry policy.
-    #[serde(default)]
-    pub retry: RetryPolicy,
-    /// Keep undeliverable events in the dead-letter queue (default true).
-    #[serde(default = "yes")]
-    pub dead_letter: bool,
-    /// Deliver in order per value of this attribute.
-    #[serde(default)]
-    pub ordering_key: Option<String>,
 }
 
 /// `{"type": "plugin"}`: a Wasm connector.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginTargetSpec {
-    /// Target id.
-    pub id: String,
     /// `name@version` of a connector plugin.
     pub plugin: String,
     /// The plugin's configuration.
@@ -260,15 +252,6 @@ pub struct PluginTargetSpec {
     /// Concurrent `deliver` calls (default 1).
     #[serde(default = "one")]
     pub concurrency: usize,
-    /// Retry policy.
-    #[serde(default)]
-    pub retry: RetryPolicy,
-    /// Keep undeliverable events in the dead-letter queue (default true).
-    #[serde(default = "yes")]
-    pub dead_letter: bool,
-    /// Deliver in order per value of this attribute.
-    #[serde(default)]
-    pub ordering_key: Option<String>,
 }
 
 fn yes() -> bool {
@@ -279,18 +262,65 @@ fn one() -> usize {
     1
 }
 
-/// A target as written in a rule.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum TargetSpec {
+/// What a target does, by kind.
+#[derive(Debug, Clone)]
+pub enum TargetKind {
     /// POST to a URL.
-    Http(http::HttpTarget),
+    Http(Box<http::HttpTarget>),
     /// Forward to another bus.
     Bus(BusTargetSpec),
     /// Write to the log.
     Log(LogTargetSpec),
     /// A Wasm connector.
     Plugin(PluginTargetSpec),
+}
+
+/// A target as written in a rule: `{"id", "type", "retry"?, "dead_letter"?,
+/// "ordering_key"?, …kind-specific members}`. The common members are read
+/// once for every kind; the rest must be exactly the kind's own (unknown
+/// members are errors).
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// Id, retry, dead letters, ordering.
+    pub common: TargetCommon,
+    /// The kind and its settings.
+    pub kind: TargetKind,
+}
+
+impl<'de> Deserialize<'de> for TargetSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut rest = Map::<String, Value>::deserialize(d)?;
+        let kind = match rest.remove("type") {
+            Some(Value::String(k)) => k,
+            Some(_) => return Err(D::Error::custom("`type` must be a string")),
+            None => return Err(D::Error::missing_field("type")),
+        };
+        let mut common = Map::new();
+        for key in ["id", "retry", "dead_letter", "ordering_key"] {
+            if let Some(v) = rest.remove(key) {
+                common.insert(key.to_owned(), v);
+            }
+        }
+        let common: TargetCommon =
+            serde_json::from_value(Value::Object(common)).map_err(D::Error::custom)?;
+        let rest = Value::Object(rest);
+        let kind = match kind.as_str() {
+            "http" => TargetKind::Http(Box::new(
+                serde_json::from_value(rest).map_err(D::Error::custom)?,
+            )),
+            "bus" => TargetKind::Bus(serde_json::from_value(rest).map_err(D::Error::custom)?),
+            "log" => TargetKind::Log(serde_json::from_value(rest).map_err(D::Error::custom)?),
+            "plugin" => TargetKind::Plugin(serde_json::from_value(rest).map_err(D::Error::custom)?),
+            other => {
+                return Err(D::Error::unknown_variant(
+                    other,
+                    &["http", "bus", "log", "plugin"],
+                ));
+            }
+        };
+        Ok(TargetSpec { common, kind })
+    }
 }
 
 /// A target that does not compile.
@@ -358,19 +388,7 @@ pub struct Outcome {
 }
 
 fn check_id(id: &str) -> Result<(), TargetError> {
-    let ok = !id.is_empty()
-        && id.len() <= 63
-        && id.bytes().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(terr(
-            "id",
-            format!("'{id}' is not a valid target id: 1 to 63 of a-z, 0-9, '.', '_', '-'"),
-        ))
-    }
+    crate::names::check(crate::names::Kind::Target, id).map_err(|e| terr("id", e.to_string()))
 }
 
 fn check_ordering(key: &Option<String>) -> Result<(), TargetError> {
@@ -417,65 +435,36 @@ pub fn compile_target(
     tag: &str,
     log_dir: &Path,
 ) -> Result<CompiledTarget, TargetError> {
-    let target = match spec {
-        TargetSpec::Http(h) => {
-            check_id(&h.id)?;
-            check_ordering(&h.ordering_key)?;
+    let TargetCommon {
+        id,
+        retry,
+        dead_letter,
+        ordering_key,
+    } = spec.common;
+    check_id(&id)?;
+    check_ordering(&ordering_key)?;
+    retry
+        .validate()
+        .map_err(|e| terr(&format!("retry.{}", e.field), e.detail))?;
+    let (kind, concurrency, batch_size, sender) = match spec.kind {
+        TargetKind::Http(h) => {
             // The sender enforces its own concurrency and rate limit.
-            let sender = h.build().map_err(|e| terr(&e.field, e.detail))?;
-            CompiledTarget {
-                id: h.id.clone(),
-                kind: "http",
-                retry: *sender.retry_policy(),
-                dead_letter: sender.dead_letter(),
-                ordering_key: h.ordering_key.clone(),
-                concurrency: sender.concurrency() as usize,
-                batch_size: 1,
-                sender: Sender::Http(Box::new(sender)),
-            }
+            let sender = h
+                .build(&id, retry.max)
+                .map_err(|e| terr(&e.field, e.detail))?;
+            let concurrency = sender.concurrency() as usize;
+            ("http", concurrency, 1, Sender::Http(Box::new(sender)))
         }
-        TargetSpec::Bus(b) => {
-            check_id(&b.id)?;
-            check_ordering(&b.ordering_key)?;
-            b.retry
-                .validate()
-                .map_err(|e| terr(&format!("retry.{}", e.field), e.detail))?;
-            crate::api::check_bus_name(&b.bus).map_err(|p| terr("bus", p.detail.clone()))?;
-            CompiledTarget {
-                id: b.id,
-                kind: "bus",
-                retry: b.retry,
-                dead_letter: b.dead_letter,
-                ordering_key: b.ordering_key,
-                concurrency: 1,
-                batch_size: 1,
-                sender: Sender::Bus(b.bus),
-            }
+        TargetKind::Bus(b) => {
+            crate::names::check(crate::names::Kind::Bus, &b.bus)
+                .map_err(|e| terr("bus", e.to_string()))?;
+            ("bus", 1, 1, Sender::Bus(b.bus))
         }
-        TargetSpec::Log(l) => {
-            check_id(&l.id)?;
-            check_ordering(&l.ordering_key)?;
-            l.retry
-                .validate()
-                .map_err(|e| terr(&format!("retry.{}", e.field), e.detail))?;
+        TargetKind::Log(l) => {
             let file = l.file.map(|f| log_file(log_dir, &f)).transpose()?;
-            CompiledTarget {
-                id: l.id,
-                kind: "log",
-                retry: l.retry,
-                dead_letter: l.dead_letter,
-                ordering_key: l.ordering_key,
-                concurrency: 1,
-                batch_size: 1,
-                sender: Sender::Log(file),
-            }
+            ("log", 1, 1, Sender::Log(file))
         }
-        TargetSpec::Plugin(p) => {
-            check_id(&p.id)?;
-            check_ordering(&p.ordering_key)?;
-            p.retry
-                .validate()
-                .map_err(|e| terr(&format!("retry.{}", e.field), e.detail))?;
+        TargetKind::Plugin(p) => {
             if !(1..=1000).contains(&p.batch_size) {
                 return Err(terr("batch_size", "batch_size must be between 1 and 1000"));
             }
@@ -502,24 +491,29 @@ pub fn compile_target(
             };
             let rp = RulePlugin::new(
                 plugin,
-                config_pairs(&p.config),
+                crate::plugin::config_pairs(&p.config),
                 limits,
                 allow,
-                &format!("{tag}{}", p.id),
+                &format!("{tag}{id}"),
             );
-            CompiledTarget {
-                id: p.id,
-                kind: "plugin",
-                retry: p.retry,
-                dead_letter: p.dead_letter,
-                ordering_key: p.ordering_key,
-                concurrency: p.concurrency,
-                batch_size: p.batch_size,
-                sender: Sender::Plugin(Arc::new(rp)),
-            }
+            (
+                "plugin",
+                p.concurrency,
+                p.batch_size,
+                Sender::Plugin(Arc::new(rp)),
+            )
         }
     };
-    Ok(target)
+    Ok(CompiledTarget {
+        id,
+        kind,
+        retry,
+        dead_letter,
+        ordering_key,
+        concurrency,
+        batch_size,
+        sender,
+    })
 }
 
 impl CompiledTarget {
@@ -550,11 +544,7 @@ impl CompiledTarget {
         let mut out = match &self.sender {
             Sender::Http(h) => {
                 let d = &batch[0];
-                let body = d.body.as_ref().map(|b| crate::transform::Body {
-                    bytes: b.bytes.clone(),
-                    content_type: b.content_type.clone(),
-                });
-                let o = h.send(&d.event, body.as_ref()).await;
+                let o = h.send(&d.event, d.body.as_ref()).await;
                 Outcome {
                     action: o.action,
                     status: o.status,
@@ -685,6 +675,69 @@ async fn log(file: Option<&PathBuf>, d: &Delivery) -> Outcome {
                     format!("cannot append to {}: {e}", path.display()),
                 ),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod target_spec_tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<TargetSpec, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn common_members_are_read_once_for_every_kind() {
+        let t = parse(
+            r#"{"id": "inventory", "type": "http", "url": "http://inventory.internal:8080/events",
+                "retry": {"max_attempts": 185, "max_age": "24h", "backoff": {"initial": "1s", "max": "5m", "multiplier": 2, "jitter": true}},
+                "dead_letter": false, "ordering_key": "partitionkey"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.common.id, "inventory");
+        assert_eq!(t.common.retry.max_attempts, 185);
+        assert!(!t.common.dead_letter);
+        assert_eq!(t.common.ordering_key.as_deref(), Some("partitionkey"));
+        assert!(matches!(t.kind, TargetKind::Http(_)));
+        for json in [
+            r#"{"id": "b", "type": "bus", "bus": "archive"}"#,
+            r#"{"id": "l", "type": "log"}"#,
+            r#"{"id": "p", "type": "plugin", "plugin": "c@1"}"#,
+        ] {
+            let t = parse(json).unwrap();
+            assert!(t.common.dead_letter, "{json}");
+            assert_eq!(t.common.retry, RetryPolicy::default(), "{json}");
+        }
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        for (json, needle) in [
+            (r#"{"id": "a", "url": "https://x"}"#, "missing field `type`"),
+            (
+                r#"{"type": "http", "url": "https://x"}"#,
+                "missing field `id`",
+            ),
+            (
+                r#"{"id": "a", "type": "carrier-pigeon"}"#,
+                "unknown variant `carrier-pigeon`",
+            ),
+            (
+                r#"{"id": "a", "type": "http", "url": "https://x", "colour": 1}"#,
+                "unknown field `colour`",
+            ),
+            (
+                r#"{"id": "a", "type": "bus", "bus": "x", "url": "https://x"}"#,
+                "unknown field `url`",
+            ),
+            (
+                r#"{"id": "a", "type": "log", "retry": {"max_attempts": 0}}"#,
+                "max_attempts",
+            ),
+        ] {
+            let e = parse(json).unwrap_err();
+            assert!(e.contains(needle), "{json}: {e}");
         }
     }
 }

@@ -15,7 +15,9 @@
 /// * `format` — the storage format version (`1`);
 /// * `next_bus_id` — u32 big-endian, the id the next bus gets;
 /// * `bus_floor/<bus id>` — u64 big-endian, the highest sequence number
-///   retention has deleted, so numbering continues after a bus is emptied.
+///   retention has deleted, so numbering continues after a bus is emptied;
+/// * `token/<id>` — an API token (catalogue record, JSON);
+/// * `setting/<name>` — a server-wide setting (catalogue record, JSON).
 pub const META: &str = "meta";
 
 /// Bus definitions. Key: bus name. Value: JSON `BusRecord` with a `v`
@@ -32,7 +34,8 @@ pub const EVENTS: &str = "events";
 /// it points to.
 pub const EVENT_IDS: &str = "event_ids";
 
-/// Rules. Key: `bus_id | rule name`. Value: JSON rule definition.
+/// Rules. Key: `bus_id | rule name`. Value: JSON rule definition (a
+/// versioned catalogue record).
 pub const RULES: &str = "rules";
 
 /// Per-rule progress over the bus log. Key: `bus_id | rule name`. Value:
@@ -57,13 +60,18 @@ pub const TRACES: &str = "traces";
 /// component's bytes. Removed by `DELETE /v1/plugins/...`.
 pub const PLUGINS: &str = "plugins";
 
-/// Schema registry and other per-bus governance records. Key: `bus_id |
-/// kind | name`. Value: JSON.
+/// Schema registry. Key: `bus_id | schema/ | type \0 version`. Value:
+/// JSON (a versioned catalogue record). Dropped with the bus.
 pub const SCHEMAS: &str = "schemas";
+
+/// Replays. Key: `bus_id | replay id`. Value: JSON (a versioned catalogue
+/// record). Dropped with the bus. (Releases before 0.2 kept them in
+/// `schemas`; opening such a folder moves them here.)
+pub const REPLAYS: &str = "replays";
 
 /// Every column family this version knows, with whether it holds bulk data
 /// (compressed, larger write buffers) or small metadata.
-pub const ALL: [(&str, Kind); 11] = [
+pub const ALL: [(&str, Kind); 12] = [
     (META, Kind::Metadata),
     (BUSES, Kind::Metadata),
     (EVENTS, Kind::Bulk),
@@ -75,6 +83,7 @@ pub const ALL: [(&str, Kind); 11] = [
     (TRACES, Kind::Bulk),
     (PLUGINS, Kind::Metadata),
     (SCHEMAS, Kind::Metadata),
+    (REPLAYS, Kind::Metadata),
 ];
 
 /// How a column family is tuned.

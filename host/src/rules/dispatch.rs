@@ -22,7 +22,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::rule::CompiledRule;
-use crate::pattern::{MatchScratch, Matcher, RuleId, envelope_json};
+use crate::matching::RuleSet;
+use crate::pattern::RuleId;
 use crate::store::{Bus, Seq, Store, StoredEvent};
 
 /// What a worker receives while attached.
@@ -88,18 +89,15 @@ pub async fn run(
     mut commands: mpsc::Receiver<Command>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut matcher = Matcher::new();
+    let mut set = RuleSet::new();
     let mut rules: HashMap<RuleId, Entry> = HashMap::new();
-    let mut cesql_only: Vec<RuleId> = Vec::new();
     let mut position = bus.last_seq();
     let mut committed = bus.subscribe();
-    let mut scratch = MatchScratch::default();
-    let mut envelope = Vec::new();
     let mut matched = Vec::new();
     loop {
         // With no rules there is nobody to hand events to: skip the read. A
         // rule added later catches up from its own cursor before attaching.
-        if rules.is_empty() {
+        if set.is_empty() {
             position = position.max(bus.last_seq());
         }
         // Dispatch everything committed so far.
@@ -108,25 +106,21 @@ pub async fn run(
             // The head before the read: an empty read means everything up
             // to it expired (retention), not that nothing was written.
             let head = bus.last_seq();
-            // The head of the log was just written, so it is in the memtable
-            // and reading it takes microseconds: read it here rather than
-            // paying a thread hand-off per wake-up. Longer reads (catching up
-            // after a burst) may touch disk and go to the blocking pool.
-            let read = if bus.last_seq() - from <= INLINE_READ {
-                Ok(store.read(&bus, from, INLINE_READ as usize))
+            // A short read of the head (just written, so in memory) is
+            // cheap enough for the engine to serve inline; a long one
+            // (catching up after a burst) it serves off the runtime.
+            let limit = if head - from <= INLINE_READ {
+                INLINE_READ as usize
             } else {
-                let s = store.clone();
-                let b = bus.clone();
-                tokio::task::spawn_blocking(move || s.read(&b, from, 512)).await
+                512
             };
-            let batch = match read {
-                Ok(Ok(batch)) => batch,
-                Ok(Err(error)) => {
+            let batch = match store.read(&bus, from, limit).await {
+                Ok(batch) => batch,
+                Err(error) => {
                     tracing::error!(bus = %bus.name, %error, "Dispatcher cannot read the bus.");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     break;
                 }
-                Err(_) => return,
             };
             let gap_to = match batch.first() {
                 None => head,
@@ -155,32 +149,22 @@ pub async fn run(
             for e in batch {
                 let seq = e.seq;
                 let e = Arc::new(e);
-                envelope_json(&e.event, &mut envelope);
-                matched.clear();
-                if !matcher.is_empty()
-                    && let Err(error) =
-                        matcher.matches_json_with(&mut scratch, &envelope, &mut matched)
-                {
+                let selection = set.select(&e.event, &mut matched);
+                if let Some(error) = selection.error {
                     tracing::error!(bus = %bus.name, seq, %error, "Cannot match an event's envelope.");
                 }
-                if scratch.budget_exhausted() {
+                if selection.budget_exhausted {
                     crate::metrics::METRICS
                         .match_budget_exhausted
                         .get(&[("bus", &bus.name)])
                         .inc();
                     tracing::warn!(bus = %bus.name, seq, "Matching this event hit the work limit (a pattern's array-consistency search); rules it could not settle did not match.");
                 }
-                matched.extend(cesql_only.iter().copied());
                 for id in &matched {
                     let Some(entry) = rules.get_mut(id) else {
                         continue;
                     };
                     let Some(inbox) = &entry.inbox else { continue };
-                    if let Some(expr) = &entry.rule.cesql
-                        && !expr.matches(&e.event)
-                    {
-                        continue;
-                    }
                     if inbox.try_send(Work::Event(e.clone())).is_err() {
                         tracing::debug!(bus = %bus.name, rule = %entry.rule.name, "Rule worker behind; detaching it to catch up on its own.");
                         entry.inbox = None;
@@ -201,17 +185,11 @@ pub async fn run(
                 let Some(cmd) = cmd else { return };
                 match cmd {
                     Command::Put { id, rule } => {
-                        matcher.remove(id);
-                        cesql_only.retain(|x| *x != id);
-                        match &rule.pattern {
-                            Some(p) => matcher.add(id, p),
-                            None => cesql_only.push(id),
-                        }
+                        set.put(id, rule.pattern.as_ref(), rule.cesql.as_ref());
                         rules.insert(id, Entry { rule, inbox: None });
                     }
                     Command::Remove { id } => {
-                        matcher.remove(id);
-                        cesql_only.retain(|x| *x != id);
+                        set.remove(id);
                         rules.remove(&id);
                     }
                     Command::Attach { id, cursor, inbox, reply } => {

@@ -20,8 +20,9 @@ use std::time::Duration;
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{Bus, BusConfig, BusId, BusRecord, Seq, StoreError, call, columns, keys};
+use super::{BusRecord, call, columns, keys};
 use crate::event::time::now_micros;
+use crate::store::{Bus, BusConfig, BusId, Seq, StoreError};
 
 /// Largest group committed in one write; bounds latency for the first
 /// request in a group.
@@ -43,7 +44,7 @@ enum Command {
         bus: BusId,
         name: String,
         entries: Vec<Entry>,
-        reply: oneshot::Sender<Result<super::Appended, StoreError>>,
+        reply: oneshot::Sender<Result<crate::store::Appended, StoreError>>,
     },
     PutBus {
         name: String,
@@ -203,7 +204,7 @@ impl Handle {
         bus: BusId,
         name: &str,
         entries: Vec<Entry>,
-    ) -> Result<super::Appended, StoreError> {
+    ) -> Result<crate::store::Appended, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.sender()?
             .send(Command::Append {
@@ -288,8 +289,8 @@ impl Handle {
 }
 
 type AppendReply = (
-    oneshot::Sender<Result<super::Appended, StoreError>>,
-    Result<super::Appended, StoreError>,
+    oneshot::Sender<Result<crate::store::Appended, StoreError>>,
+    Result<crate::store::Appended, StoreError>,
 );
 
 impl Writer {
@@ -303,14 +304,14 @@ impl Writer {
                 dedup_us: dedup_micros(&record.config),
             },
         );
-        let bus = Arc::new(Bus {
-            name: record.name.clone(),
-            id: record.id,
-            created_at: record.created_at,
-            updated_at: record.updated_at,
-            config: record.config,
-            committed: rx,
-        });
+        let bus = Arc::new(Bus::new(
+            record.name.clone(),
+            record.id,
+            record.created_at,
+            record.updated_at,
+            record.config,
+            rx,
+        ));
         self.buses
             .write()
             .expect("bus map poisoned")
@@ -419,7 +420,7 @@ impl Writer {
         bytes: &mut usize,
         rollback: &mut Vec<(BusId, Seq)>,
         staged: &mut HashMap<Vec<u8>, Seq>,
-    ) -> Result<super::Appended, StoreError> {
+    ) -> Result<crate::store::Appended, StoreError> {
         let events_cf = self.db.cf_handle(columns::EVENTS).expect("events column");
         let ids_cf = self
             .db
@@ -459,7 +460,7 @@ impl Writer {
             entry.id_prefix.extend_from_slice(&seq.to_be_bytes());
             batch.put_cf(ids_cf, &entry.id_prefix, []);
         }
-        Ok(super::Appended { first, duplicates })
+        Ok(crate::store::Appended { first, duplicates })
     }
 
     fn apply(&mut self, cmd: Command) {
@@ -532,14 +533,14 @@ impl Writer {
                 if let Some(s) = self.state.get_mut(&record.id) {
                     s.dedup_us = dedup_micros(&record.config);
                 }
-                let bus = Arc::new(Bus {
-                    name: record.name.clone(),
-                    id: record.id,
-                    created_at: record.created_at,
-                    updated_at: record.updated_at,
-                    config: record.config,
-                    committed: old.committed.clone(),
-                });
+                let bus = Arc::new(Bus::new(
+                    record.name.clone(),
+                    record.id,
+                    record.created_at,
+                    record.updated_at,
+                    record.config,
+                    old.subscribe(),
+                ));
                 self.buses
                     .write()
                     .expect("bus map poisoned")
@@ -577,6 +578,7 @@ impl Writer {
             columns::DEAD_LETTERS,
             columns::TRACES,
             columns::SCHEMAS,
+            columns::REPLAYS,
         ] {
             batch.delete_range_cf(self.cf(cf), keys::bus_start(bus.id), keys::bus_end(bus.id));
         }

@@ -41,7 +41,7 @@ use super::CompiledTarget;
 use super::retry::{RetryAction, RetryDecision};
 use crate::event::json::to_json_string;
 use crate::event::time::{format_rfc3339_micros, now_micros};
-use crate::store::queue::{DeadLetter, Delivery, DeliveryKey, RouterBatch, TraceStep};
+use crate::store::queue::{Batch, DeadLetter, Delivery, DeliveryKey, TraceStep};
 use crate::store::{BusId, Store};
 
 /// Deliveries held in memory per target.
@@ -263,7 +263,7 @@ impl Worker {
             if *stop.borrow() {
                 break;
             }
-            if let Err(error) = self.refill() {
+            if let Err(error) = self.refill().await {
                 tracing::error!(rule = %self.rule, target = %self.target.id, %error, "Cannot read the delivery queue.");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
@@ -301,7 +301,7 @@ impl Worker {
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     // Record every send that has finished by now in one write.
-                    let mut b = self.store.router_batch();
+                    let mut b = self.store.batch();
                     if let Ok((batch, outcome)) = done {
                         self.finish(&mut b, batch, outcome);
                     }
@@ -310,7 +310,7 @@ impl Worker {
                             self.finish(&mut b, batch, outcome);
                         }
                     }
-                    self.commit(b);
+                    self.commit(b).await;
                 }
                 _ = self.notify.notified() => self.take_inbox(),
                 _ = tokio::time::sleep(wait) => {}
@@ -320,9 +320,9 @@ impl Worker {
         // Let in-flight sends finish and record them.
         while let Some(done) = running.join_next().await {
             if let Ok((batch, outcome)) = done {
-                let mut b = self.store.router_batch();
+                let mut b = self.store.batch();
                 self.finish(&mut b, batch, outcome);
-                self.commit(b);
+                self.commit(b).await;
             }
         }
     }
@@ -361,21 +361,24 @@ impl Worker {
     }
 
     /// Loads more of the queue into the window.
-    fn refill(&mut self) -> Result<(), crate::store::StoreError> {
+    async fn refill(&mut self) -> Result<(), crate::store::StoreError> {
         if self.exhausted
             || self.window.len() >= REFILL_BELOW
             || self.window_bytes >= REFILL_BELOW_BYTES
         {
             return Ok(());
         }
-        let (more, full) = self.store.deliveries(
-            self.bus,
-            &self.rule,
-            &self.target.id,
-            self.loaded_upto,
-            WINDOW - self.window.len(),
-            WINDOW_BYTES - self.window_bytes,
-        )?;
+        let (more, full) = self
+            .store
+            .deliveries(
+                self.bus,
+                &self.rule,
+                &self.target.id,
+                self.loaded_upto,
+                WINDOW - self.window.len(),
+                WINDOW_BYTES - self.window_bytes,
+            )
+            .await?;
         self.exhausted = !full && self.window.len() + more.len() < WINDOW;
         if let Some(d) = more.last() {
             self.loaded_upto = Some((d.key.seq, d.key.sub));
@@ -450,14 +453,14 @@ impl Worker {
     }
 
     /// Writes recorded outcomes.
-    fn commit(&self, b: RouterBatch) {
-        if let Err(error) = self.store.commit(b) {
+    async fn commit(&self, b: Batch) {
+        if let Err(error) = self.store.commit(b).await {
             tracing::error!(rule = %self.rule, target = %self.target.id, %error, "Cannot record a delivery outcome; it will be retried.");
         }
     }
 
     /// Records the outcome of a send in `b`.
-    fn finish(&mut self, b: &mut RouterBatch, batch: Vec<Delivery>, outcome: super::Outcome) {
+    fn finish(&mut self, b: &mut Batch, batch: Vec<Delivery>, outcome: super::Outcome) {
         let now = now_micros();
         for mut d in batch {
             self.in_flight.remove(&(d.key.seq, d.key.sub));
@@ -500,13 +503,12 @@ impl Worker {
             };
             match decision {
                 Ok(None) => {
-                    self.store.remove_delivery(b, &d.key);
-                    self.store.put_trace(
-                        b,
+                    b.remove_delivery(&d.key);
+                    b.put_trace(
                         self.bus,
                         d.key.seq,
                         now,
-                        &self.step(now, "delivered", detail),
+                        self.step(now, "delivered", detail),
                     );
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                     let waited = u64::try_from(now - d.enqueued_at).unwrap_or(0);
@@ -523,13 +525,12 @@ impl Worker {
                     d.last_error = outcome.error_with_response();
                     d.next_attempt_at = now + delay.as_micros() as i64;
                     detail.insert("retry_in_ms".into(), json!(delay.as_millis() as u64));
-                    self.store.put_delivery(b, &d);
-                    self.store.put_trace(
-                        b,
+                    b.put_delivery(d.clone());
+                    b.put_trace(
                         self.bus,
                         d.key.seq,
                         now,
-                        &self.step(now, "attempt_failed", detail),
+                        self.step(now, "attempt_failed", detail),
                     );
                     self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
                     if let Some(w) = self.window.iter_mut().find(|w| w.d.key == d.key) {
@@ -540,31 +541,23 @@ impl Worker {
                 }
                 Err(reason) => {
                     self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                    self.store.remove_delivery(b, &d.key);
+                    b.remove_delivery(&d.key);
                     detail.insert("reason".into(), json!(reason));
                     d.attempts = attempt;
                     d.last_status = outcome.status;
                     d.last_error = outcome.error_with_response();
                     if self.target.dead_letter {
-                        self.store
-                            .put_dead_letter(b, &d.key, &dead_letter(&d, reason, now));
-                        self.store.put_trace(
-                            b,
+                        b.put_dead_letter(&d.key, dead_letter(&d, reason, now));
+                        b.put_trace(
                             self.bus,
                             d.key.seq,
                             now,
-                            &self.step(now, "dead_lettered", detail),
+                            self.step(now, "dead_lettered", detail),
                         );
                         self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                         self.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
                     } else {
-                        self.store.put_trace(
-                            b,
-                            self.bus,
-                            d.key.seq,
-                            now,
-                            &self.step(now, "dropped", detail),
-                        );
+                        b.put_trace(self.bus, d.key.seq, now, self.step(now, "dropped", detail));
                         self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                     self.stats.queued.fetch_sub(1, Ordering::Relaxed);

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::api::plugins::config_pairs;
-use crate::delivery::{CompiledTarget, TargetSpec, compile_target};
+use crate::chain::template::{CompiledTransform, TransformConfig};
+use crate::chain::{Chain, Transform};
+use crate::deliver::{CompiledTarget, TargetSpec, compile_target};
 use crate::pattern::Pattern;
 use crate::pattern::cesql::Expression;
 use crate::plugin::{AllowList, PluginKind, PluginLimits, Registry, RulePlugin};
-use crate::transform::{CompiledTransform, TransformConfig};
 
 /// Most targets one rule may have. EventBridge allows five; a self-hosted
 /// router has no reason to be that stingy, but each target has its own
@@ -74,14 +74,6 @@ pub struct PluginStep {
     pub config: Map<String, Value>,
 }
 
-/// A transform step.
-pub enum Transform {
-    /// A Wasm transform plugin.
-    Plugin(Arc<RulePlugin>),
-    /// The built-in input transformer.
-    Builtin(CompiledTransform),
-}
-
 /// A rule ready to run.
 pub struct CompiledRule {
     /// The bus it belongs to.
@@ -94,10 +86,8 @@ pub struct CompiledRule {
     pub pattern: Option<Pattern>,
     /// The CESQL expression, if any.
     pub cesql: Option<Expression>,
-    /// Filter plugins.
-    pub filters: Vec<Arc<RulePlugin>>,
-    /// The transform.
-    pub transform: Option<Transform>,
+    /// Its filters and transform.
+    pub chain: Chain,
     /// Targets.
     pub targets: Vec<Arc<CompiledTarget>>,
 }
@@ -121,25 +111,10 @@ impl RuleError {
     }
 }
 
-/// Checks a rule name: like a bus name.
+/// Checks a rule name (see [`crate::names`]).
 pub fn check_rule_name(name: &str) -> Result<(), RuleError> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 63
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter().all(|&c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(RuleError::new(
-            "rule",
-            format!(
-                "'{name}' is not a valid rule name: use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
-            ),
-        ))
-    }
+    crate::names::check(crate::names::Kind::Rule, name)
+        .map_err(|e| RuleError::new("rule", e.to_string()))
 }
 
 /// What compiling a rule may use besides the rule itself.
@@ -195,7 +170,7 @@ pub fn compile(
         let plugin = plugin_of_kind(registry, &step.plugin, PluginKind::Filter, &field)?;
         filters.push(Arc::new(RulePlugin::new(
             plugin,
-            config_pairs(&step.config),
+            crate::plugin::config_pairs(&step.config),
             limits,
             AllowList::default(),
             &format!("{tag}#filter{i}"),
@@ -214,7 +189,7 @@ pub fn compile(
             )?;
             Some(Transform::Plugin(Arc::new(RulePlugin::new(
                 plugin,
-                config_pairs(&step.config),
+                crate::plugin::config_pairs(&step.config),
                 limits,
                 AllowList::default(),
                 &format!("{tag}#transform"),
@@ -262,8 +237,7 @@ pub fn compile(
         spec,
         pattern,
         cesql,
-        filters,
-        transform,
+        chain: Chain { filters, transform },
         targets,
     })
 }
@@ -293,13 +267,11 @@ impl CompiledRule {
     /// Every plugin this rule uses, as `name@version`.
     pub fn plugin_references(&self) -> Vec<String> {
         let mut out: Vec<String> = self
-            .filters
-            .iter()
-            .map(|p| p.plugin().reference())
+            .chain
+            .plugins()
+            .into_iter()
+            .map(|(_, p)| p.plugin().reference())
             .collect();
-        if let Some(Transform::Plugin(p)) = &self.transform {
-            out.push(p.plugin().reference());
-        }
         for t in &self.targets {
             if let Some(p) = t.plugin() {
                 out.push(p.plugin().reference());

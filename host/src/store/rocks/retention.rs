@@ -11,8 +11,9 @@
 use rocksdb::{Direction, IteratorMode, ReadOptions};
 
 use super::codec::{self, Reader};
-use super::{Store, StoreError, columns, keys};
+use super::{RocksStore as Store, columns, keys};
 use crate::event::time::now_micros;
+use crate::store::StoreError;
 
 /// Events deleted per writer command.
 const CHUNK: usize = 10_000;

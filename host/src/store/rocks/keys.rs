@@ -6,12 +6,7 @@
 //! is created and never reused, so a deleted and re-created bus never sees the
 //! old bus's events.
 
-/// Per-bus event sequence number. The first event of a bus is 1; 0 means
-/// "before the first event".
-pub type Seq = u64;
-
-/// A bus's numeric id.
-pub type BusId = u32;
+pub use crate::store::{BusId, Seq};
 
 /// `events`: `bus_id | seq`.
 pub fn event(bus: BusId, seq: Seq) -> [u8; 12] {

@@ -141,12 +141,16 @@ const FULL: &str = r#"{"specversion":"1.0","id":"o-1","source":"/shop/eu","type"
     "data":{"total": 120.50}}"#;
 
 fn target(url: &str, extra: &str) -> HttpTarget {
-    let json = format!(r#"{{"id": "t1", "url": "{url}"{extra}}}"#);
+    let json = format!(r#"{{"url": "{url}"{extra}}}"#);
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"))
 }
 
+/// Longest `Retry-After` honoured by the senders these tests build (the
+/// default retry policy's longest delay).
+const RETRY_MAX: Duration = Duration::from_secs(300);
+
 fn sender(url: &str, extra: &str) -> HttpSender {
-    target(url, extra).build().unwrap()
+    target(url, extra).build("t1", RETRY_MAX).unwrap()
 }
 
 fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
@@ -340,11 +344,11 @@ async fn transformed_body_is_ignored_outside_body_mode() {
 async fn transform_output_end_to_end() {
     let server = Server::start().await;
     let s = sender(&server.url("/ok"), r#", "mode": "body""#);
-    let t: crate::transform::TransformConfig = serde_json::from_str(
+    let t: crate::chain::template::TransformConfig = serde_json::from_str(
         r#"{"paths": {"total": "$.data.total"}, "template": "{\"text\": \"Order <id>: <total> EUR\"}", "output": "body"}"#,
     )
     .unwrap();
-    let crate::transform::Output::Body(b) = t.compile().unwrap().apply(&event(FULL)).unwrap()
+    let crate::chain::template::Output::Body(b) = t.compile().unwrap().apply(&event(FULL)).unwrap()
     else {
         panic!("a body")
     };
@@ -441,8 +445,13 @@ async fn status_classification() {
 async fn retry_after_is_honoured_and_capped() {
     let server = Server::start().await;
     let e = event(FULL);
-    let retry = r#", "retry": {"backoff": {"max": "1m"}}"#;
-    let out = sender(&server.url("/retry-after/429/7"), retry)
+    // As a target whose retry policy's longest delay is one minute.
+    let capped = |url: &str| {
+        target(url, "")
+            .build("t1", Duration::from_secs(60))
+            .unwrap()
+    };
+    let out = capped(&server.url("/retry-after/429/7"))
         .send(&e, None)
         .await;
     assert_eq!(
@@ -452,7 +461,7 @@ async fn retry_after_is_honoured_and_capped() {
         }
     );
     assert_eq!(out.status, Some(429));
-    let out = sender(&server.url("/retry-after/503/3600"), retry)
+    let out = capped(&server.url("/retry-after/503/3600"))
         .send(&e, None)
         .await;
     assert_eq!(
@@ -462,12 +471,9 @@ async fn retry_after_is_honoured_and_capped() {
         },
         "capped at backoff.max"
     );
-    let out = sender(
-        &server.url("/retry-after/503/Sun%2C%2006%20Nov%201994%2008:49:37%20GMT"),
-        retry,
-    )
-    .send(&e, None)
-    .await;
+    let out = capped(&server.url("/retry-after/503/Sun%2C%2006%20Nov%201994%2008:49:37%20GMT"))
+        .send(&e, None)
+        .await;
     assert_eq!(
         out.action,
         RetryAction::Retry {
@@ -476,7 +482,7 @@ async fn retry_after_is_honoured_and_capped() {
         "an HTTP-date in the past"
     );
     // Ignored on other statuses.
-    let out = sender(&server.url("/retry-after/500/7"), retry)
+    let out = capped(&server.url("/retry-after/500/7"))
         .send(&e, None)
         .await;
     assert_eq!(out.action, RetryAction::Retry { after: None });
@@ -586,84 +592,51 @@ async fn rate_limit_is_enforced() {
 
 #[test]
 fn contract_example_parses() {
+    // The HTTP members of the contract's example target (the common ones
+    // are `TargetSpec`'s: see `super::tests`).
     let t: HttpTarget = serde_json::from_str(
-        r#"{"id": "inventory", "type": "http", "url": "http://inventory.internal:8080/events", "mode": "binary",
+        r#"{"url": "http://inventory.internal:8080/events", "mode": "binary",
             "headers": {"X-Tenant": "acme"}, "auth": {"bearer": "t0k"}, "timeout": "5s", "concurrency": 8,
-            "rate_limit_per_s": 100,
-            "retry": {"max_attempts": 185, "max_age": "24h", "backoff": {"initial": "1s", "max": "5m", "multiplier": 2, "jitter": true}},
-            "dead_letter": true}"#,
+            "rate_limit_per_s": 100}"#,
     )
     .unwrap();
-    assert_eq!(t.kind, Some(HttpKind::Http));
-    let s = t.build().unwrap();
+    let s = t.build("inventory", RETRY_MAX).unwrap();
     assert_eq!(s.id(), "inventory");
     assert_eq!(s.url(), "http://inventory.internal:8080/events");
     assert_eq!(s.mode(), Mode::Binary);
     assert_eq!(s.timeout(), Duration::from_secs(5));
     assert_eq!(s.concurrency(), 8);
     assert_eq!(s.rate_limit(), Some((100.0, 1)));
-    assert_eq!(s.retry_policy().max_attempts, 185);
-    assert!(s.dead_letter());
 }
 
 #[test]
 fn defaults() {
-    let t: HttpTarget = serde_json::from_str(r#"{"id": "a", "url": "https://x.example"}"#).unwrap();
-    assert_eq!(t, HttpTarget::new("a", "https://x.example"));
-    let s = t.build().unwrap();
+    let t: HttpTarget = serde_json::from_str(r#"{"url": "https://x.example"}"#).unwrap();
+    assert_eq!(t, HttpTarget::new("https://x.example"));
+    let s = t.build("a", RETRY_MAX).unwrap();
     assert_eq!(s.mode(), Mode::Binary);
     assert_eq!(s.timeout(), DEFAULT_TIMEOUT);
     assert_eq!(s.concurrency(), DEFAULT_CONCURRENCY);
     assert_eq!(s.rate_limit(), None);
-    assert_eq!(*s.retry_policy(), RetryPolicy::default());
-    assert!(s.dead_letter());
     let t: HttpTarget = serde_json::from_str(
-        r#"{"id": "a", "url": "https://x.example", "dead_letter": false, "rate_limit_per_s": 0.5, "rate_limit_burst": 4}"#,
+        r#"{"url": "https://x.example", "rate_limit_per_s": 0.5, "rate_limit_burst": 4}"#,
     )
     .unwrap();
-    let s = t.build().unwrap();
-    assert!(!s.dead_letter());
+    let s = t.build("a", RETRY_MAX).unwrap();
     assert_eq!(s.rate_limit(), Some((0.5, 4)));
 }
 
 #[test]
 fn serialization_round_trips() {
     for json in [
-        r#"{"id":"a","url":"https://x.example","mode":"binary"}"#,
-        r#"{"id":"a","type":"http","url":"https://x.example","mode":"structured","headers":{"X-A":"1"},"auth":{"basic":{"username":"u","password":"p"}},"timeout":"250ms","concurrency":2,"rate_limit_per_s":1.5,"rate_limit_burst":3,"retry":{"max_attempts":4,"max_age":"1day","backoff":{"initial":"20s","max":"20s","multiplier":1.0,"jitter":true}},"dead_letter":false}"#,
-        r#"{"id":"a","url":"https://x.example","mode":"body","auth":{"api_key":{"header":"X-Key","value":"v"}}}"#,
-        r#"{"id":"a","url":"https://x.example","mode":"binary","auth":{"bearer":"b"}}"#,
+        r#"{"url":"https://x.example","mode":"binary"}"#,
+        r#"{"url":"https://x.example","mode":"structured","headers":{"X-A":"1"},"auth":{"basic":{"username":"u","password":"p"}},"timeout":"250ms","concurrency":2,"rate_limit_per_s":1.5,"rate_limit_burst":3}"#,
+        r#"{"url":"https://x.example","mode":"body","auth":{"api_key":{"header":"X-Key","value":"v"}}}"#,
+        r#"{"url":"https://x.example","mode":"binary","auth":{"bearer":"b"}}"#,
     ] {
         let t: HttpTarget = serde_json::from_str(json).unwrap();
         assert_eq!(serde_json::to_string(&t).unwrap(), json);
     }
-}
-
-/// The host can embed `HttpTarget` in an internally tagged target enum.
-#[test]
-fn embeds_in_a_tagged_enum() {
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(tag = "type", rename_all = "lowercase")]
-    enum Target {
-        Http(Box<HttpTarget>),
-        #[allow(dead_code)]
-        Log {
-            id: String,
-        },
-    }
-    let t: Target = serde_json::from_str(
-        r#"{"type": "http", "id": "a", "url": "https://x.example", "timeout": "1s", "retry": {"preset": "backoff"}}"#,
-    )
-    .unwrap();
-    let Target::Http(h) = t else { panic!() };
-    assert_eq!(h.kind, None);
-    assert_eq!(h.timeout, Some(Duration::from_secs(1)));
-    assert_eq!(h.retry.unwrap().max_attempts, 4);
-    let e = serde_json::from_str::<Target>(
-        r#"{"type": "http", "id": "a", "url": "https://x.example", "bogus": 1}"#,
-    )
-    .unwrap_err();
-    assert!(e.to_string().contains("unknown field `bogus`"), "{e}");
 }
 
 #[test]
@@ -675,7 +648,7 @@ fn secrets_are_not_in_debug_output() {
     ] {
         let t = target("https://x.example", &format!(r#", "auth": {auth}"#));
         assert!(!format!("{t:?}").contains("SECRET"), "{t:?}");
-        let s = t.build().unwrap();
+        let s = t.build("t1", RETRY_MAX).unwrap();
         assert!(!format!("{s:?}").contains("SECRET"), "{s:?}");
     }
     let t = target(
@@ -689,54 +662,37 @@ fn secrets_are_not_in_debug_output() {
 fn serde_errors() {
     for (json, needle) in [
         (
-            r#"{"id":"a","url":"https://x","colour":"red"}"#,
+            r#"{"url":"https://x","colour":"red"}"#,
             "unknown field `colour`",
         ),
         (
-            r#"{"id":"a","url":"https://x","type":"bus"}"#,
-            "unknown variant `bus`",
-        ),
-        (
-            r#"{"id":"a","url":"https://x","mode":"raw"}"#,
+            r#"{"url":"https://x","mode":"raw"}"#,
             "unknown variant `raw`",
         ),
+        (r#"{"url":"https://x","timeout":5}"#, "duration string"),
         (
-            r#"{"id":"a","url":"https://x","timeout":5}"#,
-            "duration string",
-        ),
-        (
-            r#"{"id":"a","url":"https://x","timeout":"5 parsecs"}"#,
+            r#"{"url":"https://x","timeout":"5 parsecs"}"#,
             "not a duration",
         ),
         (
-            r#"{"id":"a","url":"https://x","auth":{"oauth":{}}}"#,
+            r#"{"url":"https://x","auth":{"oauth":{}}}"#,
             "unknown variant `oauth`",
         ),
         (
-            r#"{"id":"a","url":"https://x","auth":{"basic":{"username":"u"}}}"#,
+            r#"{"url":"https://x","auth":{"basic":{"username":"u"}}}"#,
             "missing field `password`",
         ),
         (
-            r#"{"id":"a","url":"https://x","auth":{"basic":{"username":"u","password":"p","realm":"r"}}}"#,
+            r#"{"url":"https://x","auth":{"basic":{"username":"u","password":"p","realm":"r"}}}"#,
             "unknown field `realm`",
         ),
         (
-            r#"{"id":"a","url":"https://x","auth":{"bearer":"a","basic":{"username":"u","password":"p"}}}"#,
+            r#"{"url":"https://x","auth":{"bearer":"a","basic":{"username":"u","password":"p"}}}"#,
             "",
         ),
-        (
-            r#"{"id":"a","url":"https://x","concurrency":-1}"#,
-            "invalid value",
-        ),
-        (
-            r#"{"id":"a","url":"https://x","retry":{"max_attempts":0}}"#,
-            "retry.max_attempts",
-        ),
-        (
-            r#"{"id":"a","url":"https://x","headers":{"a":1}}"#,
-            "invalid type",
-        ),
-        (r#"{"url":"https://x"}"#, "missing field `id`"),
+        (r#"{"url":"https://x","concurrency":-1}"#, "invalid value"),
+        (r#"{"url":"https://x","headers":{"a":1}}"#, "invalid type"),
+        (r#"{"mode":"binary"}"#, "missing field `url`"),
     ] {
         let e = serde_json::from_str::<HttpTarget>(json)
             .unwrap_err()
@@ -936,26 +892,13 @@ fn validation_names_the_field() {
         ),
     ] {
         let t = target(url, extra);
-        let e = t.build().unwrap_err();
+        let e = t.build("t1", RETRY_MAX).unwrap_err();
         assert_eq!(e.field, field, "{extra} {url}: {e}");
         assert!(e.detail.contains(needle), "{extra} {url}: {e}");
         assert_eq!(t.validate().unwrap_err(), e);
     }
-    for id in ["", "has space", "ünï", &"x".repeat(65)] {
-        let mut t = HttpTarget::new(id, "https://x.example");
-        assert_eq!(t.validate().unwrap_err().field, "id", "{id}");
-        t.id = "ok.id_1-2".into();
-        t.validate().unwrap();
-    }
-    // A policy built in code is validated too.
-    let mut t = HttpTarget::new("a", "https://x.example");
-    t.retry = Some(RetryPolicy {
-        multiplier: 0.0,
-        ..RetryPolicy::default()
-    });
-    assert_eq!(t.validate().unwrap_err().field, "retry.backoff.multiplier");
     // NaN and infinite rates cannot come from JSON but can from code.
-    t.retry = None;
+    let mut t = HttpTarget::new("https://x.example");
     t.rate_limit_per_s = Some(f64::NAN);
     assert_eq!(t.validate().unwrap_err().field, "rate_limit_per_s");
 }
@@ -967,14 +910,4 @@ fn body_mode_allows_content_type_and_ce_headers() {
         r#", "mode": "body", "headers": {"Content-Type": "text/csv", "ce-note": "x"}"#,
     );
     t.validate().unwrap();
-}
-
-#[test]
-fn percent_encoding() {
-    assert_eq!(percent_encode("plain-ASCII_1.2~!"), "plain-ASCII_1.2~!");
-    assert_eq!(percent_encode("a b"), "a%20b");
-    assert_eq!(percent_encode("\"%"), "%22%25");
-    assert_eq!(percent_encode("é"), "%C3%A9");
-    assert_eq!(percent_encode("\t\n\u{7f}"), "%09%0A%7F");
-    assert_eq!(percent_encode(""), "");
 }

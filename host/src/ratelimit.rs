@@ -1,4 +1,5 @@
-//! A token bucket that paces attempts to a target.
+//! A token bucket: paces attempts to a target, and limits what a bus
+//! accepts.
 //!
 //! The bucket holds at most `burst` tokens and gains `rate_per_s` tokens per
 //! second. Each attempt takes one token: [`TokenBucket::try_acquire`] takes
@@ -9,7 +10,7 @@
 //! not dropped.
 //!
 //! ```
-//! use signalbox::delivery::ratelimit::TokenBucket;
+//! use signalbox::ratelimit::TokenBucket;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let bucket = TokenBucket::new(100.0, 1).unwrap(); // 100/s, no bursts
@@ -130,6 +131,25 @@ impl TokenBucket {
         };
         tokio::time::sleep(wait).await;
         refund.armed = false;
+    }
+
+    /// Takes `n` tokens if they are there now, else takes none and says how
+    /// long until they would be. More than the bucket holds never fits: the
+    /// answer is then how long a full bucket takes, so the caller can split
+    /// its request.
+    pub fn try_take(&self, n: u64) -> Result<(), Duration> {
+        let need = n as f64;
+        if need > self.burst {
+            return Err(Duration::try_from_secs_f64(need / self.rate).unwrap_or(Duration::MAX));
+        }
+        let mut s = self.lock();
+        self.refill(&mut s, Instant::now());
+        if s.tokens >= need {
+            s.tokens -= need;
+            Ok(())
+        } else {
+            Err(Duration::try_from_secs_f64((need - s.tokens) / self.rate).unwrap_or(Duration::MAX))
+        }
     }
 
     /// The tokens available now (negative while waiters hold reservations).

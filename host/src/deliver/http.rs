@@ -5,7 +5,7 @@
 //! an [`HttpSender`], which owns one pooled `reqwest` client per target and
 //! enforces the target's concurrency and rate limit. [`HttpSender::send`]
 //! makes one attempt and reports a [`SendOutcome`]; retrying is the
-//! worker's job (see [`crate::delivery::retry`]).
+//! worker's job (see [`crate::deliver::retry`]).
 //!
 //! ```json
 //! {"id": "inventory", "type": "http", "url": "https://inventory.example/events",
@@ -14,13 +14,17 @@
 //!  "rate_limit_per_s": 100, "retry": {"preset": "exponential"}, "dead_letter": true}
 //! ```
 //!
+//! (`id`, `type`, `retry`, `dead_letter` and `ordering_key` are every
+//! target's, see [`super::TargetSpec`]; the rest is [`HttpTarget`].)
+//!
 //! ```
-//! use signalbox::delivery::{HttpTarget, Mode};
+//! use std::time::Duration;
+//! use signalbox::deliver::{HttpTarget, Mode};
 //!
 //! let target: HttpTarget = serde_json::from_str(
-//!     r#"{"id": "inventory", "url": "https://inventory.example/events", "auth": {"bearer": "s3cr3t"}}"#,
+//!     r#"{"url": "https://inventory.example/events", "auth": {"bearer": "s3cr3t"}}"#,
 //! ).unwrap();
-//! let sender = target.build().unwrap();
+//! let sender = target.build("inventory", Duration::from_secs(300)).unwrap();
 //! assert_eq!(sender.mode(), Mode::Binary);
 //! assert_eq!(sender.concurrency(), 8);
 //! assert!(!format!("{target:?}").contains("s3cr3t"), "secrets stay out of logs");
@@ -64,10 +68,11 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use super::ratelimit::TokenBucket;
-use super::retry::{FailureKind, RetryAction, RetryPolicy, classify_failure, classify_status};
+use super::retry::{FailureKind, RetryAction, classify_failure, classify_status};
+use crate::event::binding::encode_header_value;
 use crate::event::{CloudEvent, Data, SPEC_VERSION};
-use crate::transform::Body;
+use crate::ratelimit::TokenBucket;
+use crate::store::queue::PreparedBody as Body;
 
 /// `User-Agent` of every delivery request.
 pub const USER_AGENT: &str = concat!("signalbox/", env!("CARGO_PKG_VERSION"));
@@ -111,27 +116,12 @@ impl Mode {
     }
 }
 
-/// Accepts only `"http"`, for the optional `type` member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum HttpKind {
-    /// `"http"`.
-    #[serde(rename = "http")]
-    Http,
-}
-
-/// The configuration of an HTTP target (serde; the contract's shape).
-///
-/// `type` is optional so the struct also works as the `http` variant of an
-/// internally tagged `#[serde(tag = "type")]` target enum, which removes the
-/// tag before the variant sees the object.
+/// The HTTP-specific settings of an `http` target (serde; the contract's
+/// shape). The members every target has — `id`, `retry`, `dead_letter`,
+/// `ordering_key` — are `super::TargetCommon`'s.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpTarget {
-    /// The target's id within its rule: 1–64 of `A-Z a-z 0-9 . _ -`.
-    pub id: String,
-    /// `"http"` when present.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<HttpKind>,
     /// Where to POST: an `http` or `https` URL with a host and without
     /// credentials (use `auth`).
     pub url: String,
@@ -151,7 +141,7 @@ pub struct HttpTarget {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::delivery::duration_str::option"
+        with = "crate::deliver::duration_str::option"
     )]
     pub timeout: Option<Duration>,
     /// Requests in flight at once; default 8, 1..=1024.
@@ -164,30 +154,11 @@ pub struct HttpTarget {
     /// default 1 (evenly spaced). Needs `rate_limit_per_s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_burst: Option<u32>,
-    /// Retry policy; the `exponential` preset when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<RetryPolicy>,
-    /// Whether events that cannot be delivered are kept in the rule's
-    /// dead-letter queue (default) or dropped.
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub dead_letter: bool,
-    /// Deliver in order per value of this attribute (e.g. `partitionkey`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ordering_key: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn is_true(b: &bool) -> bool {
-    *b
 }
 
 impl fmt::Debug for HttpTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpTarget")
-            .field("id", &self.id)
             .field("url", &self.url)
             .field("mode", &self.mode)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
@@ -196,8 +167,6 @@ impl fmt::Debug for HttpTarget {
             .field("concurrency", &self.concurrency)
             .field("rate_limit_per_s", &self.rate_limit_per_s)
             .field("rate_limit_burst", &self.rate_limit_burst)
-            .field("retry", &self.retry)
-            .field("dead_letter", &self.dead_letter)
             .finish()
     }
 }
@@ -307,10 +276,8 @@ const CLIENT_MANAGED: [&str; 10] = [
 
 impl HttpTarget {
     /// A target for `url` with every other setting at its default.
-    pub fn new(id: impl Into<String>, url: impl Into<String>) -> Self {
+    pub fn new(url: impl Into<String>) -> Self {
         HttpTarget {
-            id: id.into(),
-            kind: None,
             url: url.into(),
             mode: Mode::default(),
             headers: BTreeMap::new(),
@@ -319,9 +286,6 @@ impl HttpTarget {
             concurrency: None,
             rate_limit_per_s: None,
             rate_limit_burst: None,
-            retry: None,
-            dead_letter: true,
-            ordering_key: None,
         }
     }
 
@@ -331,9 +295,11 @@ impl HttpTarget {
         self.check().map(|_| ())
     }
 
-    /// Checks the configuration and builds the sender, with its own pooled
-    /// client. Build it once per target and share it.
-    pub fn build(&self) -> Result<HttpSender, HttpConfigError> {
+    /// Checks the configuration and builds the sender for target `id`, with
+    /// its own pooled client; a receiver's `Retry-After` is honoured up to
+    /// `retry_max` (the retry policy's longest delay). Build it once per
+    /// target and share it.
+    pub fn build(&self, id: &str, retry_max: Duration) -> Result<HttpSender, HttpConfigError> {
         let c = self.check()?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -346,7 +312,7 @@ impl HttpTarget {
                 HttpConfigError::new("", format!("could not create the HTTP client: {e}"))
             })?;
         Ok(HttpSender {
-            id: self.id.clone(),
+            id: id.to_owned(),
             url: c.url,
             mode: self.mode,
             headers: c.headers,
@@ -355,27 +321,11 @@ impl HttpTarget {
             concurrency: c.concurrency,
             permits: Semaphore::new(c.concurrency as usize),
             limiter: c.limiter,
-            retry: c.retry,
-            dead_letter: self.dead_letter,
+            retry_max,
         })
     }
 
     fn check(&self) -> Result<Checked, HttpConfigError> {
-        if self.id.is_empty()
-            || self.id.len() > 64
-            || !self
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        {
-            return Err(HttpConfigError::new(
-                "id",
-                format!(
-                    "'{}' is not a valid target id: use 1 to 64 letters, digits, '.', '_' or '-'",
-                    self.id
-                ),
-            ));
-        }
         let url = check_url(&self.url)?;
 
         let mut headers = HeaderMap::new();
@@ -489,24 +439,19 @@ impl HttpTarget {
                 let burst = burst.unwrap_or(1);
                 Some(TokenBucket::new(rate, burst).map_err(|e| {
                     let field = match e {
-                        super::ratelimit::RateLimitError::InvalidBurst => "rate_limit_burst",
-                        super::ratelimit::RateLimitError::InvalidRate(_) => "rate_limit_per_s",
+                        crate::ratelimit::RateLimitError::InvalidBurst => "rate_limit_burst",
+                        crate::ratelimit::RateLimitError::InvalidRate(_) => "rate_limit_per_s",
                     };
                     HttpConfigError::new(field, e.to_string())
                 })?)
             }
         };
-        let retry = self.retry.unwrap_or_default();
-        retry
-            .validate()
-            .map_err(|e| HttpConfigError::new(format!("retry.{}", e.field), e.detail))?;
         Ok(Checked {
             url,
             headers,
             timeout,
             concurrency,
             limiter,
-            retry,
         })
     }
 
@@ -578,7 +523,6 @@ struct Checked {
     timeout: Duration,
     concurrency: u32,
     limiter: Option<TokenBucket>,
-    retry: RetryPolicy,
 }
 
 /// A validated HTTP target, ready to send. Share it (e.g. in an `Arc`)
@@ -596,8 +540,8 @@ pub struct HttpSender {
     concurrency: u32,
     permits: Semaphore,
     limiter: Option<TokenBucket>,
-    retry: RetryPolicy,
-    dead_letter: bool,
+    /// The longest `Retry-After` honoured.
+    retry_max: Duration,
 }
 
 /// The result of one attempt.
@@ -647,16 +591,6 @@ impl HttpSender {
     /// `(requests per second, burst)` when rate-limited.
     pub fn rate_limit(&self) -> Option<(f64, u32)> {
         self.limiter.as_ref().map(|l| (l.rate(), l.burst()))
-    }
-
-    /// The retry policy (validated).
-    pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
-    }
-
-    /// Whether undeliverable events are dead-lettered (or dropped).
-    pub fn dead_letter(&self) -> bool {
-        self.dead_letter
     }
 
     /// Makes one delivery attempt. Waits for a concurrency slot and the rate
@@ -729,7 +663,7 @@ impl HttpSender {
             status.as_u16(),
             retry_after.as_deref(),
             SystemTime::now(),
-            self.retry.max,
+            self.retry_max,
         );
         let error = (action != RetryAction::Delivered).then(|| {
             let mut s = format!("HTTP {}", status.as_u16());
@@ -764,7 +698,7 @@ impl HttpSender {
                 let mut put = |name: &str, value: &str| -> Result<(), String> {
                     let n = HeaderName::from_bytes(format!("ce-{name}").as_bytes())
                         .map_err(|_| format!("'{name}' cannot be sent as a ce- header"))?;
-                    let v = HeaderValue::from_str(&percent_encode(value))
+                    let v = HeaderValue::from_str(&encode_header_value(value))
                         .map_err(|_| format!("the value of '{name}' cannot be sent as a header"))?;
                     h.insert(n, v);
                     Ok(())
@@ -885,21 +819,6 @@ fn error_text(kind: FailureKind, e: reqwest::Error) -> String {
         source = cause.source();
     }
     s
-}
-
-/// Percent-encodes a header value the way the CloudEvents HTTP binding
-/// asks: space, `"`, `%` and anything outside printable ASCII. A copy of
-/// `crate::ingest::percent_encode` (dedupe when moving into the host).
-pub fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_graphic() && b != b'"' && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

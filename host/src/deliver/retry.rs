@@ -38,7 +38,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use signalbox::delivery::retry::RetryPolicy;
+//! use signalbox::deliver::retry::RetryPolicy;
 //!
 //! let p: RetryPolicy =
 //!     serde_json::from_str(r#"{"preset": "backoff", "max_attempts": 6}"#).unwrap();
@@ -58,7 +58,7 @@
 //! [`GiveUpReason`].
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -202,7 +202,7 @@ pub struct RetryConfig {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::delivery::duration_str::option"
+        with = "crate::deliver::duration_str::option"
     )]
     pub max_age: Option<Duration>,
     /// The backoff curve.
@@ -218,14 +218,14 @@ pub struct BackoffConfig {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::delivery::duration_str::option"
+        with = "crate::deliver::duration_str::option"
     )]
     pub initial: Option<Duration>,
     /// Cap on the delay, e.g. `"5m"`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::delivery::duration_str::option"
+        with = "crate::deliver::duration_str::option"
     )]
     pub max: Option<Duration>,
     /// Growth factor per attempt.
@@ -617,87 +617,17 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// Parses an HTTP-date in any of the three forms RFC 9110 §5.6.7 requires
 /// recipients to accept: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the
 /// obsolete RFC 850 form (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime
-/// (`Sun Nov  6 08:49:37 1994`). The weekday is not checked.
+/// (`Sun Nov  6 08:49:37 1994`), with the `httpdate` crate, which also
+/// checks that the weekday is the date's (a date that says otherwise is
+/// treated as no date: the retry policy's own delay applies).
 pub fn parse_http_date(s: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = s.split_ascii_whitespace().collect();
-    let (year, month, day, clock) = match parts.as_slice() {
-        // IMF-fixdate
-        [wd, d, mon, y, clock, "GMT"] if wd.ends_with(',') => {
-            (num(y, 4)?, month_of(mon)?, num(d, 2)?, *clock)
-        }
-        // RFC 850
-        [wd, date, clock, "GMT"] if wd.ends_with(',') => {
-            let mut it = date.split('-');
-            let (d, mon, y) = (it.next()?, it.next()?, it.next()?);
-            if it.next().is_some() {
-                return None;
-            }
-            let yy = num(y, 2)?;
-            // RFC 9110: a two-digit year more than 50 years in the future is
-            // in the past century; for today's dates this split is right.
-            let year = if yy < 70 { 2000 + yy } else { 1900 + yy };
-            (year, month_of(mon)?, num(d, 2)?, *clock)
-        }
-        // asctime
-        [_wd, mon, d, clock, y] => {
-            let day = if d.len() == 1 { num(d, 1)? } else { num(d, 2)? };
-            (num(y, 4)?, month_of(mon)?, day, *clock)
-        }
-        _ => return None,
-    };
-    let mut c = clock.split(':');
-    let (h, m, sec) = (num(c.next()?, 2)?, num(c.next()?, 2)?, num(c.next()?, 2)?);
-    if c.next().is_some() || h > 23 || m > 59 || sec > 60 {
-        return None;
-    }
-    if !(1..=31).contains(&day) || day > days_in_month(year, month) {
-        return None;
-    }
-    let days = days_from_civil(i64::from(year), month, day);
-    let secs = days * 86_400 + i64::from(h * 3600 + m * 60 + sec.min(59));
-    let secs = u64::try_from(secs).ok()?;
-    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
-}
-
-/// Exactly `width` ASCII digits.
-fn num(s: &str, width: usize) -> Option<u32> {
-    if s.len() != width || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-fn month_of(s: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    MONTHS.iter().position(|m| *m == s).map(|i| i as u32 + 1)
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if leap => 29,
-        _ => 28,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm; the same one as
-/// `crate::event::time`, which keeps it private).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    httpdate::parse_http_date(s).ok()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
     use proptest::prelude::*;
 
@@ -1117,7 +1047,7 @@ mod tests {
             Some(UNIX_EPOCH)
         );
         assert_eq!(
-            parse_http_date("Wed, 29 Feb 2024 23:59:59 GMT"),
+            parse_http_date("Thu, 29 Feb 2024 23:59:59 GMT"),
             Some(UNIX_EPOCH + secs(1_709_251_199))
         );
         assert_eq!(

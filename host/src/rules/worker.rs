@@ -8,22 +8,23 @@
 //! resulting event and target, the trace of what happened, and the new
 //! cursor, all in one atomic batch. Then it wakes the targets' workers.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::dispatch::{self, INBOX, Work};
-use super::rule::{CompiledRule, Transform};
-use crate::delivery::worker::TargetHandle;
-use crate::event::CloudEvent;
+use super::rule::CompiledRule;
+use crate::chain::ChainResult;
+use crate::deliver::worker::TargetHandle;
 use crate::event::time::{format_rfc3339_micros, now_micros};
+use crate::matching::RuleSet;
 use crate::metrics::{Counter, METRICS};
-use crate::pattern::{Matcher, RuleId, envelope_json};
-use crate::store::queue::{Delivery, DeliveryKey, Gap, PreparedBody, RuleGaps, TraceStep};
+use crate::pattern::RuleId;
+use crate::store::queue::{Delivery, DeliveryKey, Gap, RuleGaps, TraceStep};
 use crate::store::{Bus, Seq, Store, StoredEvent};
-use crate::transform::Output;
 
 /// Events read per catch-up step.
 const CATCH_UP_BATCH: usize = 256;
@@ -32,6 +33,41 @@ const CATCH_UP_BATCH: usize = 256;
 /// this often (its exact value is not critical: re-reading a few events
 /// after a crash is harmless).
 const IDLE_CURSOR_PERIOD: Duration = Duration::from_secs(1);
+
+/// A rule's progress as last committed: its cursor and gaps, shared with
+/// the rule's status and metrics so they never read the store.
+#[derive(Debug, Default)]
+pub struct Position {
+    cursor: AtomicU64,
+    gaps: Mutex<RuleGaps>,
+}
+
+impl Position {
+    /// Progress as loaded from the store.
+    pub fn new(cursor: Seq, gaps: RuleGaps) -> Position {
+        Position {
+            cursor: AtomicU64::new(cursor),
+            gaps: Mutex::new(gaps),
+        }
+    }
+
+    /// The last seq the rule has fully handled (and committed).
+    pub fn cursor(&self) -> Seq {
+        self.cursor.load(Ordering::Relaxed)
+    }
+
+    /// What the rule missed to retention.
+    pub fn gaps(&self) -> RuleGaps {
+        self.gaps.lock().expect("gaps lock").clone()
+    }
+
+    fn committed(&self, cursor: Seq, gaps: Option<&RuleGaps>) {
+        self.cursor.store(cursor, Ordering::Relaxed);
+        if let Some(g) = gaps {
+            *self.gaps.lock().expect("gaps lock") = g.clone();
+        }
+    }
+}
 
 /// Metric handles of one rule.
 struct RuleCounters {
@@ -71,16 +107,6 @@ impl Gaps {
     }
 }
 
-/// What the chain made of one event.
-pub(crate) enum ChainResult {
-    /// Events (and optional prepared bodies) to deliver.
-    Deliver(Vec<(CloudEvent, Option<PreparedBody>)>),
-    /// A filter dropped it.
-    Filtered(String),
-    /// A plugin failed.
-    Failed(String, String),
-}
-
 /// Runs a rule worker until `shutdown` fires.
 #[allow(
     clippy::too_many_arguments,
@@ -93,18 +119,17 @@ pub async fn run(
     rule: Arc<CompiledRule>,
     targets: Arc<Vec<TargetHandle>>,
     dispatcher: mpsc::Sender<dispatch::Command>,
-    mut cursor: Seq,
+    position: Arc<Position>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut own_matcher = Matcher::new();
-    if let Some(p) = &rule.pattern {
-        own_matcher.add(0, p);
-    }
+    let mut cursor = position.cursor();
+    // Catching up, the worker selects events itself, exactly as the
+    // dispatcher would.
+    let mut selector = RuleSet::single(rule.pattern.as_ref(), rule.cesql.as_ref());
     let mut inbox: Option<mpsc::Receiver<Work>> = None;
     let mut committed = bus.subscribe();
     let mut persisted = cursor;
     let mut last_persist = Instant::now();
-    let mut envelope = Vec::new();
     let labels = [("bus", bus.name.as_str()), ("rule", rule.name.as_str())];
     let counters = RuleCounters {
         matched: METRICS.rule_matched.get(&labels),
@@ -113,7 +138,7 @@ pub async fn run(
         expired: METRICS.rule_expired.get(&labels),
     };
     let mut gaps = Gaps {
-        recorded: store.rule_gaps(bus.id, &rule.name).unwrap_or_default(),
+        recorded: position.gaps(),
         dirty: false,
         untraced: None,
     };
@@ -123,36 +148,29 @@ pub async fn run(
         }
         let (events, upto) = match &mut inbox {
             None => {
-                let s = store.clone();
-                let b = bus.clone();
-                let from = cursor;
                 // The head before the read: an empty read then means the
                 // events up to it expired, not that none were written.
                 let head = bus.last_seq();
-                let batch = match tokio::task::spawn_blocking(move || {
-                    s.read(&b, from, CATCH_UP_BATCH)
-                })
-                .await
-                {
-                    Ok(Ok(b)) => b,
-                    Ok(Err(error)) => {
+                let batch = match store.read(&bus, cursor, CATCH_UP_BATCH).await {
+                    Ok(b) => b,
+                    Err(error) => {
                         tracing::error!(rule = %rule.name, %error, "Rule worker cannot read the bus.");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
-                    Err(_) => break,
                 };
                 let gap_to = batch.first().map_or(head, |e| e.seq - 1);
                 if gap_to > cursor {
                     gaps.note(&rule, &counters.expired, cursor + 1, gap_to);
                     if batch.is_empty() {
                         cursor = gap_to;
-                        let mut b = store.router_batch();
-                        store.set_cursor(&mut b, bus.id, &rule.name, cursor);
-                        store.set_rule_gaps(&mut b, bus.id, &rule.name, &gaps.recorded);
-                        if store.commit(b).is_ok() {
+                        let mut b = store.batch();
+                        b.set_cursor(bus.id, &rule.name, cursor);
+                        b.set_rule_gaps(bus.id, &rule.name, &gaps.recorded);
+                        if store.commit(b).await.is_ok() {
                             persisted = cursor;
                             gaps.dirty = false;
+                            position.committed(cursor, Some(&gaps.recorded));
                         }
                         continue;
                     }
@@ -187,23 +205,11 @@ pub async fn run(
                     continue;
                 }
                 let upto = batch.last().map_or(cursor, |e| e.seq);
-                let mut matched = Vec::new();
-                let mut out = Vec::new();
-                for e in batch {
-                    let mut hit = true;
-                    if rule.pattern.is_some() {
-                        envelope_json(&e.event, &mut envelope);
-                        out.clear();
-                        hit = own_matcher.matches_json(&envelope, &mut out).is_ok()
-                            && !out.is_empty();
-                    }
-                    if hit && let Some(expr) = &rule.cesql {
-                        hit = expr.matches(&e.event);
-                    }
-                    if hit {
-                        matched.push(Arc::new(e));
-                    }
-                }
+                let matched: Vec<Arc<StoredEvent>> = batch
+                    .into_iter()
+                    .filter(|e| selector.selects(&e.event))
+                    .map(Arc::new)
+                    .collect();
                 (matched, upto)
             }
             Some(rx) => {
@@ -245,7 +251,7 @@ pub async fn run(
         if events.is_empty() && upto <= cursor {
             continue;
         }
-        let mut batch = store.router_batch();
+        let mut batch = store.batch();
         let mut queued: Vec<Vec<Delivery>> = vec![Vec::new(); targets.len()];
         for e in &events {
             let now = now_micros();
@@ -264,7 +270,7 @@ pub async fn run(
                     target: None,
                     detail,
                 };
-                store.put_trace(&mut batch, bus.id, e.seq, now, &step);
+                batch.put_trace(bus.id, e.seq, now, step);
             }
             let (step, deliveries) = handle(&rule, &targets, bus.id, e).await;
             counters.matched.inc();
@@ -273,26 +279,27 @@ pub async fn run(
                 "failed" => counters.errors.inc(),
                 _ => {}
             }
-            store.put_trace(&mut batch, bus.id, e.seq, now, &step);
+            batch.put_trace(bus.id, e.seq, now, step);
             for (i, d) in deliveries {
-                store.put_delivery(&mut batch, &d);
+                batch.put_delivery(d.clone());
                 queued[i].push(d);
             }
         }
         cursor = upto.max(cursor);
         let idle_only = events.is_empty();
         if !idle_only || gaps.dirty || last_persist.elapsed() >= IDLE_CURSOR_PERIOD {
-            store.set_cursor(&mut batch, bus.id, &rule.name, cursor);
+            batch.set_cursor(bus.id, &rule.name, cursor);
             if gaps.dirty {
-                store.set_rule_gaps(&mut batch, bus.id, &rule.name, &gaps.recorded);
+                batch.set_rule_gaps(bus.id, &rule.name, &gaps.recorded);
             }
-            if let Err(error) = store.commit(batch) {
+            if let Err(error) = store.commit(batch).await {
                 tracing::error!(rule = %rule.name, %error, "Cannot record rule progress; retrying from the last cursor.");
                 cursor = persisted;
                 inbox = None;
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
+            position.committed(cursor, gaps.dirty.then_some(&gaps.recorded));
             persisted = cursor;
             gaps.dirty = false;
             last_persist = Instant::now();
@@ -304,9 +311,11 @@ pub async fn run(
         }
     }
     if persisted != cursor {
-        let mut batch = store.router_batch();
-        store.set_cursor(&mut batch, bus.id, &rule.name, cursor);
-        let _ = store.commit(batch);
+        let mut batch = store.batch();
+        batch.set_cursor(bus.id, &rule.name, cursor);
+        if store.commit(batch).await.is_ok() {
+            position.committed(cursor, None);
+        }
     }
 }
 
@@ -319,7 +328,7 @@ async fn handle(
     e: &StoredEvent,
 ) -> (TraceStep, Vec<(usize, Delivery)>) {
     let started = Instant::now();
-    let result = chain(rule, &e.event).await;
+    let (result, report) = rule.chain.run(&e.event).await;
     let now = now_micros();
     let mut detail = Map::new();
     let mut deliveries = Vec::new();
@@ -336,7 +345,8 @@ async fn handle(
                         .collect::<Vec<_>>()
                 ),
             );
-            for (sub, (event, body)) in out.into_iter().enumerate() {
+            for (sub, output) in out.into_iter().enumerate() {
+                let (event, body) = output.into_delivered(&e.event);
                 for (i, t) in targets.iter().enumerate() {
                     deliveries.push((
                         i,
@@ -377,6 +387,9 @@ async fn handle(
         "duration_ms".into(),
         json!(started.elapsed().as_secs_f64() * 1000.0),
     );
+    if !report.is_empty() {
+        detail.insert("plugins".into(), json!(report));
+    }
     (
         TraceStep {
             at: format_rfc3339_micros(now),
@@ -387,42 +400,4 @@ async fn handle(
         },
         deliveries,
     )
-}
-
-/// Runs a rule's filters and transform on one event.
-pub(crate) async fn chain(rule: &CompiledRule, event: &CloudEvent) -> ChainResult {
-    for f in &rule.filters {
-        match f.keep(event).await {
-            Ok(true) => {}
-            Ok(false) => return ChainResult::Filtered(f.plugin().reference()),
-            Err(e) => {
-                return ChainResult::Failed(
-                    f.plugin().reference(),
-                    format!("{:?}: {}", e.kind, e.message),
-                );
-            }
-        }
-    }
-    match &rule.transform {
-        None => ChainResult::Deliver(vec![(event.clone(), None)]),
-        Some(Transform::Plugin(p)) => match p.transform(event).await {
-            Ok(events) if events.is_empty() => ChainResult::Filtered(p.plugin().reference()),
-            Ok(events) => ChainResult::Deliver(events.into_iter().map(|e| (e, None)).collect()),
-            Err(e) => ChainResult::Failed(
-                p.plugin().reference(),
-                format!("{:?}: {}", e.kind, e.message),
-            ),
-        },
-        Some(Transform::Builtin(t)) => match t.apply(event) {
-            Ok(Output::Event(e)) => ChainResult::Deliver(vec![(e, None)]),
-            Ok(Output::Body(b)) => ChainResult::Deliver(vec![(
-                event.clone(),
-                Some(PreparedBody {
-                    bytes: b.bytes,
-                    content_type: b.content_type,
-                }),
-            )]),
-            Err(e) => ChainResult::Failed("transform".into(), e.to_string()),
-        },
-    }
 }

@@ -16,8 +16,8 @@ fn event(id: &str, source: &str) -> CloudEvent {
     }
 }
 
-fn open(dir: &Path) -> Store {
-    Store::open(dir, StoreOptions::default()).unwrap()
+fn open(dir: &Path) -> RocksStore {
+    RocksStore::open(dir, StoreOptions::default()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,15 +29,15 @@ async fn append_and_read_back() {
     let first = store.append(&bus, &events, 42).await.unwrap().first;
     assert_eq!(first, 1);
     assert_eq!(bus.last_seq(), 5);
-    let read = store.read(&bus, 0, 100).unwrap();
+    let read = store.read_blocking(&bus, 0, 100).unwrap();
     assert_eq!(read.len(), 5);
     assert_eq!(read[2].seq, 3);
     assert_eq!(read[2].event, events[2]);
     assert_eq!(read[2].received_at, 42);
-    assert_eq!(store.read(&bus, 3, 100).unwrap().len(), 2);
-    assert_eq!(store.read(&bus, 0, 2).unwrap().len(), 2);
-    assert_eq!(store.first_seq(&bus).unwrap(), Some(1));
-    store.close().unwrap();
+    assert_eq!(store.read_blocking(&bus, 3, 100).unwrap().len(), 2);
+    assert_eq!(store.read_blocking(&bus, 0, 2).unwrap().len(), 2);
+    assert_eq!(store.first_seq_blocking(&bus).unwrap(), Some(1));
+    store.close_blocking().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,7 +68,7 @@ async fn concurrent_appends_get_distinct_gapless_seqs() {
     all.sort();
     let expected: Vec<Seq> = (0..800).map(|i| 1 + 2 * i).collect();
     assert_eq!(all, expected);
-    let read = store.read(&bus, 0, 10_000).unwrap();
+    let read = store.read_blocking(&bus, 0, 10_000).unwrap();
     assert_eq!(read.len(), 1600);
     // Both events of one request are adjacent.
     for pair in read.chunks(2) {
@@ -89,7 +89,7 @@ async fn numbering_survives_reopen() {
             .append(&bus, &[event("a", "/s"), event("b", "/s")], 1)
             .await
             .unwrap();
-        store.close().unwrap();
+        store.close_blocking().unwrap();
     }
     let store = tokio::task::spawn_blocking({
         let p = dir.path().to_owned();
@@ -127,32 +127,32 @@ async fn lookup_by_id() {
         )
         .await
         .unwrap();
-    match store.get_by_id(&bus, "y", None).unwrap() {
+    match store.get_by_id_blocking(&bus, "y", None).unwrap() {
         Lookup::Found(e) => assert_eq!(e.seq, 3),
         other => panic!("{other:?}"),
     }
-    match store.get_by_id(&bus, "x", None).unwrap() {
+    match store.get_by_id_blocking(&bus, "x", None).unwrap() {
         Lookup::Ambiguous(mut s) => {
             s.sort();
             assert_eq!(s, vec!["/a", "/b"]);
         }
         other => panic!("{other:?}"),
     }
-    match store.get_by_id(&bus, "x", Some("/b")).unwrap() {
+    match store.get_by_id_blocking(&bus, "x", Some("/b")).unwrap() {
         Lookup::Found(e) => assert_eq!(e.seq, 2),
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        store.get_by_id(&bus, "z", None).unwrap(),
+        store.get_by_id_blocking(&bus, "z", None).unwrap(),
         Lookup::NotFound
     ));
     assert!(matches!(
-        store.get_by_id(&bus, "x", Some("/c")).unwrap(),
+        store.get_by_id_blocking(&bus, "x", Some("/c")).unwrap(),
         Lookup::NotFound
     ));
     // A duplicate (same source and id) finds the newest copy.
     store.append(&bus, &[event("y", "/a")], 1).await.unwrap();
-    match store.get_by_id(&bus, "y", None).unwrap() {
+    match store.get_by_id_blocking(&bus, "y", None).unwrap() {
         Lookup::Found(e) => assert_eq!(e.seq, 5),
         other => panic!("{other:?}"),
     }
@@ -174,7 +174,7 @@ async fn buses_are_isolated_and_deletable() {
     assert!(!created);
     store.append(&orders, &[event("a", "/s")], 1).await.unwrap();
     let default = store.bus(DEFAULT_BUS).unwrap();
-    assert_eq!(store.read(&default, 0, 10).unwrap().len(), 0);
+    assert_eq!(store.read_blocking(&default, 0, 10).unwrap().len(), 0);
     assert!(store.delete_bus("orders").await.unwrap());
     assert!(!store.delete_bus("orders").await.unwrap());
     assert!(matches!(
@@ -188,7 +188,7 @@ async fn buses_are_isolated_and_deletable() {
     // A re-created bus starts empty, with a new id.
     let (again, _) = store.put_bus("orders", config).await.unwrap();
     assert_ne!(again.id, orders.id);
-    assert_eq!(store.read(&again, 0, 10).unwrap().len(), 0);
+    assert_eq!(store.read_blocking(&again, 0, 10).unwrap().len(), 0);
     assert_eq!(
         store
             .append(&again, &[event("c", "/s")], 1)
@@ -220,15 +220,15 @@ async fn retention_deletes_only_expired_events_and_keeps_numbering() {
         .await
         .unwrap();
     assert_eq!(store.enforce_retention().await.unwrap(), 25_000);
-    let left = store.read(&bus, 0, 100).unwrap();
+    let left = store.read_blocking(&bus, 0, 100).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].seq, 25_001);
     assert!(matches!(
-        store.get_by_id(&bus, "old7", None).unwrap(),
+        store.get_by_id_blocking(&bus, "old7", None).unwrap(),
         Lookup::NotFound
     ));
     assert!(matches!(
-        store.get_by_id(&bus, "new", None).unwrap(),
+        store.get_by_id_blocking(&bus, "new", None).unwrap(),
         Lookup::Found(_)
     ));
 
@@ -246,8 +246,8 @@ async fn retention_deletes_only_expired_events_and_keeps_numbering() {
         .await
         .unwrap();
     assert_eq!(store.enforce_retention().await.unwrap(), 1);
-    assert!(store.read(&bus, 0, 10).unwrap().is_empty());
-    store.close().unwrap();
+    assert!(store.read_blocking(&bus, 0, 10).unwrap().is_empty());
+    store.close_blocking().unwrap();
     drop(store);
     let p = dir.path().to_owned();
     let store = tokio::task::spawn_blocking(move || open(&p)).await.unwrap();
@@ -268,7 +268,7 @@ async fn closed_store_refuses_appends() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let bus = store.bus(DEFAULT_BUS).unwrap();
-    store.close().unwrap();
+    store.close_blocking().unwrap();
     assert!(matches!(
         store.append(&bus, &[event("a", "/s")], 1).await,
         Err(StoreError::Closed)
@@ -309,7 +309,7 @@ async fn duplicates_within_the_window_are_stored_once() {
         vec![(2, true), (3, false), (4, false)],
         "same id from another source is not a duplicate"
     );
-    assert_eq!(store.read(&bus, 0, 100).unwrap().len(), 4);
+    assert_eq!(store.read_blocking(&bus, 0, 100).unwrap().len(), 4);
     // Outside the window the same event is stored again.
     let c = store
         .append(&bus, &[event("1", "/s")], now + 61_000_000)
@@ -323,4 +323,56 @@ async fn duplicates_within_the_window_are_stored_once() {
         .await
         .unwrap();
     assert!(e.duplicates.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_of_earlier_releases_move_on_open() {
+    use crate::store::catalogue::{Catalogue, Collection, Scope};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let id = store.bus(DEFAULT_BUS).unwrap().id;
+    {
+        let db = &store.inner.db;
+        db.put_cf(db.cf_handle(columns::META).unwrap(), b"auth/enforced", b"1")
+            .unwrap();
+        let mut old = keys::bus_start(id).to_vec();
+        old.extend_from_slice(b"replay/rp-1");
+        db.put_cf(
+            db.cf_handle(columns::SCHEMAS).unwrap(),
+            &old,
+            br#"{"id":"rp-1"}"#,
+        )
+        .unwrap();
+    }
+    store.close_blocking().unwrap();
+    drop(store);
+
+    let store = open(dir.path());
+    let setting = store
+        .get_raw(Collection::Settings, Scope::Server, "auth")
+        .await
+        .unwrap()
+        .unwrap();
+    let setting: serde_json::Value = serde_json::from_slice(&setting).unwrap();
+    assert_eq!(setting["enforced"], true);
+    let replay = store
+        .get_raw(Collection::Replays, Scope::Bus(id), "rp-1")
+        .await
+        .unwrap();
+    assert_eq!(replay.as_deref(), Some(&br#"{"id":"rp-1"}"#[..]));
+    let db = &store.inner.db;
+    assert!(
+        db.get_cf(db.cf_handle(columns::META).unwrap(), b"auth/enforced")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .list_raw(Collection::Schemas, Scope::Bus(id))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the replay no longer shows among the bus's schemas"
+    );
+    store.close_blocking().unwrap();
 }

@@ -22,14 +22,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, json};
 use tokio::sync::watch;
 
-use super::rule::CompiledRule;
-use super::worker::{ChainResult, chain};
-use crate::delivery::worker::TargetHandle;
+use super::RulesError;
+use super::rule::{CompiledRule, RuleError};
+use crate::chain::ChainResult;
+use crate::deliver::worker::TargetHandle;
 use crate::event::ExtensionValue;
 use crate::event::time::{format_rfc3339_micros, now_micros, parse_rfc3339};
-use crate::pattern::{Matcher, envelope_json};
+use crate::matching::RuleSet;
+use crate::store::catalogue::{Collection, Record, Scope};
 use crate::store::queue::{Delivery, DeliveryKey, TraceStep};
-use crate::store::{Bus, Records, Seq, Store, StoreError};
+use crate::store::{Bus, Seq, Store};
 
 /// Events per second a replay sends through its rules unless told otherwise.
 pub const DEFAULT_RATE: f64 = 5000.0;
@@ -130,48 +132,37 @@ pub struct Replay {
     pub control: watch::Sender<ReplayState>,
 }
 
-pub(crate) fn record_key(bus_id: u32, id: &str) -> Vec<u8> {
-    let mut k = bus_id.to_be_bytes().to_vec();
-    k.extend_from_slice(b"replay/");
-    k.extend_from_slice(id.as_bytes());
-    k
+impl Record for ReplayStatus {
+    const COLLECTION: Collection = Collection::Replays;
 }
 
-/// Finds the first seq whose event was received at or after `at` (µs), by
-/// binary search over the stored range (receive times follow seq order).
-pub fn seq_at_time(store: &Store, bus: &Bus, at: i64) -> Result<Seq, StoreError> {
-    let Some(mut lo) = store.first_seq(bus)? else {
-        return Ok(bus.last_seq() + 1);
-    };
-    let mut hi = bus.last_seq() + 1;
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let t = store
-            .read(bus, mid - 1, 1)?
-            .first()
-            .map_or(i64::MAX, |e| e.received_at);
-        if t < at {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
+/// Stores a replay's status (its progress survives a restart).
+pub(crate) async fn save(store: &Store, bus: &Bus, status: &ReplayStatus) {
+    if let Err(error) = store.put(Scope::Bus(bus.id), &status.id, status).await {
+        tracing::error!(%error, replay = %status.id, "Cannot record a replay's state.");
     }
-    Ok(lo)
 }
 
 /// Resolves a request's range to seqs.
-pub fn resolve_range(store: &Store, bus: &Bus, req: &ReplayRequest) -> Result<(Seq, Seq), String> {
+pub async fn resolve_range(
+    store: &Store,
+    bus: &Bus,
+    req: &ReplayRequest,
+) -> Result<(Seq, Seq), String> {
     let time = |s: &str, field: &str| parse_rfc3339(s).map_err(|e| format!("{field}: {e}"));
     let from = match &req.from {
         Position::Seq(s) => (*s).max(1),
-        Position::Time(t) => {
-            seq_at_time(store, bus, time(t, "from")?).map_err(|e| e.to_string())?
-        }
+        Position::Time(t) => store
+            .seq_at_time(bus, time(t, "from")?)
+            .await
+            .map_err(|e| e.to_string())?,
     };
     let to = match &req.to {
         None => bus.last_seq(),
         Some(Position::Seq(s)) => (*s).min(bus.last_seq()),
-        Some(Position::Time(t)) => seq_at_time(store, bus, time(t, "to")?)
+        Some(Position::Time(t)) => store
+            .seq_at_time(bus, time(t, "to")?)
+            .await
             .map_err(|e| e.to_string())?
             .saturating_sub(1),
     };
@@ -188,22 +179,15 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut control = replay.control.subscribe();
-    let matchers: Vec<Option<Matcher>> = rules
+    // Each rule selects replayed events exactly as it selects live ones.
+    let mut selectors: Vec<RuleSet> = rules
         .iter()
-        .map(|(r, _)| {
-            r.pattern.as_ref().map(|p| {
-                let mut m = Matcher::new();
-                m.add(0, p);
-                m
-            })
-        })
+        .map(|(r, _)| RuleSet::single(r.pattern.as_ref(), r.cesql.as_ref()))
         .collect();
     let (id, number, to, rate) = {
         let s = replay.status.lock().expect("replay lock");
         (s.id.clone(), s.number, s.to_seq, s.rate_per_s)
     };
-    let mut envelope = Vec::new();
-    let mut out = Vec::new();
     let started = Instant::now();
     let mut sent = 0u64;
     loop {
@@ -223,30 +207,28 @@ pub async fn run(
         }
         let position = replay.status.lock().expect("replay lock").position;
         if position >= to {
-            finish(&store, &bus, &replay, ReplayState::Completed, None);
+            finish(&store, &bus, &replay, ReplayState::Completed, None).await;
             return;
         }
-        let s = store.clone();
-        let b = bus.clone();
-        let batch = match tokio::task::spawn_blocking(move || s.read(&b, position, 64)).await {
-            Ok(Ok(batch)) => batch,
-            Ok(Err(e)) => {
+        let batch = match store.read(&bus, position, 64).await {
+            Ok(batch) => batch,
+            Err(e) => {
                 finish(
                     &store,
                     &bus,
                     &replay,
                     ReplayState::Failed,
                     Some(e.to_string()),
-                );
+                )
+                .await;
                 return;
             }
-            Err(_) => return,
         };
         if batch.is_empty() {
-            finish(&store, &bus, &replay, ReplayState::Completed, None);
+            finish(&store, &bus, &replay, ReplayState::Completed, None).await;
             return;
         }
-        let mut wb = store.router_batch();
+        let mut wb = store.batch();
         let mut per_target: Vec<Vec<u64>> = rules.iter().map(|(_, t)| vec![0; t.len()]).collect();
         let mut last = position;
         let mut handled = 0u64;
@@ -257,24 +239,20 @@ pub async fn run(
             let mut event = e.event.clone();
             event.set_extension(REPLAY_EXTENSION, ExtensionValue::String(id.clone()));
             for (i, (rule, targets)) in rules.iter().enumerate() {
-                if let Some(m) = &matchers[i] {
-                    envelope_json(&e.event, &mut envelope);
-                    out.clear();
-                    if !matches!(m.matches_json(&envelope, &mut out), Ok(()) if !out.is_empty()) {
-                        continue;
-                    }
-                }
-                if let Some(expr) = &rule.cesql
-                    && !expr.matches(&e.event)
-                {
+                if !selectors[i].selects(&e.event) {
                     continue;
                 }
                 let mut detail = Map::new();
                 detail.insert("replay".into(), json!(id));
-                let step = match chain(rule, &event).await {
+                let (result, report) = rule.chain.run(&event).await;
+                if !report.is_empty() {
+                    detail.insert("plugins".into(), json!(report));
+                }
+                let step = match result {
                     ChainResult::Deliver(outs) => {
                         detail.insert("events".into(), json!(outs.len()));
-                        for (sub, (ev, body)) in outs.into_iter().enumerate() {
+                        for (sub, output) in outs.into_iter().enumerate() {
+                            let (ev, body) = output.into_delivered(&event);
                             for (j, t) in targets.iter().enumerate() {
                                 let d = Delivery {
                                     key: DeliveryKey {
@@ -294,7 +272,7 @@ pub async fn run(
                                     event: ev.clone(),
                                     body: body.clone(),
                                 };
-                                store.put_delivery(&mut wb, &d);
+                                wb.put_delivery(d);
                                 per_target[i][j] += 1;
                             }
                         }
@@ -310,12 +288,11 @@ pub async fn run(
                         "replay_failed"
                     }
                 };
-                store.put_trace(
-                    &mut wb,
+                wb.put_trace(
                     bus.id,
                     e.seq,
                     now,
-                    &TraceStep {
+                    TraceStep {
                         at: format_rfc3339_micros(now),
                         step: step.into(),
                         rule: Some(rule.name.clone()),
@@ -325,24 +302,27 @@ pub async fn run(
                 );
             }
         }
-        let record = {
+        let status = {
             let mut s = replay.status.lock().expect("replay lock");
             s.position = last;
             s.processed += handled;
             s.queued += per_target.iter().flatten().sum::<u64>();
-            serde_json::to_vec(&*s).expect("replays serialize")
+            s.clone()
         };
-        if let Err(e) = store.commit(wb) {
+        if let Err(e) = store.commit(wb).await {
             finish(
                 &store,
                 &bus,
                 &replay,
                 ReplayState::Failed,
                 Some(e.to_string()),
-            );
+            )
+            .await;
             return;
         }
-        let _ = store.put_record(Records::Schemas, &record_key(bus.id, &id), &record);
+        // Replayed deliveries have fixed keys, so if the server stops
+        // before this, replaying the batch again queues nothing twice.
+        save(&store, &bus, &status).await;
         // Replayed keys carry old seqs: the target workers re-read.
         for ((_, targets), counts) in rules.iter().zip(per_target) {
             for (t, n) in targets.iter().zip(counts) {
@@ -362,21 +342,170 @@ pub async fn run(
     }
     let state = *control.borrow();
     if state == ReplayState::Cancelled {
-        finish(&store, &bus, &replay, ReplayState::Cancelled, None);
+        finish(&store, &bus, &replay, ReplayState::Cancelled, None).await;
     }
 }
 
-fn finish(store: &Store, bus: &Bus, replay: &Replay, state: ReplayState, error: Option<String>) {
-    let record = {
+async fn finish(
+    store: &Store,
+    bus: &Bus,
+    replay: &Replay,
+    state: ReplayState,
+    error: Option<String>,
+) {
+    let status = {
         let mut s = replay.status.lock().expect("replay lock");
         s.state = state;
         s.error = error;
         s.finished_at = Some(format_rfc3339_micros(now_micros()));
-        serde_json::to_vec(&*s).expect("replays serialize")
+        s.clone()
     };
-    let id = replay.status.lock().expect("replay lock").id.clone();
-    if let Err(error) = store.put_record(Records::Schemas, &record_key(bus.id, &id), &record) {
-        tracing::error!(%error, "Cannot record a replay's state.");
-    }
+    save(store, bus, &status).await;
     let _ = replay.control.send(state);
+}
+
+impl super::Rules {
+    /// Starts a replay.
+    pub async fn start_replay(
+        &self,
+        bus_name: &str,
+        req: ReplayRequest,
+    ) -> Result<ReplayStatus, RulesError> {
+        let bus = self
+            .store
+            .bus(bus_name)
+            .ok_or_else(|| RulesError::NoBus(bus_name.to_owned()))?;
+        if req.rules.is_empty() {
+            return Err(RuleError::new("rules", "name at least one rule to replay into").into());
+        }
+        {
+            let buses = self.buses.lock().await;
+            for (i, name) in req.rules.iter().enumerate() {
+                if !buses
+                    .get(bus_name)
+                    .is_some_and(|p| p.rules.contains_key(name))
+                {
+                    return Err(RuleError::new(
+                        format!("rules[{i}]"),
+                        format!("there is no rule named '{name}' on this bus"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let rate = req.rate_per_s.unwrap_or(DEFAULT_RATE);
+        if !(rate > 0.0 && rate <= 1e7) {
+            return Err(
+                RuleError::new("rate_per_s", "rate_per_s must be between 0 and 10000000").into(),
+            );
+        }
+        let (from, to) = resolve_range(&self.store, &bus, &req)
+            .await
+            .map_err(|m| RuleError::new("from", m))?;
+        let number = {
+            let mut n = self.next_replay.lock().expect("replay counter");
+            *n += 1;
+            *n
+        };
+        let status = ReplayStatus {
+            id: format!("rp-{number}"),
+            number,
+            bus: bus.name.clone(),
+            rules: req.rules.clone(),
+            from_seq: from,
+            to_seq: to,
+            total: to.saturating_sub(from) + u64::from(to >= from),
+            processed: 0,
+            position: from.saturating_sub(1),
+            queued: 0,
+            state: ReplayState::Running,
+            rate_per_s: rate,
+            created_at: format_rfc3339_micros(now_micros()),
+            finished_at: None,
+            error: None,
+        };
+        self.store
+            .put(Scope::Bus(bus.id), &status.id, &status)
+            .await?;
+        let r = Arc::new(Replay {
+            status: std::sync::Mutex::new(status.clone()),
+            control: watch::channel(ReplayState::Running).0,
+        });
+        self.replays
+            .lock()
+            .expect("replays lock")
+            .insert(status.id.clone(), r.clone());
+        self.spawn_replay(&bus, r).await;
+        Ok(status)
+    }
+
+    pub(super) async fn spawn_replay(&self, bus: &Arc<Bus>, r: Arc<Replay>) {
+        let names = r.status.lock().expect("replay lock").rules.clone();
+        let buses = self.buses.lock().await;
+        let mut rules = Vec::new();
+        if let Some(p) = buses.get(&bus.name) {
+            for n in &names {
+                if let Some(state) = p.rules.get(n) {
+                    rules.push((state.rule.clone(), state.targets.clone()));
+                }
+            }
+        }
+        tokio::spawn(run(
+            self.store.clone(),
+            bus.clone(),
+            r,
+            rules,
+            self.stop_replays.subscribe(),
+        ));
+    }
+
+    /// A replay's status.
+    pub fn replay(&self, id: &str) -> Option<ReplayStatus> {
+        self.replays
+            .lock()
+            .expect("replays lock")
+            .get(id)
+            .map(|r| r.status.lock().expect("replay lock").clone())
+    }
+
+    /// Every replay.
+    pub fn replays(&self) -> Vec<ReplayStatus> {
+        let mut v: Vec<_> = self
+            .replays
+            .lock()
+            .expect("replays lock")
+            .values()
+            .map(|r| r.status.lock().expect("replay lock").clone())
+            .collect();
+        v.sort_by_key(|s| s.number);
+        v
+    }
+
+    /// Pauses, resumes or cancels a replay. Returns its status, or `None`
+    /// if there is no such replay; a finished replay cannot be changed.
+    pub async fn control_replay(
+        &self,
+        id: &str,
+        to: ReplayState,
+    ) -> Result<Option<ReplayStatus>, String> {
+        let Some(r) = self.replays.lock().expect("replays lock").get(id).cloned() else {
+            return Ok(None);
+        };
+        let status = {
+            let mut s = r.status.lock().expect("replay lock");
+            match s.state {
+                ReplayState::Completed | ReplayState::Cancelled | ReplayState::Failed => {
+                    return Err(format!("replay {id} has finished ({:?})", s.state).to_lowercase());
+                }
+                _ => {}
+            }
+            s.state = to;
+            s.clone()
+        };
+        if let Some(bus) = self.store.bus(&status.bus) {
+            save(&self.store, &bus, &status).await;
+        }
+        let _ = r.control.send(to);
+        Ok(Some(status))
+    }
 }

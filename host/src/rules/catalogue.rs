@@ -1,0 +1,261 @@
+//! The rule catalogue: rule definitions — checked, compiled, stored as
+//! catalogue records and loaded at start-up — and what the API reads of
+//! them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::rule::{self, RuleError, RuleSpec};
+use super::runtime::stop_rule;
+use super::{Rules, RulesError, dispatch, replay};
+use crate::event::time::now_micros;
+use crate::plugin::Registry;
+use crate::store::Store;
+use crate::store::catalogue::{Collection, Record, Scope};
+
+/// A rule as the catalogue keeps it.
+#[derive(Serialize, Deserialize)]
+struct RuleRecord {
+    spec: RuleSpec,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl Record for RuleRecord {
+    const COLLECTION: Collection = Collection::Rules;
+}
+
+impl Rules {
+    /// Starts every stored rule and resumes unfinished replays.
+    /// Rules stored before a lower `max_rules_per_bus` was configured all
+    /// start; the limit only refuses new ones.
+    pub async fn start(
+        store: Store,
+        registry: Arc<Registry>,
+        max_rules_per_bus: usize,
+        log_dir: std::path::PathBuf,
+    ) -> Result<Arc<Rules>, RulesError> {
+        let rules = Arc::new(Rules {
+            store: store.clone(),
+            registry: registry.clone(),
+            buses: tokio::sync::Mutex::new(HashMap::new()),
+            next_id: Mutex::new(1),
+            uses: Arc::new(Mutex::new(HashMap::new())),
+            replays: Mutex::new(HashMap::new()),
+            stop_replays: watch::channel(false).0,
+            next_replay: Mutex::new(0),
+            max_rules_per_bus,
+            log_dir,
+        });
+        let uses = rules.uses.clone();
+        registry.set_in_use_check(move |reference| {
+            let uses = uses.lock().expect("uses lock");
+            let mut users: Vec<String> = uses
+                .iter()
+                .filter(|(_, refs)| refs.iter().any(|r| r == reference))
+                .map(|(rule, _)| rule.clone())
+                .collect();
+            users.sort();
+            users
+        });
+        for bus in store.buses() {
+            for (name, record) in store.list::<RuleRecord>(Scope::Bus(bus.id)).await? {
+                let env = rule::CompileEnv {
+                    registry: &registry,
+                    log_dir: &rules.log_dir,
+                };
+                match rule::compile(&bus.name, &name, record.spec, &env) {
+                    Ok(compiled) => {
+                        rules
+                            .install(&bus, compiled, record.created_at, record.updated_at)
+                            .await?;
+                    }
+                    Err(error) => {
+                        tracing::error!(bus = %bus.name, rule = %name, %error, "A stored rule no longer compiles; it is not running.");
+                    }
+                }
+            }
+        }
+        // Replays: show finished ones, continue unfinished ones.
+        for bus in store.buses() {
+            for (_, status) in store
+                .list::<replay::ReplayStatus>(Scope::Bus(bus.id))
+                .await?
+            {
+                let resume = status.state == replay::ReplayState::Running
+                    || status.state == replay::ReplayState::Paused;
+                let state = status.state;
+                let id = status.id.clone();
+                {
+                    let mut n = rules.next_replay.lock().expect("replay counter");
+                    *n = (*n).max(status.number);
+                }
+                let r = Arc::new(replay::Replay {
+                    status: std::sync::Mutex::new(status),
+                    control: watch::channel(state).0,
+                });
+                rules
+                    .replays
+                    .lock()
+                    .expect("replays lock")
+                    .insert(id, r.clone());
+                if resume {
+                    rules.spawn_replay(&bus, r).await;
+                }
+            }
+        }
+        Ok(rules)
+    }
+
+    /// Creates or replaces a rule. Returns whether it was created.
+    pub async fn put_rule(
+        &self,
+        bus_name: &str,
+        name: &str,
+        mut spec: RuleSpec,
+    ) -> Result<bool, RulesError> {
+        let bus = self
+            .store
+            .bus(bus_name)
+            .ok_or_else(|| RulesError::NoBus(bus_name.to_owned()))?;
+        // Secrets come back from GET as "***": where the new version says
+        // so, keep what the stored version of the same target has.
+        let stored: Vec<Value> = {
+            let buses = self.buses.lock().await;
+            buses
+                .get(bus_name)
+                .and_then(|p| p.rules.get(name))
+                .map(|r| r.rule.spec.targets.clone())
+                .unwrap_or_default()
+        };
+        for (i, t) in spec.targets.iter_mut().enumerate() {
+            let id = t.get("id").and_then(Value::as_str).map(str::to_owned);
+            let old = stored
+                .iter()
+                .find(|o| id.is_some() && o.get("id").and_then(Value::as_str) == id.as_deref());
+            crate::deliver::restore_secrets(t, old)
+                .map_err(|e| RuleError::new(format!("targets[{i}].{}", e.field), e.message))?;
+        }
+        let env = rule::CompileEnv {
+            registry: &self.registry,
+            log_dir: &self.log_dir,
+        };
+        let compiled = rule::compile(&bus.name, name, spec.clone(), &env)?;
+        let now = now_micros();
+        let existing = {
+            let buses = self.buses.lock().await;
+            let rules = buses.get(bus_name).map(|p| &p.rules);
+            let existing = rules.and_then(|r| r.get(name)).map(|r| r.created_at);
+            if existing.is_none() && rules.map_or(0, |r| r.len()) >= self.max_rules_per_bus {
+                return Err(RulesError::LimitReached {
+                    bus: bus_name.to_owned(),
+                    limit: self.max_rules_per_bus,
+                });
+            }
+            existing
+        };
+        let created_at = existing.unwrap_or(now);
+        let record = RuleRecord {
+            spec,
+            created_at,
+            updated_at: now,
+        };
+        let old_targets: Vec<String> = {
+            let buses = self.buses.lock().await;
+            buses
+                .get(bus_name)
+                .and_then(|p| p.rules.get(name))
+                .map(|r| r.rule.targets.iter().map(|t| t.id.clone()).collect())
+                .unwrap_or_default()
+        };
+        self.store.put(Scope::Bus(bus.id), name, &record).await?;
+        let new_targets: Vec<String> = compiled.targets.iter().map(|t| t.id.clone()).collect();
+        self.install(&bus, compiled, created_at, now).await?;
+        // Queues of targets the new version dropped are deleted with them.
+        for gone in old_targets.iter().filter(|t| !new_targets.contains(t)) {
+            self.store.delete_target_state(bus.id, name, gone).await?;
+            crate::metrics::METRICS.forget(&[("bus", bus_name), ("rule", name), ("target", gone)]);
+        }
+        Ok(existing.is_none())
+    }
+
+    /// Deletes a rule, its cursor, queues and dead letters.
+    pub async fn delete_rule(&self, bus_name: &str, name: &str) -> Result<(), RulesError> {
+        let bus = self
+            .store
+            .bus(bus_name)
+            .ok_or_else(|| RulesError::NoBus(bus_name.to_owned()))?;
+        let state = {
+            let mut buses = self.buses.lock().await;
+            let p = buses
+                .get_mut(bus_name)
+                .ok_or_else(|| RulesError::NoRule(name.to_owned()))?;
+            p.rules
+                .remove(name)
+                .ok_or_else(|| RulesError::NoRule(name.to_owned()))?
+        };
+        let dispatcher = self
+            .buses
+            .lock()
+            .await
+            .get(bus_name)
+            .map(|p| p.dispatcher.clone());
+        if let Some(d) = dispatcher {
+            let _ = d.send(dispatch::Command::Remove { id: state.id }).await;
+        }
+        stop_rule(state).await;
+        self.uses
+            .lock()
+            .expect("uses lock")
+            .remove(&format!("{bus_name}/{name}"));
+        self.store
+            .delete::<RuleRecord>(Scope::Bus(bus.id), name)
+            .await?;
+        self.store.delete_rule_state(bus.id, name).await?;
+        crate::metrics::METRICS.forget(&[("bus", bus_name), ("rule", name)]);
+        Ok(())
+    }
+
+    /// A rule's definition and status.
+    pub async fn get_rule(&self, bus_name: &str, name: &str) -> Result<Value, RulesError> {
+        let buses = self.buses.lock().await;
+        let p = buses
+            .get(bus_name)
+            .ok_or_else(|| RulesError::NoRule(name.to_owned()))?;
+        let r = p
+            .rules
+            .get(name)
+            .ok_or_else(|| RulesError::NoRule(name.to_owned()))?;
+        Ok(self.rule_json(&p.bus, name, r))
+    }
+
+    /// Every rule of a bus.
+    pub async fn list_rules(&self, bus_name: &str) -> Result<Vec<Value>, RulesError> {
+        self.store
+            .bus(bus_name)
+            .ok_or_else(|| RulesError::NoBus(bus_name.to_owned()))?;
+        let buses = self.buses.lock().await;
+        let Some(p) = buses.get(bus_name) else {
+            return Ok(Vec::new());
+        };
+        let mut names: Vec<&String> = p.rules.keys().collect();
+        names.sort();
+        Ok(names
+            .into_iter()
+            .map(|n| self.rule_json(&p.bus, n, &p.rules[n]))
+            .collect())
+    }
+
+    /// Whether a rule exists.
+    pub async fn has_rule(&self, bus_name: &str, name: &str) -> bool {
+        self.buses
+            .lock()
+            .await
+            .get(bus_name)
+            .is_some_and(|p| p.rules.contains_key(name))
+    }
+}

@@ -1,0 +1,188 @@
+//! The runtime: starting and stopping what runs for each rule — one
+//! dispatcher per bus, one worker per enabled rule, one worker per target —
+//! as rules come, change and go.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use super::rule::CompiledRule;
+use super::{BusPipeline, RuleState, Rules, RulesError, dispatch, worker};
+use crate::deliver::worker::TargetHandle;
+use crate::store::Bus;
+
+impl Rules {
+    async fn pipeline<'a>(
+        &self,
+        buses: &'a mut HashMap<String, BusPipeline>,
+        bus: &Arc<Bus>,
+    ) -> &'a mut BusPipeline {
+        let stale = buses.get(&bus.name).is_some_and(|p| p.bus.id != bus.id);
+        if stale && let Some(p) = buses.remove(&bus.name) {
+            stop_pipeline(p).await;
+        }
+        buses.entry(bus.name.clone()).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(1024);
+            let (stop, stop_rx) = watch::channel(false);
+            let task = tokio::spawn(dispatch::run(self.store.clone(), bus.clone(), rx, stop_rx));
+            BusPipeline {
+                bus: bus.clone(),
+                dispatcher: tx,
+                stop,
+                task,
+                rules: HashMap::new(),
+            }
+        })
+    }
+
+    /// Starts (or restarts) a compiled rule.
+    pub(super) async fn install(
+        &self,
+        bus: &Arc<Bus>,
+        rule: CompiledRule,
+        created_at: i64,
+        updated_at: i64,
+    ) -> Result<(), RulesError> {
+        let mut buses = self.buses.lock().await;
+        let p = self.pipeline(&mut buses, bus).await;
+        let previous = p.rules.remove(&rule.name);
+        let id = match &previous {
+            Some(prev) => prev.id,
+            None => {
+                let mut n = self.next_id.lock().expect("id lock");
+                *n += 1;
+                *n
+            }
+        };
+        // Stop the old worker first, so its cursor is saved before the new
+        // one reads it.
+        if let Some(prev) = previous {
+            stop_rule(prev).await;
+            let _ = p.dispatcher.send(dispatch::Command::Remove { id }).await;
+        }
+        let rule = Arc::new(rule);
+        self.uses.lock().expect("uses lock").insert(
+            format!("{}/{}", bus.name, rule.name),
+            rule.plugin_references(),
+        );
+        let mut targets = Vec::new();
+        for t in &rule.targets {
+            let queued = self
+                .store
+                .count_deliveries(bus.id, &rule.name, &t.id)
+                .await?;
+            let dead = self
+                .store
+                .count_dead_letters(bus.id, &rule.name, &t.id)
+                .await?;
+            targets.push(TargetHandle::start(
+                self.store.clone(),
+                (bus.id, &bus.name),
+                rule.name.clone(),
+                t.clone(),
+                queued,
+                dead,
+            ));
+        }
+        let targets = Arc::new(targets);
+        let cursor = match self.store.cursor(bus.id, &rule.name).await? {
+            Some(c) => c,
+            None => {
+                // A new rule starts at the head of the bus.
+                let head = bus.last_seq();
+                let mut b = self.store.batch();
+                b.set_cursor(bus.id, &rule.name, head);
+                self.store.commit(b).await?;
+                head
+            }
+        };
+        let gaps = self.store.gaps(bus.id, &rule.name).await?;
+        let position = Arc::new(worker::Position::new(cursor, gaps));
+        let worker = if rule.spec.enabled {
+            let _ = p
+                .dispatcher
+                .send(dispatch::Command::Put {
+                    id,
+                    rule: rule.clone(),
+                })
+                .await;
+            let (stop, stop_rx) = watch::channel(false);
+            let task = tokio::spawn(worker::run(
+                self.store.clone(),
+                bus.clone(),
+                id,
+                rule.clone(),
+                targets.clone(),
+                p.dispatcher.clone(),
+                position.clone(),
+                stop_rx,
+            ));
+            Some((stop, task))
+        } else {
+            None
+        };
+        p.rules.insert(
+            rule.name.clone(),
+            RuleState {
+                id,
+                rule,
+                created_at,
+                updated_at,
+                targets,
+                position,
+                worker,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops everything running for a bus (before it is deleted).
+    pub async fn remove_bus(&self, bus_name: &str) {
+        let p = self.buses.lock().await.remove(bus_name);
+        if let Some(p) = p {
+            for name in p.rules.keys() {
+                self.uses
+                    .lock()
+                    .expect("uses lock")
+                    .remove(&format!("{bus_name}/{name}"));
+            }
+            stop_pipeline(p).await;
+        }
+        crate::metrics::METRICS.forget(&[("bus", bus_name)]);
+    }
+
+    /// Stops every worker (shutdown). Cursors and queues are already durable.
+    pub async fn shutdown(&self) {
+        let _ = self.stop_replays.send(true);
+        let all: Vec<BusPipeline> = self.buses.lock().await.drain().map(|(_, p)| p).collect();
+        for p in all {
+            stop_pipeline(p).await;
+        }
+    }
+}
+
+pub(super) async fn stop_rule(r: RuleState) {
+    if let Some((stop, task)) = r.worker {
+        let _ = stop.send(true);
+        let _ = task.await;
+    }
+    match Arc::try_unwrap(r.targets) {
+        Ok(targets) => {
+            for t in targets {
+                t.stop().await;
+            }
+        }
+        Err(_) => {
+            tracing::warn!(rule = %r.rule.name, "Target workers still referenced; they stop with the process.")
+        }
+    }
+}
+
+async fn stop_pipeline(p: BusPipeline) {
+    let _ = p.stop.send(true);
+    for (_, r) in p.rules {
+        stop_rule(r).await;
+    }
+    let _ = p.task.await;
+}

@@ -1,0 +1,593 @@
+//! The embedded engine: every interface of [`crate::store`] on one RocksDB
+//! in the data folder.
+//!
+//! It holds the **bus log** — per bus, an append-only sequence of events
+//! numbered 1, 2, 3, … — and, in other column families, everything else that
+//! must survive a restart (see [`columns`] and `docs/storage.md`).
+//!
+//! # Durability
+//!
+//! [`RocksStore::append`] resolves only once its events are in RocksDB's
+//! write-ahead log. All log writes go through one writer thread that takes
+//! every request waiting at that moment and commits them as a single
+//! `WriteBatch` (group commit), so concurrent producers share one WAL write,
+//! and, in [`SyncMode::Always`], one `fsync`. The writer also assigns
+//! sequence numbers, which is what keeps them gap-free and in commit order.
+//!
+//! The RocksDB handle never leaves this module.
+
+mod backend;
+mod catalogue;
+pub mod codec;
+pub mod columns;
+pub mod keys;
+mod queue;
+mod retention;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, ReadOptions};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{oneshot, watch};
+
+use super::{
+    Appended, Bus, BusConfig, BusId, DEFAULT_BUS, Lookup, READ_BYTES, Seq, StoreError, StoredEvent,
+};
+use crate::event::CloudEvent;
+pub use codec::DecodeError;
+
+/// How hard an acknowledged write is pushed towards the disk.
+///
+/// Every mode writes the WAL before an append resolves, so an acknowledged
+/// event survives the Signalbox process being killed (`kill -9`, OOM, panic).
+/// The modes differ in what survives the *machine* losing power or the kernel
+/// crashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// `fsync` the WAL before acknowledging. Concurrent requests share one
+    /// `fsync` (group commit). Survives power loss.
+    Always,
+    /// Acknowledge once the WAL is written; a background thread `fsync`s it
+    /// every `sync_interval` (default 50 ms). Power loss can lose at most the
+    /// last interval of acknowledged events. The default.
+    #[default]
+    Batch,
+    /// Acknowledge once the WAL is written; never `fsync` explicitly and let
+    /// the operating system write back (typically within 30 s).
+    Os,
+}
+
+/// How the store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Durability of acknowledged writes.
+    pub sync: SyncMode,
+    /// WAL `fsync` period in [`SyncMode::Batch`].
+    pub sync_interval: Duration,
+    /// Retention of the `default` bus and of buses created without one.
+    pub default_retention: Duration,
+    /// How often retention looks for expired events.
+    pub retention_interval: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sync: SyncMode::Batch,
+            sync_interval: Duration::from_millis(50),
+            default_retention: Duration::from_secs(7 * 24 * 3600),
+            retention_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A bus as stored in the `buses` column family.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct BusRecord {
+    v: u8,
+    id: BusId,
+    name: String,
+    created_at: i64,
+    updated_at: i64,
+    config: BusConfig,
+}
+
+/// The open RocksDB store. Cheap to clone.
+#[derive(Clone)]
+pub struct RocksStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<DB>,
+    buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
+    writer: writer::Handle,
+    options: StoreOptions,
+    path: PathBuf,
+}
+
+impl RocksStore {
+    /// Opens (creating if needed) the database in `path` and starts the
+    /// writer. Must be called outside an async context or in
+    /// `spawn_blocking`: opening may replay the WAL.
+    pub fn open(path: &Path, options: StoreOptions) -> Result<RocksStore, StoreError> {
+        std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let mut db_opts = rocksdb::Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.increase_parallelism(2);
+        db_opts.set_max_background_jobs(2);
+        db_opts.set_enable_pipelined_write(true);
+        db_opts.set_bytes_per_sync(1 << 20);
+        db_opts.set_keep_log_file_num(5);
+        db_opts.set_max_total_wal_size(512 << 20);
+
+        let mut names: Vec<String> = columns::ALL.iter().map(|(n, _)| (*n).to_owned()).collect();
+        if let Ok(existing) = DB::list_cf(&db_opts, path) {
+            for name in existing {
+                if name != "default" && !names.contains(&name) {
+                    tracing::warn!(column = %name, "Opening a column family this version does not know.");
+                    names.push(name);
+                }
+            }
+        }
+        let descriptors = names.iter().map(|name| {
+            let kind = columns::ALL
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(columns::Kind::Metadata, |(_, k)| *k);
+            ColumnFamilyDescriptor::new(name, columns::options(kind))
+        });
+        let db = Arc::new(DB::open_cf_descriptors(&db_opts, path, descriptors)?);
+
+        let (records, next_bus_id) = load_buses(&db)?;
+        let buses = Arc::new(RwLock::new(HashMap::new()));
+        let writer = writer::start(
+            db.clone(),
+            buses.clone(),
+            records,
+            next_bus_id,
+            options.sync,
+            options.sync_interval,
+            (
+                DEFAULT_BUS,
+                BusConfig {
+                    description: "The bus that always exists.".into(),
+                    retention_secs: options.default_retention.as_secs(),
+                    ..BusConfig::default()
+                },
+            ),
+        )?;
+        catalogue::migrate(&db)?;
+        let store = RocksStore {
+            inner: Arc::new(Inner {
+                db,
+                buses,
+                writer,
+                options,
+                path: path.to_owned(),
+            }),
+        };
+        Ok(store)
+    }
+
+    /// The data folder.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    /// A bus by name.
+    pub fn bus(&self, name: &str) -> Option<Arc<Bus>> {
+        self.inner
+            .buses
+            .read()
+            .expect("bus map poisoned")
+            .get(name)
+            .cloned()
+    }
+
+    /// All buses, sorted by name.
+    pub fn buses(&self) -> Vec<Arc<Bus>> {
+        let mut v: Vec<_> = self
+            .inner
+            .buses
+            .read()
+            .expect("bus map poisoned")
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Creates a bus or replaces its settings. Returns the bus and whether
+    /// it was created.
+    pub async fn put_bus(
+        &self,
+        name: &str,
+        config: BusConfig,
+    ) -> Result<(Arc<Bus>, bool), StoreError> {
+        self.inner.writer.put_bus(name.to_owned(), config).await
+    }
+
+    /// Deletes a bus and everything stored under it. Returns false if it did
+    /// not exist.
+    pub async fn delete_bus(&self, name: &str) -> Result<bool, StoreError> {
+        if name == DEFAULT_BUS {
+            return Err(StoreError::ProtectedBus);
+        }
+        self.inner.writer.delete_bus(name.to_owned()).await
+    }
+
+    /// Appends events to a bus. Resolves once they are durable (per the sync
+    /// mode) with the sequence number of the first; the rest follow
+    /// consecutively.
+    pub async fn append(
+        &self,
+        bus: &Bus,
+        events: &[CloudEvent],
+        received_at: i64,
+    ) -> Result<Appended, StoreError> {
+        let entries = events
+            .iter()
+            .map(|e| {
+                let mut value = Vec::new();
+                codec::encode_event(e, received_at, &mut value);
+                writer::Entry {
+                    value,
+                    id_prefix: keys::event_id_prefix(bus.id, &e.id, Some(&e.source)),
+                    received_at,
+                }
+            })
+            .collect();
+        self.inner.writer.append(bus.id, &bus.name, entries).await
+    }
+
+    /// Reads up to `limit` events with sequence numbers greater than `after`,
+    /// and stops early once the events read hold [`READ_BYTES`] (a page of
+    /// large events stays a few MiB however large `limit` is; callers go on
+    /// from the last seq). Blocking: call from a blocking context for large
+    /// reads.
+    pub fn read_blocking(
+        &self,
+        bus: &Bus,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let cf = self.cf(columns::EVENTS);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
+        let start = keys::event(bus.id, after.saturating_add(1));
+        let iter =
+            self.inner
+                .db
+                .iterator_cf_opt(cf, opts, IteratorMode::From(&start, Direction::Forward));
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut bytes = 0;
+        for item in iter.take(limit) {
+            if bytes >= READ_BYTES {
+                break;
+            }
+            let (k, v) = item?;
+            bytes += v.len();
+            let (_, seq) = keys::decode_event(&k).ok_or(DecodeError("bad event key"))?;
+            let (event, received_at) = codec::decode_event(&v)?;
+            out.push(StoredEvent {
+                seq,
+                received_at,
+                event,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The lowest sequence number still stored, if any.
+    pub fn first_seq_blocking(&self, bus: &Bus) -> Result<Option<Seq>, StoreError> {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
+        let mut iter = self.inner.db.iterator_cf_opt(
+            self.cf(columns::EVENTS),
+            opts,
+            IteratorMode::From(&keys::bus_start(bus.id), Direction::Forward),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (k, _) = item?;
+                Ok(keys::decode_event(&k).map(|(_, s)| s))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The first seq received at or after `at` (µs since the epoch), or one
+    /// past the head if none was: a binary search over the log, since
+    /// seqs are assigned in receive order.
+    pub fn seq_at_time_blocking(&self, bus: &Bus, at: i64) -> Result<Seq, StoreError> {
+        let Some(mut lo) = self.first_seq_blocking(bus)? else {
+            return Ok(bus.last_seq() + 1);
+        };
+        let mut hi = bus.last_seq() + 1;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let t = self
+                .read_blocking(bus, mid - 1, 1)?
+                .first()
+                .map_or(i64::MAX, |e| e.received_at);
+            if t < at {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Looks an event up by id, optionally narrowed to one source.
+    pub fn get_by_id_blocking(
+        &self,
+        bus: &Bus,
+        id: &str,
+        source: Option<&str>,
+    ) -> Result<Lookup, StoreError> {
+        let prefix = keys::event_id_prefix(bus.id, id, source);
+        let mut upper = prefix.clone();
+        // The prefix never ends in 0xff..: it ends in a length or string byte;
+        // incrementing with carry gives the exclusive upper bound.
+        while let Some(last) = upper.pop() {
+            if last < 0xff {
+                upper.push(last + 1);
+                break;
+            }
+        }
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(upper);
+        let iter = self.inner.db.iterator_cf_opt(
+            self.cf(columns::EVENT_IDS),
+            opts,
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
+        let mut newest: Option<(String, Seq)> = None;
+        let mut sources: Vec<String> = Vec::new();
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let Some((src, seq)) = keys::decode_event_id(&k) else {
+                continue;
+            };
+            if source.is_none() && !sources.contains(&src) {
+                sources.push(src.clone());
+            }
+            if newest.as_ref().is_none_or(|(_, s)| seq > *s) {
+                newest = Some((src, seq));
+            }
+        }
+        if sources.len() > 1 {
+            return Ok(Lookup::Ambiguous(sources));
+        }
+        let Some((_, seq)) = newest else {
+            return Ok(Lookup::NotFound);
+        };
+        match self
+            .inner
+            .db
+            .get_cf(self.cf(columns::EVENTS), keys::event(bus.id, seq))?
+        {
+            Some(v) => {
+                let (event, received_at) = codec::decode_event(&v)?;
+                Ok(Lookup::Found(Box::new(StoredEvent {
+                    seq,
+                    received_at,
+                    event,
+                })))
+            }
+            None => Ok(Lookup::NotFound),
+        }
+    }
+
+    /// Deletes events older than each bus's retention. Returns how many were
+    /// deleted. Runs in chunks so ingest is never blocked for long.
+    pub async fn enforce_retention(&self) -> Result<u64, StoreError> {
+        retention::enforce(self).await
+    }
+
+    /// Runs retention every `retention_interval` until `shutdown` fires.
+    pub async fn run_retention(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.inner.options.retention_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            match self.enforce_retention().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "Retention deleted expired events."),
+                Err(error) => tracing::error!(%error, "Retention failed."),
+            }
+        }
+    }
+
+    /// RocksDB health figures for metrics: (name, help, value).
+    pub fn engine_stats(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let db = &self.inner.db;
+        let sum = |prop: &str| -> u64 {
+            columns::ALL
+                .iter()
+                .filter_map(|(name, _)| {
+                    db.property_int_value_cf(self.cf(name), prop).ok().flatten()
+                })
+                .sum()
+        };
+        let any = |prop: &str| -> u64 {
+            columns::ALL
+                .iter()
+                .filter_map(|(name, _)| {
+                    db.property_int_value_cf(self.cf(name), prop).ok().flatten()
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        vec![
+            (
+                "signalbox_store_size_bytes",
+                "Size of the store's SST files.",
+                sum("rocksdb.total-sst-files-size"),
+            ),
+            (
+                "signalbox_store_memtable_bytes",
+                "Memory held by memtables.",
+                sum("rocksdb.cur-size-all-mem-tables"),
+            ),
+            (
+                "signalbox_store_pending_compaction_bytes",
+                "Bytes compaction still has to rewrite.",
+                sum("rocksdb.estimate-pending-compaction-bytes"),
+            ),
+            (
+                "signalbox_store_write_stopped",
+                "1 while RocksDB stops writes (too many L0 files or memtables).",
+                any("rocksdb.is-write-stopped"),
+            ),
+            (
+                "signalbox_store_delayed_write_rate_bytes",
+                "Write rate RocksDB throttles to while slowing writes down (0: not throttled).",
+                any("rocksdb.actual-delayed-write-rate"),
+            ),
+            (
+                "signalbox_store_running_compactions",
+                "Compactions running now.",
+                any("rocksdb.num-running-compactions"),
+            ),
+        ]
+    }
+
+    /// Whether the store can take writes: its writer thread runs and RocksDB
+    /// reports no background error (a failed flush or compaction, say from
+    /// a full disk, stops all writes until the process restarts).
+    pub fn health(&self) -> Result<(), String> {
+        if !self.inner.writer.running() {
+            return Err("the writer thread is not running".into());
+        }
+        match self
+            .inner
+            .db
+            .property_int_value("rocksdb.background-errors")
+        {
+            Ok(Some(n)) if n > 0 => Err(format!(
+                "RocksDB reported {n} background error(s): a flush or compaction failed (disk full or I/O errors?)"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Approximate size of the data folder's live data, in bytes.
+    pub fn approximate_size(&self) -> u64 {
+        columns::ALL
+            .iter()
+            .filter_map(|(name, _)| {
+                self.inner
+                    .db
+                    .property_int_value_cf(self.cf(name), "rocksdb.total-sst-files-size")
+                    .ok()
+                    .flatten()
+            })
+            .sum()
+    }
+
+    /// Stops the writer, syncs the WAL, flushes memtables so the next start
+    /// does not need to replay the log, and stops RocksDB's background
+    /// compactions and flushes. Appends after this fail with
+    /// [`StoreError::Closed`]. Blocking.
+    pub fn close_blocking(&self) -> Result<(), StoreError> {
+        self.inner.writer.shutdown();
+        self.inner.db.flush_wal(true)?;
+        for (name, _) in columns::ALL {
+            self.inner.db.flush_cf(self.cf(name))?;
+        }
+        // A handle some straggling task still holds must not leave RocksDB's
+        // background threads running into the process's exit, where they
+        // would lock mutexes that static destruction already tore down.
+        self.inner.db.cancel_all_background_work(true);
+        Ok(())
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.inner
+            .db
+            .cf_handle(name)
+            .expect("every known column family is opened")
+    }
+}
+
+impl Drop for Inner {
+    /// Joins the writer and WAL-sync threads, which hold the database too,
+    /// so the database closes here, on the thread that dropped the last
+    /// handle. Left to the detached threads, the close could run after the
+    /// process began to exit (a test binary's `main` returning) and abort
+    /// with "pthread lock: Invalid argument" inside RocksDB.
+    fn drop(&mut self) {
+        self.writer.shutdown();
+    }
+}
+
+fn load_buses(db: &DB) -> Result<(Vec<(BusRecord, Seq)>, BusId), StoreError> {
+    let buses_cf = db.cf_handle(columns::BUSES).expect("buses column");
+    let meta_cf = db.cf_handle(columns::META).expect("meta column");
+    let events_cf = db.cf_handle(columns::EVENTS).expect("events column");
+    let mut records = Vec::new();
+    let mut max_id = 0;
+    for item in db.iterator_cf(buses_cf, IteratorMode::Start) {
+        let (_, v) = item?;
+        let record: BusRecord =
+            serde_json::from_slice(&v).map_err(|_| DecodeError("bad bus record"))?;
+        max_id = max_id.max(record.id);
+        // Numbering continues after the newest stored event, or after what
+        // retention deleted if the bus is now empty.
+        let mut last = 0;
+        let mut iter = db.raw_iterator_cf(events_cf);
+        iter.seek_for_prev(keys::event(record.id, Seq::MAX));
+        if iter.valid()
+            && let Some((bus, seq)) = iter.key().and_then(keys::decode_event)
+            && bus == record.id
+        {
+            last = seq;
+        }
+        iter.status()?;
+        if let Some(floor) = db.get_cf(meta_cf, writer::floor_key(record.id))?
+            && let Ok(b) = <[u8; 8]>::try_from(floor.as_slice())
+        {
+            last = last.max(Seq::from_be_bytes(b));
+        }
+        records.push((record, last));
+    }
+    let next = match db.get_cf(meta_cf, b"next_bus_id")? {
+        Some(v) => <[u8; 4]>::try_from(v.as_slice())
+            .map(BusId::from_be_bytes)
+            .unwrap_or(max_id + 1),
+        None => max_id + 1,
+    };
+    Ok((records, next.max(max_id + 1)))
+}
+
+/// Sends a command and waits for its reply.
+async fn call<T>(rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
+    rx.await.unwrap_or(Err(StoreError::Closed))
+}
+
+#[cfg(test)]
+mod tests;
