@@ -66,11 +66,14 @@ pub enum Output {
 impl Output {
     /// The event to deliver and the body to send instead, if any, given the
     /// event as logged.
-    pub fn into_delivered(self, logged: &CloudEvent) -> (CloudEvent, Option<PreparedBody>) {
+    ///
+    /// The flag says whether the event is the logged one unchanged, so the
+    /// delivery can refer to the log instead of keeping a copy.
+    pub fn into_delivered(self, logged: &CloudEvent) -> (CloudEvent, Option<PreparedBody>, bool) {
         match self {
-            Output::Same => (logged.clone(), None),
-            Output::Event(e) => (e, None),
-            Output::Body(b) => (logged.clone(), Some(b)),
+            Output::Same => (logged.clone(), None, true),
+            Output::Event(e) => (e, None, false),
+            Output::Body(b) => (logged.clone(), Some(b), true),
         }
     }
 }

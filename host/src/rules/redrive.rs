@@ -49,6 +49,7 @@ fn revive(key: &DeliveryKey, dl: &DeadLetter, now: i64) -> Option<Delivery> {
         last_status: None,
         last_error: None,
         event,
+        logged: false,
         body,
     })
 }

@@ -252,7 +252,8 @@ pub async fn run(
                     ChainResult::Deliver(outs) => {
                         detail.insert("events".into(), json!(outs.len()));
                         for (sub, output) in outs.into_iter().enumerate() {
-                            let (ev, body) = output.into_delivered(&event);
+                            // Not the logged event: it carries the replay's id.
+                            let (ev, body, _) = output.into_delivered(&event);
                             for (j, t) in targets.iter().enumerate() {
                                 let d = Delivery {
                                     key: DeliveryKey {
@@ -270,6 +271,7 @@ pub async fn run(
                                     last_status: None,
                                     last_error: None,
                                     event: ev.clone(),
+                                    logged: false,
                                     body: body.clone(),
                                 };
                                 wb.put_delivery(d);

@@ -346,7 +346,7 @@ async fn handle(
                 ),
             );
             for (sub, output) in out.into_iter().enumerate() {
-                let (event, body) = output.into_delivered(&e.event);
+                let (event, body, logged) = output.into_delivered(&e.event);
                 for (i, t) in targets.iter().enumerate() {
                     deliveries.push((
                         i,
@@ -364,6 +364,7 @@ async fn handle(
                             last_status: None,
                             last_error: None,
                             event: event.clone(),
+                            logged,
                             body: body.clone(),
                         },
                     ));

@@ -56,6 +56,10 @@ pub struct Delivery {
     pub last_error: Option<String>,
     /// The event to deliver (after the rule's transform).
     pub event: CloudEvent,
+    /// Whether `event` is the bus log's event `key.seq` unchanged. An
+    /// engine may then store a reference to the log instead of a copy (and
+    /// must keep that event while the delivery is queued).
+    pub logged: bool,
     /// A body to send instead of the event (HTTP `body` mode).
     pub body: Option<PreparedBody>,
 }

@@ -17,12 +17,18 @@ use rocksdb::{Direction, IteratorMode, ReadOptions, WriteBatch};
 
 use super::codec::{self, DecodeError, Reader, put_bytes, put_varint};
 use super::{RocksStore, columns};
+use crate::event::CloudEvent;
 use crate::store::queue::{
     Batch, DeadLetter, DeadLetterPage, Delivery, DeliveryKey, Op, PreparedBody, RuleGaps, TraceStep,
 };
 use crate::store::{BusId, Seq, StoreError};
 
+/// A delivery holding a copy of its event.
 const DELIVERY_V1: u8 = 1;
+/// A delivery of the logged event unchanged: the event is read from the
+/// `events` column family when the delivery is loaded, so a delivery costs
+/// its header, not a copy of the event per target.
+const DELIVERY_LOGGED: u8 = 2;
 
 fn rule_prefix(bus: BusId, rule: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(6 + rule.len());
@@ -83,8 +89,12 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 }
 
 fn encode_delivery(d: &Delivery) -> Vec<u8> {
-    let mut out = Vec::with_capacity(d.event.size() + 64);
-    out.push(DELIVERY_V1);
+    let mut out = Vec::with_capacity(if d.logged { 64 } else { d.event.size() + 64 });
+    out.push(if d.logged {
+        DELIVERY_LOGGED
+    } else {
+        DELIVERY_V1
+    });
     put_varint(&mut out, u64::from(d.attempts));
     out.extend_from_slice(&d.next_attempt_at.to_be_bytes());
     out.extend_from_slice(&d.enqueued_at.to_be_bytes());
@@ -98,14 +108,21 @@ fn encode_delivery(d: &Delivery) -> Vec<u8> {
         }
         None => out.push(0),
     }
-    let mut ev = Vec::new();
-    codec::encode_event(&d.event, d.enqueued_at, &mut ev);
-    out.extend_from_slice(&ev);
+    if !d.logged {
+        codec::encode_event(&d.event, d.enqueued_at, &mut out);
+    }
     out
 }
 
-fn decode_delivery(key: DeliveryKey, v: &[u8]) -> Result<Delivery, DecodeError> {
-    if v.first() != Some(&DELIVERY_V1) {
+/// Decodes a delivery; `logged` reads the event of one that refers to the
+/// log.
+fn decode_delivery(
+    key: DeliveryKey,
+    v: &[u8],
+    logged: impl FnOnce(&DeliveryKey) -> Result<CloudEvent, DecodeError>,
+) -> Result<Delivery, DecodeError> {
+    let format = v.first().copied();
+    if format != Some(DELIVERY_V1) && format != Some(DELIVERY_LOGGED) {
         return Err(DecodeError("unknown delivery format"));
     }
     let mut r = Reader { buf: v, pos: 1 };
@@ -125,7 +142,12 @@ fn decode_delivery(key: DeliveryKey, v: &[u8]) -> Result<Delivery, DecodeError> 
             })
         }
     };
-    let (event, _) = codec::decode_event(&v[r.pos..])?;
+    let is_logged = format == Some(DELIVERY_LOGGED);
+    let event = if is_logged {
+        logged(&key)?
+    } else {
+        codec::decode_event(&v[r.pos..])?.0
+    };
     Ok(Delivery {
         key,
         attempts,
@@ -134,6 +156,7 @@ fn decode_delivery(key: DeliveryKey, v: &[u8]) -> Result<Delivery, DecodeError> 
         last_status: (status != 0).then_some(status),
         last_error: (!error.is_empty()).then_some(error),
         event,
+        logged: is_logged,
         body,
     })
 }
@@ -287,9 +310,44 @@ impl RocksStore {
             let (k, v) = item?;
             bytes += v.len();
             let key = decode_delivery_key(&k).ok_or(DecodeError("bad delivery key"))?;
-            out.push(decode_delivery(key, &v)?);
+            out.push(decode_delivery(key, &v, |k| {
+                self.logged_event(k.bus, k.seq)
+            })?);
         }
         Ok((out, false))
+    }
+
+    /// The logged event a delivery refers to. Retention keeps every event a
+    /// queued delivery refers to ([`Self::oldest_queued`]), so it is there
+    /// unless the data folder was damaged.
+    fn logged_event(&self, bus: BusId, seq: Seq) -> Result<CloudEvent, DecodeError> {
+        let v = self
+            .inner
+            .db
+            .get_pinned_cf(self.cfh(columns::EVENTS), super::keys::event(bus, seq))
+            .map_err(|_| DecodeError("cannot read the logged event of a delivery"))?
+            .ok_or(DecodeError("the logged event of a delivery is missing"))?;
+        Ok(codec::decode_event(&v)?.0)
+    }
+
+    /// The lowest seq any queued delivery of a bus holds, if any: retention
+    /// keeps the log from there on, since deliveries may refer to it. One
+    /// seek per (rule, target) queue.
+    pub(super) fn oldest_queued(&self, bus: BusId) -> Result<Option<Seq>, StoreError> {
+        let bus_prefix = bus.to_be_bytes().to_vec();
+        let mut start = bus_prefix.clone();
+        let mut oldest: Option<Seq> = None;
+        loop {
+            let mut iter = self.prefix_iter(columns::DELIVERIES, &bus_prefix, &start);
+            let Some(item) = iter.next() else { break };
+            let (k, _) = item?;
+            let key = decode_delivery_key(&k).ok_or(DecodeError("bad delivery key"))?;
+            oldest = Some(oldest.map_or(key.seq, |o| o.min(key.seq)));
+            // The first key of a queue has its lowest seq: skip to the next
+            // queue.
+            start = prefix_end(&target_prefix(bus, &key.rule, &key.target));
+        }
+        Ok(oldest)
     }
 
     /// Counts queued deliveries of one target (walks the keys).
@@ -487,7 +545,7 @@ impl RocksStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{CloudEvent, Data};
+    use crate::event::Data;
 
     fn event() -> CloudEvent {
         CloudEvent {
@@ -546,12 +604,48 @@ mod tests {
             last_status: Some(503),
             last_error: Some("busy".into()),
             event: event(),
+            logged: false,
             body: Some(PreparedBody {
                 bytes: Bytes::from_static(b"hi"),
                 content_type: "text/plain".into(),
             }),
         };
-        let back = decode_delivery(d.key.clone(), &encode_delivery(&d)).unwrap();
+        let back =
+            decode_delivery(d.key.clone(), &encode_delivery(&d), |_| unreachable!()).unwrap();
         assert_eq!(back, d);
+    }
+
+    #[test]
+    fn a_delivery_of_the_logged_event_stores_no_copy() {
+        let mut d = Delivery {
+            key: DeliveryKey {
+                bus: 1,
+                rule: "r".into(),
+                target: "t".into(),
+                seq: 5,
+                sub: 0,
+            },
+            attempts: 0,
+            next_attempt_at: 1,
+            enqueued_at: 1,
+            last_status: None,
+            last_error: None,
+            event: event(),
+            logged: true,
+            body: None,
+        };
+        let by_ref = encode_delivery(&d);
+        d.logged = false;
+        let copy = encode_delivery(&d);
+        let mut encoded = Vec::new();
+        codec::encode_event(&event(), 1, &mut encoded);
+        assert_eq!(copy.len(), by_ref.len() + encoded.len());
+        let back = decode_delivery(d.key.clone(), &by_ref, |k| {
+            assert_eq!((k.bus, k.seq), (1, 5));
+            Ok(event())
+        })
+        .unwrap();
+        assert!(back.logged);
+        assert_eq!(back.event, event());
     }
 }

@@ -7,6 +7,12 @@
 //! entries. It works in chunks of [`CHUNK`] events so that each trim is a
 //! small write queued between appends: ingest never waits behind a large
 //! delete.
+//!
+//! It never deletes an event at or after the oldest one a queued delivery
+//! holds: deliveries of an unchanged event refer to the log instead of
+//! keeping a copy, so a target that is down for longer than the retention
+//! keeps the log from its oldest pending delivery on (and
+//! `signalbox_store_size_bytes` grows), rather than losing what it owes.
 
 use rocksdb::{Direction, IteratorMode, ReadOptions};
 
@@ -28,9 +34,14 @@ pub(super) async fn enforce(store: &Store) -> Result<u64, StoreError> {
         loop {
             let s = store.clone();
             let bus_id = bus.id;
-            let chunk = tokio::task::spawn_blocking(move || expired_chunk(&s, bus_id, cutoff))
-                .await
-                .map_err(|_| StoreError::Closed)??;
+            let chunk = tokio::task::spawn_blocking(move || {
+                // Queued deliveries may refer to logged events: the log is
+                // kept from the oldest of them on, however old it is.
+                let floor = s.oldest_queued(bus_id)?;
+                expired_chunk(&s, bus_id, cutoff, floor)
+            })
+            .await
+            .map_err(|_| StoreError::Closed)??;
             let Some((upto, id_keys)) = chunk else {
                 break;
             };
@@ -59,12 +70,14 @@ pub(super) async fn enforce(store: &Store) -> Result<u64, StoreError> {
 /// its events.
 type ExpiredChunk = (keys::Seq, Vec<Vec<u8>>);
 
-/// Finds up to [`CHUNK`] expired events at the start of a bus. Returns the
-/// last expired sequence number and the id-index keys to delete.
+/// Finds up to [`CHUNK`] expired events at the start of a bus, below
+/// `floor` (the oldest seq a queued delivery holds). Returns the last
+/// expired sequence number and the id-index keys to delete.
 fn expired_chunk(
     store: &Store,
     bus: keys::BusId,
     cutoff: i64,
+    floor: Option<keys::Seq>,
 ) -> Result<Option<ExpiredChunk>, StoreError> {
     let mut opts = ReadOptions::default();
     opts.set_iterate_upper_bound(keys::bus_end(bus).to_vec());
@@ -81,6 +94,9 @@ fn expired_chunk(
             break;
         }
         let (_, seq) = keys::decode_event(&k).ok_or(codec::DecodeError("bad event key"))?;
+        if floor.is_some_and(|f| seq >= f) {
+            break;
+        }
         let (id, source) = id_and_source(&v)?;
         id_keys.push(keys::event_id(bus, &id, &source, seq));
         upto = Some(seq);

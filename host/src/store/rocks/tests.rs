@@ -376,3 +376,67 @@ async fn records_of_earlier_releases_move_on_open() {
     );
     store.close_blocking().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_events_that_queued_deliveries_refer_to() {
+    use crate::store::queue::{Batch, Delivery, DeliveryKey};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = BusConfig {
+        retention_secs: 3600,
+        ..BusConfig::default()
+    };
+    let (bus, _) = store.put_bus("short", config).await.unwrap();
+    let old = now_micros() - 2 * 3600 * 1_000_000;
+    let events: Vec<_> = (0..10).map(|i| event(&format!("e{i}"), "/s")).collect();
+    store.append(&bus, &events, old).await.unwrap();
+    // Two targets owe events 4 and 7, by reference to the log.
+    let mut b = Batch::default();
+    for (target, seq) in [("a", 7), ("b", 4)] {
+        b.put_delivery(Delivery {
+            key: DeliveryKey {
+                bus: bus.id,
+                rule: "r".into(),
+                target: target.into(),
+                seq,
+                sub: 0,
+            },
+            attempts: 0,
+            next_attempt_at: 0,
+            enqueued_at: 0,
+            last_status: None,
+            last_error: None,
+            event: events[seq as usize - 1].clone(),
+            logged: true,
+            body: None,
+        });
+    }
+    store.commit_blocking(b).unwrap();
+    assert_eq!(store.oldest_queued(bus.id).unwrap(), Some(4));
+    assert_eq!(
+        store.enforce_retention().await.unwrap(),
+        3,
+        "events 1 to 3 go"
+    );
+    let (queued, _) = store
+        .deliveries(bus.id, "r", "b", None, 10, 1 << 20)
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].logged);
+    assert_eq!(queued[0].event, events[3]);
+    // Once delivered, retention takes the rest.
+    let mut b = Batch::default();
+    for (target, seq) in [("a", 7), ("b", 4)] {
+        b.remove_delivery(&DeliveryKey {
+            bus: bus.id,
+            rule: "r".into(),
+            target: target.into(),
+            seq,
+            sub: 0,
+        });
+    }
+    store.commit_blocking(b).unwrap();
+    assert_eq!(store.oldest_queued(bus.id).unwrap(), None);
+    assert_eq!(store.enforce_retention().await.unwrap(), 7);
+    store.close_blocking().unwrap();
+}
