@@ -1,27 +1,38 @@
 //! Signalbox: a self-hosted, WebAssembly-extensible CloudEvents router.
 //!
 //! Producers publish CloudEvents to a **bus**; Signalbox validates them and
-//! stores them durably before acknowledging. The data path, one module per
-//! stage:
+//! stores them durably before acknowledging, then routes each one through
+//! the rules that select it to their targets. The data path, one module per
+//! step, each using only the ones below it (`docs/architecture.md` has the
+//! whole picture):
 //!
 //! ```text
-//!   HTTP ──▶ ingest ──▶ store ──▶ pattern ──▶ plugin chain ──▶ delivery ──▶ targets
-//!            parse &    durable    match        filters,          queues,
-//!            validate   bus log    rules        transforms        retries, DLQ
+//!   HTTP ──▶ ingest ──▶ store ──▶ matching ──▶ chain ──▶ deliver ──▶ targets
+//!            publish    bus log   which rules   filters,   queues, retries,
+//!            (quota,    (durable  select it     transform  backoff, DLQ
+//!            schemas)   first)
 //! ```
 //!
-//! * [`event`] — the validated [`event::CloudEvent`] and its JSON format;
-//! * [`ingest`] — the three HTTP modes (binary, structured, batch) turned into
-//!   events, with a precise error for each bad one;
-//! * [`pattern`] — EventBridge event patterns compiled into one matcher per
-//!   bus, and CloudEvents SQL ([`pattern::cesql`]);
+//! * [`ingest`] — the one way onto a bus ([`ingest::publish::Publisher`]),
+//!   and the three HTTP modes (binary, structured, batch) parsed into events;
+//! * [`store`] — the state seam: bus log, rule progress, delivery queues,
+//!   traces and the catalogue, behind traits an engine implements
+//!   ([`store::rocks`] is the embedded one);
+//! * [`matching`] — which rules select an event, over [`pattern`]
+//!   (EventBridge event patterns) and [`pattern::cesql`] (CloudEvents SQL);
+//! * [`chain`] — what a rule does to an event it selected;
+//! * [`deliver`] — targets and their workers: retries, dead letters,
+//!   ordering;
+//! * [`rules`] — rule definitions, the workers that run them, replays and
+//!   redrive;
 //! * [`plugin`] — the Wasm plugin platform: sandboxed per-rule instances of
 //!   user components (filters, transforms, connectors) and their registry;
-//! * [`store`] — the only owner of RocksDB: the per-bus log with sequence
-//!   numbers, group commit, look-up by id, retention;
-//! * [`api`] — the HTTP API; [`server`] — wiring and shutdown;
-//! * [`config`] — the server's TOML configuration;
-//! * [`cli`] — the `signalbox` command line, server and client in one binary.
+//! * [`schema`] — JSON Schemas per bus; [`auth`] — tokens and scopes;
+//! * [`api`] — the HTTP API; [`server`] — wiring, listener and shutdown;
+//!   [`config`] — the server's TOML configuration; [`cli`] — the
+//!   `signalbox` command line, server and client in one binary;
+//! * ground floor: [`event`] (the CloudEvent), [`bus`] (bus settings),
+//!   [`names`], [`duration`], [`ratelimit`], [`metrics`].
 
 pub mod api;
 pub mod auth;
