@@ -44,6 +44,10 @@
 //! max_bytes = 67108864  # largest component accepted on upload
 //! instances = 1000      # live plugin instances (pooling allocator slots)
 //! max_plugins = 1000    # stored plugin versions, all names together
+//!
+//! [aws]                         # the AWS EventBridge API (docs/aws.md)
+//! max_put_events_bytes = 262144 # PutEvents entries per call, AWS's size formula; up to 1048576
+//! key_file = "…/aws.key"        # derives AWS secret access keys; outside the data folder
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -123,6 +127,31 @@ pub struct ServerConfig {
     /// The only folder `log` targets may write files to (default
     /// `<data_dir>/target-logs`).
     pub log_dir: PathBuf,
+    /// The AWS front.
+    pub aws: AwsConfig,
+}
+
+/// `[aws]`: the AWS EventBridge API (`crate::aws`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// Limits of the AWS front.
+    pub settings: crate::aws::Settings,
+    /// The key AWS secret access keys are derived from: a file outside the
+    /// data folder, created (mode 0600) when missing. Default:
+    /// `$XDG_STATE_HOME/signalbox/aws.key`, else
+    /// `$HOME/.local/state/signalbox/aws.key`. Without one, no AWS keys can
+    /// be issued or checked (the front still works on a server without
+    /// tokens).
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            settings: crate::aws::Settings::default(),
+            key_file: default_cache_key_file().map(|p| p.with_file_name("aws.key")),
+        }
+    }
 }
 
 /// `[http]`: how the listener treats clients.
@@ -296,6 +325,15 @@ struct RawConfig {
     http: RawHttp,
     #[serde(default)]
     targets: RawTargets,
+    #[serde(default)]
+    aws: RawAws,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAws {
+    max_put_events_bytes: Option<usize>,
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -469,6 +507,26 @@ impl ServerConfig {
             .or(raw.data_dir)
             .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
         let plugin_defaults = PluginSettings::default();
+        let aws_defaults = AwsConfig::default();
+        let max_put_events_bytes = raw
+            .aws
+            .max_put_events_bytes
+            .unwrap_or(aws_defaults.settings.max_put_events_bytes);
+        if !(1..=crate::aws::putevents::LIMIT_1_MB).contains(&max_put_events_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "aws.max_put_events_bytes",
+                message: format!(
+                    "must be between 1 and {} (1 MiB, EventBridge's largest), got {max_put_events_bytes}",
+                    crate::aws::putevents::LIMIT_1_MB
+                ),
+            });
+        }
+        let aws = AwsConfig {
+            settings: crate::aws::Settings {
+                max_put_events_bytes,
+            },
+            key_file: raw.aws.key_file.or(aws_defaults.key_file),
+        };
         let config = ServerConfig {
             listen: overrides
                 .listen
@@ -478,6 +536,7 @@ impl ServerConfig {
                 .targets
                 .log_dir
                 .unwrap_or_else(|| data_dir.join("target-logs")),
+            aws,
             data_dir,
             http,
             store: StoreOptions {
@@ -611,6 +670,10 @@ format = "json"
             ("[retention]\ndefault = \"soon\"", "retention.default"),
             ("[limits]\nmax_event_bytes = 0", "max_event_bytes"),
             ("[log]\nformat = \"xml\"", "log.format"),
+            (
+                "[aws]\nmax_put_events_bytes = 1048577",
+                "aws.max_put_events_bytes",
+            ),
         ] {
             let path = dir.path().join("c.toml");
             std::fs::write(&path, text).unwrap();

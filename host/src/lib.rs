@@ -28,7 +28,9 @@
 //! * [`plugin`] — the Wasm plugin platform: sandboxed per-rule instances of
 //!   user components (filters, transforms, connectors) and their registry;
 //! * [`schema`] — JSON Schemas per bus; [`auth`] — tokens and scopes;
-//! * [`api`] — the HTTP API; [`server`] — wiring, listener and shutdown;
+//! * [`api`] — the HTTP API; [`aws`] — the AWS EventBridge API on the same
+//!   listener (the same engine behind EventBridge's protocol);
+//!   [`server`] — wiring, listener and shutdown;
 //!   [`config`] — the server's TOML configuration; [`cli`] — the
 //!   `signalbox` command line, server and client in one binary;
 //! * ground floor: [`event`] (the CloudEvent), [`bus`] (bus settings),
@@ -36,6 +38,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod aws;
 pub mod bus;
 pub mod chain;
 pub mod cli;
@@ -53,6 +56,7 @@ pub mod ratelimit;
 pub mod rules;
 pub mod schema;
 pub mod server;
+pub mod sources;
 pub mod store;
 
 #[cfg(test)]

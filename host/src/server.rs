@@ -33,6 +33,7 @@ use crate::ingest::publish::Publisher;
 use crate::plugin::{ArtifactCache, PluginEngine, PluginRuntime, PoolSize, Registry};
 use crate::rules::Rules;
 use crate::schema::Schemas;
+use crate::sources::Sources;
 use crate::store::catalogue::Scope as StoreScope;
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
@@ -156,7 +157,11 @@ pub async fn run_until(
     ));
 
     let started = start_services(&config, &store, &tokens, &shutdown_rx, &gate).await;
-    let (router, retention) = match started {
+    let Services {
+        rules: router,
+        sources,
+        retention,
+    } = match started {
         Ok(s) => s,
         Err(error) => {
             server.abort();
@@ -176,6 +181,8 @@ pub async fn run_until(
     }
 
     let _ = shutdown_tx.send(true);
+    // Sources first: they make events; then what routes them.
+    let _ = tokio::time::timeout(Duration::from_secs(10), sources.shutdown()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), router.shutdown()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), retention).await;
     drop(router);
@@ -191,7 +198,7 @@ async fn start_services(
     tokens: &Arc<TokenStore>,
     shutdown_rx: &watch::Receiver<bool>,
     gate: &listener::Gate,
-) -> Result<(Arc<Rules>, tokio::task::JoinHandle<()>), ServeError> {
+) -> Result<Services, ServeError> {
     gate.phase("loading plugins");
     let plugins_dir = config.data_dir.join("plugins");
     let registry = {
@@ -261,16 +268,37 @@ async fn start_services(
         async move { store.run_retention(rx).await }
     });
 
-    gate.open(api::router(AppState::new(
-        Publisher::new(store.clone(), schemas),
-        registry,
-        router.clone(),
-        tokens.clone(),
-        config.limits,
-        shutdown_rx.clone(),
-    )));
+    let publisher = Publisher::new(store.clone(), schemas);
+    gate.phase("starting sources");
+    let sources = Sources::start(store.clone(), publisher.clone())
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+
+    gate.open(api::router(
+        AppState::new(
+            publisher,
+            registry,
+            router.clone(),
+            sources.clone(),
+            tokens.clone(),
+            config.limits,
+            shutdown_rx.clone(),
+        )
+        .with_aws(config.aws.settings),
+    ));
     tracing::info!("Ready.");
-    Ok((router, retention))
+    Ok(Services {
+        rules: router,
+        sources,
+        retention,
+    })
+}
+
+/// What runs once the server is up, stopped in this order at shutdown.
+struct Services {
+    rules: Arc<Rules>,
+    sources: Arc<Sources>,
+    retention: tokio::task::JoinHandle<()>,
 }
 
 /// RocksDB's C++ is built for x86-64-v2 (see `.cargo/config.toml`): on a
@@ -357,6 +385,20 @@ fn load_tls(
 async fn load_tokens(store: &Store, config: &ServerConfig) -> Result<TokenStore, ServeError> {
     let tokens = TokenStore::new();
     let err = |e: crate::auth::AuthError| ServeError::Auth(e.to_string());
+    // AWS secret access keys are derived from a key outside the data
+    // folder (`crate::auth::aws`); the plugin cache key's loader makes it.
+    match &config.aws.key_file {
+        None => tracing::warn!(
+            "No place for the AWS key (set aws.key_file, or HOME): AWS access keys cannot be issued or checked."
+        ),
+        Some(path) => match crate::plugin::ArtifactCache::load_key(path) {
+            Ok(key) => tokens.set_aws_keyring(crate::auth::AwsKeyring::new(key)),
+            Err(error) => tracing::warn!(
+                %error,
+                "Cannot use the AWS key: AWS access keys cannot be issued or checked."
+            ),
+        },
+    }
     let records: Vec<TokenRecord> = store
         .list::<TokenRecord>(StoreScope::Server)
         .await?

@@ -4,8 +4,11 @@
 //!
 //! One test binary, one file per area (`<area>.rs`), helpers in `support`.
 
+mod aws;
+mod brokers;
 mod buses;
 mod cli;
+mod console;
 mod durability;
 mod guest_plugins;
 mod hostile;
@@ -17,5 +20,6 @@ mod read;
 mod receiver;
 mod routing;
 mod sink;
+mod sources;
 mod support;
 mod upgrade;

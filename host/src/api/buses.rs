@@ -43,6 +43,10 @@ struct BusRequest {
 
 pub(super) async fn bus_json(state: &AppState, bus: &Bus) -> Value {
     let first = state.store().first_seq(bus).await.ok().flatten();
+    let last = bus.last_seq();
+    // Seqs are consecutive and retention deletes from the front.
+    let events = first.map_or(0, |f| last.saturating_sub(f) + 1);
+    let stored_bytes = state.store().log_bytes(bus).await.ok().flatten();
     json!({
         "name": bus.name,
         "description": bus.config.description,
@@ -54,13 +58,26 @@ pub(super) async fn bus_json(state: &AppState, bus: &Bus) -> Value {
         "created_at": format_rfc3339_micros(bus.created_at),
         "updated_at": format_rfc3339_micros(bus.updated_at),
         "first_seq": first,
-        "last_seq": bus.last_seq(),
+        "last_seq": last,
+        "events": events,
+        "stored_bytes": stored_bytes,
     })
 }
 
-async fn list(State(state): State<AppState>) -> Response {
+/// `GET /v1/buses`: every bus the token may read (all of them for `admin`
+/// and `read:*`, and on a server without tokens).
+async fn list(
+    State(state): State<AppState>,
+    token: Option<axum::Extension<crate::auth::Token>>,
+) -> Response {
     let mut buses: Vec<Value> = Vec::new();
     for b in state.store().buses() {
+        let read = crate::auth::Action::Read {
+            bus: b.name.clone(),
+        };
+        if token.as_ref().is_some_and(|t| !t.allows(&read)) {
+            continue;
+        }
         buses.push(bus_json(&state, &b).await);
     }
     axum::Json(json!({ "buses": buses })).into_response()
@@ -156,6 +173,7 @@ async fn delete(
     Path(name): Path<String>,
 ) -> Result<Response, Problem> {
     if name != crate::store::DEFAULT_BUS {
+        state.sources().remove_bus(&name).await;
         state.rules().remove_bus(&name).await;
     }
     if state.store().delete_bus(name.clone()).await? {

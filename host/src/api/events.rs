@@ -173,6 +173,65 @@ struct ListQuery {
     after: Option<Seq>,
     limit: Option<usize>,
     follow: Option<bool>,
+    /// RFC 3339: start at the first event received at or after this time.
+    since: Option<String>,
+    /// RFC 3339: only events received before this time (not with `follow`).
+    before: Option<String>,
+    /// An event pattern (JSON): only events it matches.
+    pattern: Option<String>,
+    /// A CESQL expression: only events for which it is true.
+    cesql: Option<String>,
+}
+
+/// Most events one filtered list call looks at: a filter that matches
+/// rarely still answers quickly, with `next` where it stopped.
+const MAX_SCAN: usize = 10_000;
+
+/// The `pattern` and `cesql` query parameters: the same selection a rule
+/// with those selectors makes (both must hold when both are given).
+struct EventFilter(crate::matching::RuleSet);
+
+impl EventFilter {
+    fn parse(q: &ListQuery) -> Result<Option<EventFilter>, Problem> {
+        if q.pattern.is_none() && q.cesql.is_none() {
+            return Ok(None);
+        }
+        let pattern = match &q.pattern {
+            Some(p) => {
+                let v: Value = serde_json::from_str(p).map_err(|e| {
+                    Problem::new(
+                        400,
+                        "invalid-pattern",
+                        "Invalid event pattern",
+                        format!("the pattern is not valid JSON: {e}"),
+                    )
+                    .field("pattern")
+                })?;
+                Some(super::patterns::parse_pattern(&v, "pattern")?)
+            }
+            None => None,
+        };
+        let cesql = q
+            .cesql
+            .as_deref()
+            .map(|c| super::patterns::parse_cesql(c, "cesql"))
+            .transpose()?;
+        Ok(Some(EventFilter(crate::matching::RuleSet::single(
+            pattern.as_ref(),
+            cesql.as_ref(),
+        ))))
+    }
+
+    fn keeps(&mut self, e: &StoredEvent) -> bool {
+        self.0.selects(&e.event)
+    }
+}
+
+/// Parses an RFC 3339 query parameter into µs since the epoch.
+fn time_param(v: &str, field: &str) -> Result<i64, Problem> {
+    crate::event::time::parse_rfc3339(v).map_err(|e| {
+        Problem::bad_request(format!("{field} must be an RFC 3339 time: {e}")).field(field)
+    })
 }
 
 async fn list(
@@ -195,7 +254,27 @@ async fn list(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<Seq>().ok());
-    let after = resume.or(q.after).unwrap_or(0);
+    let mut after = resume.or(q.after).unwrap_or(0);
+    let mut filter = EventFilter::parse(&q)?;
+    if let Some(since) = &q.since {
+        let at = time_param(since, "since")?;
+        let first = state.store().seq_at_time(&bus, at).await?;
+        after = after.max(first.saturating_sub(1));
+    }
+    // One past the last event the answer may hold.
+    let end = match &q.before {
+        Some(_) if q.follow == Some(true) => {
+            return Err(Problem::bad_request(
+                "before bounds a listing; a stream (follow=true) has no end",
+            )
+            .field("before"));
+        }
+        Some(before) => {
+            let at = time_param(before, "before")?;
+            Some(state.store().seq_at_time(&bus, at).await?)
+        }
+        None => None,
+    };
     if q.follow == Some(true) {
         let Some(permit) = state.follower() else {
             let mut p = Problem::new(
@@ -210,10 +289,51 @@ async fn list(
             p.retry_after = Some(5);
             return Err(p);
         };
-        return Ok(follow(state, bus, after, permit).into_response());
+        return Ok(follow(state, bus, after, filter, permit).into_response());
     }
-    let events = state.store().read(&bus, after, limit).await?;
-    let next = events.last().map_or(after, |e| e.seq);
+    let end = end.unwrap_or(Seq::MAX);
+    let (events, next) = match &mut filter {
+        None => {
+            let room =
+                usize::try_from(end.saturating_sub(after).saturating_sub(1)).unwrap_or(usize::MAX);
+            let mut events = if room == 0 {
+                Vec::new()
+            } else {
+                state.store().read(&bus, after, limit.min(room)).await?
+            };
+            events.retain(|e| e.seq < end);
+            let next = events.last().map_or(after, |e| e.seq);
+            (events, next)
+        }
+        Some(f) => {
+            // Pages of the log until `limit` events match, the bound or
+            // the head is reached, or MAX_SCAN events were looked at;
+            // `next` is the last one looked at, so paging goes on from
+            // there.
+            let mut out = Vec::new();
+            let (mut cursor, mut scanned) = (after, 0);
+            while out.len() < limit && scanned < MAX_SCAN && cursor.saturating_add(1) < end {
+                let page = state.store().read(&bus, cursor, 500).await?;
+                let Some(last) = page.last().map(|e| e.seq) else {
+                    break;
+                };
+                for e in page {
+                    if e.seq >= end || out.len() >= limit {
+                        break;
+                    }
+                    cursor = e.seq;
+                    scanned += 1;
+                    if f.keeps(&e) {
+                        out.push(e);
+                    }
+                }
+                if cursor < last {
+                    break;
+                }
+            }
+            (out, cursor)
+        }
+    };
     let mut body = String::with_capacity(events.len() * 512 + 32);
     body.push_str("{\"events\":[");
     for (i, e) in events.iter().enumerate() {
@@ -230,11 +350,15 @@ async fn list(
 
 /// Streams events after `after` as Server-Sent Events, then new ones as they
 /// are committed. Each SSE message has `id` = seq (so `Last-Event-ID`
-/// resumes), `event: cloudevent` and the event as JSON.
+/// resumes), `event: cloudevent` and the event as JSON. With a `filter`,
+/// only the events it selects are sent, and after a read whose last events
+/// it passed over, an `event: progress` message (`id` and `{"seq"}` the
+/// last seq looked at).
 fn follow(
     state: AppState,
     bus: std::sync::Arc<Bus>,
     after: Seq,
+    mut filter: Option<EventFilter>,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let store = state.store().clone();
@@ -278,7 +402,15 @@ fn follow(
                 }
                 continue;
             }
+            let last = batch.last().map_or(cursor, |e| e.seq);
+            let mut skipped = false;
             for e in &batch {
+                if let Some(f) = &mut filter
+                    && !f.keeps(e)
+                {
+                    skipped = true;
+                    continue;
+                }
                 let mut json = String::new();
                 stored_json(e, &mut json);
                 let msg = SseEvent::default()
@@ -290,6 +422,19 @@ fn follow(
                 }
                 cursor = e.seq;
             }
+            if skipped && cursor < last {
+                // The filter passed over the end of this batch: say how
+                // far the stream has looked, so a client that reconnects
+                // (Last-Event-ID) does not scan it again.
+                let msg = SseEvent::default()
+                    .id(last.to_string())
+                    .event("progress")
+                    .data(format!("{{\"seq\":{last}}}"));
+                if tx.send(msg).await.is_err() {
+                    return;
+                }
+            }
+            cursor = last;
             if *shutdown.borrow() {
                 return;
             }

@@ -33,6 +33,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         &buses,
     );
     state.rules().render_metrics(&mut out).await;
+    state.sources().render_metrics(&mut out).await;
     let store = state.store().clone();
     if let Ok(stats) = tokio::task::spawn_blocking(move || store.engine_stats()).await {
         for (name, help, value) in stats {

@@ -4,7 +4,9 @@
 //! later the router), and shape the answer. Each resource has its own file;
 //! [`problem`] turns every error into an RFC 9457 document.
 
+mod aws_keys;
 mod buses;
+mod console;
 mod events;
 pub mod guard;
 mod metrics;
@@ -14,6 +16,7 @@ pub mod problem;
 mod replays;
 mod rules;
 mod schemas;
+mod sources;
 mod tokens;
 
 use std::sync::Arc;
@@ -31,6 +34,7 @@ use crate::ingest::publish::Publisher;
 use crate::plugin::Registry;
 use crate::rules::Rules;
 use crate::schema::Schemas;
+use crate::sources::Sources;
 use crate::store::Store;
 pub use problem::Problem;
 
@@ -44,11 +48,14 @@ struct StateInner {
     publisher: Publisher,
     registry: Arc<Registry>,
     rules: Arc<Rules>,
+    sources: Arc<Sources>,
     tokens: Arc<TokenStore>,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
     /// One permit per open event stream (`limits.max_followers`).
     followers: Arc<tokio::sync::Semaphore>,
+    /// The AWS front's settings.
+    aws: crate::aws::Settings,
 }
 
 impl AppState {
@@ -59,6 +66,7 @@ impl AppState {
         publisher: Publisher,
         registry: Arc<Registry>,
         rules: Arc<Rules>,
+        sources: Arc<Sources>,
         tokens: Arc<TokenStore>,
         limits: Limits,
         shutdown: watch::Receiver<bool>,
@@ -68,12 +76,26 @@ impl AppState {
                 publisher,
                 registry,
                 rules,
+                sources,
                 tokens,
                 followers: Arc::new(tokio::sync::Semaphore::new(limits.max_followers)),
                 limits,
                 shutdown,
+                aws: crate::aws::Settings::default(),
             }),
         }
+    }
+
+    /// Sets the AWS front's settings (`[aws]`); call it on a new state.
+    pub fn with_aws(mut self, settings: crate::aws::Settings) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.aws = settings;
+        }
+        self
+    }
+
+    pub(crate) fn aws_settings(&self) -> crate::aws::Settings {
+        self.inner.aws
     }
 
     pub(crate) fn schemas(&self) -> &Arc<Schemas> {
@@ -90,6 +112,10 @@ impl AppState {
 
     pub(crate) fn rules(&self) -> &Arc<Rules> {
         &self.inner.rules
+    }
+
+    pub(crate) fn sources(&self) -> &Arc<Sources> {
+        &self.inner.sources
     }
 
     pub(crate) fn registry(&self) -> &Arc<Registry> {
@@ -128,7 +154,12 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::routes())
         .merge(replays::routes())
         .merge(schemas::routes())
+        .merge(sources::routes())
         .merge(tokens::routes())
+        .merge(aws_keys::routes())
+        // The AWS EventBridge API: `POST /` with `X-Amz-Target`.
+        .merge(crate::aws::routes())
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

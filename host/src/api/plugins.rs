@@ -55,8 +55,28 @@ impl From<PluginError> for Problem {
     }
 }
 
+/// Plugin infos, each with `used_by`: the rules that use the version (see
+/// `Rules::plugin_usage`).
+async fn with_usage(state: &AppState, infos: Vec<crate::plugin::PluginInfo>) -> Vec<Value> {
+    let mut usage = state.rules().plugin_usage().await;
+    infos
+        .into_iter()
+        .map(|info| {
+            let users = usage
+                .remove(&format!("{}@{}", info.name, info.version))
+                .unwrap_or_default();
+            let mut v = serde_json::to_value(info).unwrap_or(Value::Null);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("used_by".into(), Value::Array(users));
+            }
+            v
+        })
+        .collect()
+}
+
 async fn list(State(state): State<AppState>) -> Response {
-    axum::Json(json!({ "plugins": state.registry().list() })).into_response()
+    let plugins = with_usage(&state, state.registry().list()).await;
+    axum::Json(json!({ "plugins": plugins })).into_response()
 }
 
 async fn get_plugin(
@@ -67,6 +87,7 @@ async fn get_plugin(
     if versions.is_empty() {
         return Err(PluginError::NotFound(name).into());
     }
+    let versions = with_usage(&state, versions).await;
     Ok(axum::Json(json!({ "name": name, "versions": versions })).into_response())
 }
 
@@ -78,7 +99,8 @@ async fn get_version(
         .registry()
         .info(&name, &version)
         .ok_or_else(|| PluginError::NotFound(format!("{name}@{version}")))?;
-    Ok(axum::Json(info).into_response())
+    let info = with_usage(&state, vec![info]).await;
+    Ok(axum::Json(&info[0]).into_response())
 }
 
 async fn put(

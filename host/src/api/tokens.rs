@@ -1,4 +1,5 @@
-//! `/v1/tokens`: API tokens (admin only).
+//! `/v1/tokens`: API tokens (admin only); `/v1/whoami`: what the caller's
+//! token may do (any token).
 
 use axum::Router;
 use axum::body::Body;
@@ -11,7 +12,7 @@ use serde_json::json;
 
 use super::{AppState, Problem, problem::parse_json, read_body};
 use crate::auth::Scope;
-use crate::auth::{AuthSetting, TokenRecord};
+use crate::auth::{AuthSetting, Token, TokenRecord};
 use crate::duration::parse_duration;
 use crate::store::catalogue::Scope as StoreScope;
 
@@ -19,6 +20,63 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/tokens", get(list).post(create))
         .route("/v1/tokens/{id}", delete(revoke))
+        .route("/v1/whoami", get(whoami))
+}
+
+/// `GET /v1/whoami`: the token the request carries and what it may do, so
+/// that a client (the console) offers only what will work:
+///
+/// ```json
+/// {"open": false, "token": {"id", "name", "scopes", "created_at", "expires_at", "origin"},
+///  "admin": false, "metrics": false, "read": ["orders"], "publish": ["*"]}
+/// ```
+///
+/// `read` and `publish` list bus names, or `*` for every bus. On a server
+/// that has no tokens yet (`open`: it answers without one), `token` is null
+/// and everything is allowed.
+async fn whoami(State(state): State<AppState>, token: Option<axum::Extension<Token>>) -> Response {
+    let Some(axum::Extension(token)) = token.filter(|_| state.tokens().enforced()) else {
+        return axum::Json(json!({
+            "open": true,
+            "token": null,
+            "admin": true,
+            "metrics": true,
+            "read": ["*"],
+            "publish": ["*"],
+        }))
+        .into_response();
+    };
+    let admin = token.scopes.contains(&Scope::Admin);
+    // The buses `read:` (or `publish:`) scopes name, `*` covering all.
+    let buses = |read: bool| -> Vec<String> {
+        if admin {
+            return vec!["*".to_owned()];
+        }
+        let mut out: Vec<String> = token
+            .scopes
+            .iter()
+            .filter_map(|s| match (s, read) {
+                (Scope::Read(b), true) | (Scope::Publish(b), false) => Some(b.to_string()),
+                _ => None,
+            })
+            .collect();
+        if out.iter().any(|b| b == "*") {
+            out = vec!["*".to_owned()];
+        }
+        out.sort();
+        out.dedup();
+        out
+    };
+    let (read, publish) = (buses(true), buses(false));
+    axum::Json(json!({
+        "open": false,
+        "admin": admin,
+        "metrics": admin || token.scopes.contains(&Scope::Metrics),
+        "read": read,
+        "publish": publish,
+        "token": token,
+    }))
+    .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -28,6 +86,9 @@ struct CreateRequest {
     scopes: Vec<String>,
     /// Lifetime, e.g. `90d`; none: never expires.
     ttl: Option<String>,
+    /// Also issue an AWS access key for the token (see `aws_keys`).
+    #[serde(default)]
+    aws: bool,
 }
 
 async fn list(State(state): State<AppState>) -> Response {
@@ -37,6 +98,15 @@ async fn list(State(state): State<AppState>) -> Response {
 async fn create(State(state): State<AppState>, body: Body) -> Result<Response, Problem> {
     let body = read_body(body, 64 << 10).await?;
     let req: CreateRequest = parse_json(&body)?;
+    if req.aws && !state.tokens().has_aws_keyring() {
+        return Err(Problem::new(
+            503,
+            "aws-keys-unavailable",
+            "AWS keys unavailable",
+            crate::auth::AuthError::NoAwsKeyring.to_string(),
+        )
+        .field("aws"));
+    }
     let mut scopes = Vec::new();
     for (i, s) in req.scopes.iter().enumerate() {
         scopes.push(
@@ -71,11 +141,11 @@ async fn create(State(state): State<AppState>, body: Body) -> Result<Response, P
             &AuthSetting { enforced: true },
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"token": token, "secret": secret.expose()})),
-    )
-        .into_response())
+    let mut answer = json!({"token": token, "secret": secret.expose()});
+    if req.aws {
+        answer["aws"] = super::aws_keys::issue(&state, &token.id, None).await?;
+    }
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
 async fn revoke(

@@ -40,7 +40,9 @@
 //! | `publish:b` / `publish:*` | | | yes | |
 //! | `read:b` / `read:*` | | | | yes |
 //!
-//! Publishing does not imply reading, nor reading publishing.
+//! Publishing does not imply reading, nor reading publishing. Every scope
+//! permits [`Action::Authenticated`]: what any valid token may do (ask who
+//! it is, list the buses it may read, test a pattern).
 //!
 //! # The middleware
 //!
@@ -62,6 +64,13 @@
 //! environment variable holding a plaintext secret
 //! ([`BootstrapToken::from_env`]); see [`TokenStore::add_bootstrap`].
 //!
+//! # AWS access keys
+//!
+//! An API token can also have AWS access keys ([`aws`]), with which AWS
+//! clients sign requests to the AWS front (SigV4). A key acts with its
+//! token's scopes; its secret is derived from a server key kept outside the
+//! data folder and never stored.
+//!
 //! # Randomness
 //!
 //! Secrets come from `getrandom`, which reads the operating system's CSPRNG
@@ -71,15 +80,17 @@
 //! used elsewhere in the host, is not cryptographic and must never make
 //! secrets.)
 
+pub mod aws;
 mod middleware;
 mod scope;
 mod token;
 
+pub use aws::{AwsKey, AwsKeyring};
 pub use middleware::require_token;
 pub use scope::{Action, BusSelector, Scope, ScopeError, required_action};
 pub use token::{
-    AuthFailure, BootstrapToken, SECRET_PREFIX, Token, TokenOrigin, TokenRecord, TokenSecret,
-    TokenStore, ct_eq, hash_secret,
+    AuthFailure, AwsCredentials, BootstrapToken, SECRET_PREFIX, Token, TokenOrigin, TokenRecord,
+    TokenSecret, TokenStore, ct_eq, hash_secret,
 };
 
 /// The catalogue setting (key [`AuthSetting::KEY`]) saying the server once
@@ -182,6 +193,41 @@ pub enum AuthError {
     Random {
         /// The error.
         detail: String,
+    },
+    /// The server has no key to derive AWS secret access keys from.
+    #[error(
+        "this server cannot issue AWS access keys: it has no AWS key file (set aws.key_file, or HOME)"
+    )]
+    NoAwsKeyring,
+    /// An AWS account id is not 12 digits.
+    #[error("'{account}' is not an AWS account id (12 digits)")]
+    BadAccount {
+        /// The value as given.
+        account: String,
+    },
+    /// The token already has the most AWS access keys allowed.
+    #[error(
+        "token '{id}' already has {} AWS access keys; delete one first",
+        aws::MAX_KEYS_PER_TOKEN
+    )]
+    TooManyAwsKeys {
+        /// The token's id.
+        id: String,
+    },
+    /// AWS access keys belong to tokens created through the API (they are
+    /// kept in the token's record).
+    #[error(
+        "token '{id}' comes from the configuration; AWS access keys can only be issued for tokens created through the API"
+    )]
+    AwsKeysNeedApiToken {
+        /// The token's id.
+        id: String,
+    },
+    /// The token has no AWS access key with this id.
+    #[error("the token has no AWS access key '{key}'")]
+    AwsKeyNotFound {
+        /// The access key id.
+        key: String,
     },
 }
 

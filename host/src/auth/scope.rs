@@ -112,6 +112,7 @@ impl Scope {
             (Scope::Metrics, Action::Metrics) => true,
             (Scope::Publish(sel), Action::Publish { bus }) => sel.covers(bus),
             (Scope::Read(sel), Action::Read { bus }) => sel.covers(bus),
+            (_, Action::Authenticated) => true,
             _ => false,
         }
     }
@@ -165,15 +166,21 @@ pub enum Action {
         /// The bus.
         bus: String,
     },
+    /// What any valid token may do, whatever its scopes: ask who it is
+    /// (`GET /v1/whoami`), list the buses it may read, test a pattern. The
+    /// answer depends on the token, so the request still needs one.
+    Authenticated,
 }
 
 impl Action {
     /// The narrowest scope that permits the action (`admin` permits every
-    /// action; `publish:*` and `read:*` those on any bus).
+    /// action; `publish:*` and `read:*` those on any bus). Every scope
+    /// permits [`Action::Authenticated`]; `metrics`, which permits nothing
+    /// else on a bus, stands for them.
     pub fn scope(&self) -> Scope {
         match self {
             Action::Admin => Scope::Admin,
-            Action::Metrics => Scope::Metrics,
+            Action::Metrics | Action::Authenticated => Scope::Metrics,
             Action::Publish { bus } => Scope::Publish(BusSelector::Bus(bus.clone())),
             Action::Read { bus } => Scope::Read(BusSelector::Bus(bus.clone())),
         }
@@ -189,6 +196,12 @@ impl Action {
                 vec![self.scope(), Scope::Publish(BusSelector::Any), Scope::Admin]
             }
             Action::Read { .. } => vec![self.scope(), Scope::Read(BusSelector::Any), Scope::Admin],
+            Action::Authenticated => vec![
+                Scope::Metrics,
+                Scope::Read(BusSelector::Any),
+                Scope::Publish(BusSelector::Any),
+                Scope::Admin,
+            ],
         }
     }
 }
@@ -198,6 +211,7 @@ impl fmt::Display for Action {
         match self {
             Action::Admin => f.write_str("administer the server"),
             Action::Metrics => f.write_str("read metrics"),
+            Action::Authenticated => f.write_str("use the API"),
             Action::Publish { bus } => write!(f, "publish to bus '{bus}'"),
             Action::Read { bus } => write!(f, "read bus '{bus}'"),
         }
@@ -210,7 +224,10 @@ impl fmt::Display for Action {
 /// | request | action |
 /// |---|---|
 /// | `GET /healthz`, `GET /readyz` (any method) | none |
+/// | `POST /` (the AWS front, which checks signatures and scopes per operation) | none here |
+/// | `GET`/`HEAD /console` and `/console/…` (the console's static files) | none |
 /// | `GET /metrics` | [`Action::Metrics`] |
+/// | `GET /v1/whoami`, `GET /v1/buses` (filtered to the readable), `POST /v1/test-pattern` | [`Action::Authenticated`] |
 /// | `POST /v1/buses/{bus}/events` | [`Action::Publish`] |
 /// | `GET`/`HEAD /v1/buses/{bus}` | [`Action::Read`] |
 /// | `GET`/`HEAD /v1/buses/{bus}/events` and everything below it (`/events/{id}`, `/events/{id}/trace`) | [`Action::Read`] |
@@ -224,9 +241,34 @@ impl fmt::Display for Action {
 /// nothing. Unknown paths need `admin` too, so that new endpoints are
 /// protected until they are added here.
 pub fn required_action(method: &Method, path: &str) -> Option<Action> {
+    // Webhooks carry a signature instead of a token; the source verifies
+    // it (`crate::sources::webhook`).
+    if *method == Method::POST
+        && (path.starts_with("/v1/hooks/")
+            || path
+                .strip_prefix("/v1/sources/")
+                .and_then(|r| r.strip_suffix("/webhook"))
+                .is_some_and(|name| !name.is_empty() && !name.contains('/')))
+    {
+        return None;
+    }
     match path {
         "/healthz" | "/readyz" => return None,
+        // The AWS front authenticates each call itself (SigV4 signatures
+        // from a token's AWS keys, or a bearer token) and checks the
+        // token's scopes per operation (`crate::aws`).
+        "/" if *method == Method::POST => return None,
         "/metrics" if is_read(method) => return Some(Action::Metrics),
+        "/v1/whoami" | "/v1/buses" if is_read(method) => return Some(Action::Authenticated),
+        "/v1/test-pattern" if *method == Method::POST => return Some(Action::Authenticated),
+        // The console's files hold no data: it fetches everything through
+        // the API with the user's token. Odd paths fall through to admin.
+        p if is_read(method)
+            && (p == "/console" || p.starts_with("/console/"))
+            && !p.split('/').any(|s| s == "." || s == "..") =>
+        {
+            return None;
+        }
         _ => {}
     }
     let Some(rest) = path.strip_prefix("/v1/buses/") else {

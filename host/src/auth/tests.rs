@@ -134,6 +134,10 @@ fn scope_action_matrix() {
     };
     assert!(token.allows(&publish("orders")) && token.allows(&read("billing")));
     assert!(!token.allows(&read("orders")) && !token.allows(&publish("billing")));
+    // Any scope at all lets a token ask who it is.
+    for s in scopes {
+        assert!(scope(s).allows(&Action::Authenticated), "{s}");
+    }
 }
 
 #[test]
@@ -149,7 +153,13 @@ fn actions_name_their_scopes() {
         Action::Metrics.permitting_scopes(),
         [Scope::Metrics, Scope::Admin]
     );
-    for a in [Action::Admin, Action::Metrics, publish("x"), read("x")] {
+    for a in [
+        Action::Admin,
+        Action::Metrics,
+        publish("x"),
+        read("x"),
+        Action::Authenticated,
+    ] {
         for s in a.permitting_scopes() {
             assert!(s.allows(&a), "{s} should allow {a:?}");
         }
@@ -166,6 +176,9 @@ fn request_mapping_table() {
         (M::GET, "/healthz", None),
         (M::GET, "/readyz", None),
         (M::HEAD, "/healthz", None),
+        // The AWS front checks its callers itself.
+        (M::POST, "/", None),
+        (M::GET, "/", admin.clone()),
         (M::GET, "/metrics", Some(Action::Metrics)),
         (M::POST, "/metrics", admin.clone()),
         (M::POST, "/v1/buses/orders/events", Some(publish("orders"))),
@@ -187,7 +200,9 @@ fn request_mapping_table() {
         (M::DELETE, "/v1/buses/orders", admin.clone()),
         (M::DELETE, "/v1/buses/orders/events", admin.clone()),
         (M::POST, "/v1/buses/orders/events/order-1001", admin.clone()),
-        (M::GET, "/v1/buses", admin.clone()),
+        (M::GET, "/v1/buses", Some(Action::Authenticated)),
+        (M::POST, "/v1/buses", admin.clone()),
+        (M::GET, "/v1/whoami", Some(Action::Authenticated)),
         (M::GET, "/v1/buses/", admin.clone()),
         (M::GET, "/v1/buses/orders/rules", admin.clone()),
         (M::PUT, "/v1/buses/orders/rules/r1", admin.clone()),
@@ -200,7 +215,15 @@ fn request_mapping_table() {
         (M::GET, "/v1/replays/abc", admin.clone()),
         (M::GET, "/v1/plugins", admin.clone()),
         (M::PUT, "/v1/plugins/p/versions/1", admin.clone()),
-        (M::POST, "/v1/test-pattern", admin.clone()),
+        (M::POST, "/v1/test-pattern", Some(Action::Authenticated)),
+        (M::GET, "/v1/test-pattern", admin.clone()),
+        // The console's files: no token; anything else there is admin's.
+        (M::GET, "/console", None),
+        (M::GET, "/console/", None),
+        (M::HEAD, "/console/v/0123abcd/app.js", None),
+        (M::POST, "/console/", admin.clone()),
+        (M::GET, "/console/../v1/tokens", admin.clone()),
+        (M::GET, "/consoles", admin.clone()),
         (M::GET, "/v1/version", admin.clone()),
         (M::GET, "/v1/tokens", admin.clone()),
         (M::GET, "/", admin.clone()),
@@ -686,7 +709,17 @@ async fn middleware_401_403_and_pass() {
     // Metrics scope.
     let r = call(&app, Method::GET, "/metrics", Some(&bearer(&scraper))).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "scraper"));
+    // Any valid token may list buses (the listing shows only those it may
+    // read); a scraper may not publish.
     let r = call(&app, Method::GET, "/v1/buses", Some(&bearer(&scraper))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = call(
+        &app,
+        Method::POST,
+        "/v1/buses/orders/events",
+        Some(&bearer(&scraper)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // Admin does everything.

@@ -9,6 +9,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::aws::{AwsKey, AwsKeyring};
 use super::{Action, AuthError, Scope};
 use crate::event::time::now_micros;
 
@@ -119,6 +120,10 @@ pub struct TokenRecord {
     pub expires_at: Option<i64>,
     /// `sha256:<64 hex digits>` of the secret.
     pub hash: String,
+    /// AWS access keys issued for the token (their secrets are derived,
+    /// never stored: see [`super::aws`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aws_keys: Vec<AwsKey>,
 }
 
 /// Why a presented secret was not accepted.
@@ -213,6 +218,8 @@ pub fn hash_secret(secret: &str) -> String {
 struct Entry {
     token: Token,
     hash: [u8; 32],
+    /// AWS access keys of an API token.
+    aws_keys: Vec<AwsKey>,
 }
 
 #[derive(Default)]
@@ -221,6 +228,8 @@ struct Inner {
     by_id: HashMap<String, Entry>,
     /// Bootstrap tokens, compared one by one (there are few).
     bootstrap: Vec<Entry>,
+    /// Which API token each AWS access key id belongs to.
+    aws_index: HashMap<String, String>,
 }
 
 /// The tokens the server accepts, in memory. `Send + Sync`: share it behind
@@ -242,6 +251,9 @@ struct Inner {
 pub struct TokenStore {
     inner: RwLock<Inner>,
     enforced: std::sync::atomic::AtomicBool,
+    /// Derives AWS secret access keys; without it none can be issued or
+    /// verified.
+    aws_keyring: RwLock<Option<AwsKeyring>>,
 }
 
 impl fmt::Debug for TokenStore {
@@ -306,6 +318,7 @@ impl TokenStore {
                 Entry {
                     token: token.clone(),
                     hash,
+                    aws_keys: Vec::new(),
                 },
             );
             self.enforce();
@@ -340,6 +353,7 @@ impl TokenStore {
         inner.bootstrap.push(Entry {
             token: token.clone(),
             hash: bootstrap.hash,
+            aws_keys: Vec::new(),
         });
         self.enforce();
         Ok(token)
@@ -367,6 +381,9 @@ impl TokenStore {
                 }
             }
             if let Some(entry) = inner.by_id.remove(id) {
+                for key in &entry.aws_keys {
+                    inner.aws_index.remove(&key.access_key_id);
+                }
                 return Ok(entry.token);
             }
         }
@@ -387,7 +404,11 @@ impl TokenStore {
             .map(|e| e.token.id.clone())
             .collect();
         for id in &expired {
-            inner.by_id.remove(id);
+            if let Some(entry) = inner.by_id.remove(id) {
+                for key in &entry.aws_keys {
+                    inner.aws_index.remove(&key.access_key_id);
+                }
+            }
         }
         expired
     }
@@ -443,6 +464,7 @@ impl TokenStore {
     /// unchanged and names the record. Returns how many tokens were loaded.
     pub fn load(&self, records: impl IntoIterator<Item = TokenRecord>) -> Result<usize, AuthError> {
         let mut by_id = HashMap::new();
+        let mut aws_index = HashMap::new();
         for r in records {
             let bad = |reason: String| AuthError::BadRecord {
                 id: r.id.clone(),
@@ -453,6 +475,17 @@ impl TokenStore {
             }
             check_name_and_scopes(&r.name, &r.scopes).map_err(|e| bad(e.to_string()))?;
             let hash = parse_hash(&r.hash).map_err(|e| bad(e.to_string()))?;
+            for key in &r.aws_keys {
+                if aws_index
+                    .insert(key.access_key_id.clone(), r.id.clone())
+                    .is_some()
+                {
+                    return Err(bad(format!(
+                        "AWS access key {} appears twice",
+                        key.access_key_id
+                    )));
+                }
+            }
             let entry = Entry {
                 token: Token {
                     id: r.id.clone(),
@@ -463,13 +496,18 @@ impl TokenStore {
                     origin: TokenOrigin::Api,
                 },
                 hash,
+                aws_keys: r.aws_keys,
             };
             if by_id.insert(r.id.clone(), entry).is_some() {
                 return Err(bad("the id appears twice".to_owned()));
             }
         }
         let n = by_id.len();
-        self.write().by_id = by_id;
+        {
+            let mut inner = self.write();
+            inner.by_id = by_id;
+            inner.aws_index = aws_index;
+        }
         if n > 0 {
             self.enforce();
         }
@@ -520,6 +558,123 @@ impl TokenStore {
         }
     }
 
+    /// Sets the key AWS secret access keys are derived from (the server's
+    /// `aws.key_file`).
+    pub fn set_aws_keyring(&self, keyring: AwsKeyring) {
+        *self.aws_keyring.write().unwrap_or_else(|e| e.into_inner()) = Some(keyring);
+    }
+
+    /// Whether AWS access keys can be issued and checked (the server has
+    /// its AWS key).
+    pub fn has_aws_keyring(&self) -> bool {
+        self.keyring().is_some()
+    }
+
+    fn keyring(&self) -> Option<AwsKeyring> {
+        self.aws_keyring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Issues an AWS access key for API token `id`, for `account` (12
+    /// digits). Returns the key and its secret access key, which is not
+    /// kept: show it to the owner once. The host then stores the token's
+    /// [`record`](Self::record).
+    pub fn issue_aws_key(&self, id: &str, account: &str) -> Result<(AwsKey, String), AuthError> {
+        super::aws::check_account(account)?;
+        let keyring = self.keyring().ok_or(AuthError::NoAwsKeyring)?;
+        let mut inner = self.write();
+        if !inner.by_id.contains_key(id) {
+            return Err(if inner.bootstrap.iter().any(|e| e.token.id == id) {
+                AuthError::AwsKeysNeedApiToken { id: id.to_owned() }
+            } else {
+                AuthError::NotFound { id: id.to_owned() }
+            });
+        }
+        let count = inner.by_id.get(id).map_or(0, |e| e.aws_keys.len());
+        if count >= super::aws::MAX_KEYS_PER_TOKEN {
+            return Err(AuthError::TooManyAwsKeys { id: id.to_owned() });
+        }
+        for _ in 0..8 {
+            let key_id = super::aws::new_access_key_id()?;
+            if inner.aws_index.contains_key(&key_id) {
+                continue;
+            }
+            let key = AwsKey {
+                access_key_id: key_id.clone(),
+                account: account.to_owned(),
+                created_at: now_micros(),
+            };
+            inner.aws_index.insert(key_id.clone(), id.to_owned());
+            if let Some(entry) = inner.by_id.get_mut(id) {
+                entry.aws_keys.push(key.clone());
+            }
+            let secret = keyring.secret(&key_id);
+            return Ok((key, secret));
+        }
+        Err(AuthError::Random {
+            detail: "could not draw a free access key id".to_owned(),
+        })
+    }
+
+    /// Deletes an AWS access key of API token `id`.
+    pub fn delete_aws_key(&self, id: &str, access_key_id: &str) -> Result<(), AuthError> {
+        let mut inner = self.write();
+        let entry = inner
+            .by_id
+            .get_mut(id)
+            .ok_or_else(|| AuthError::NotFound { id: id.to_owned() })?;
+        let before = entry.aws_keys.len();
+        entry.aws_keys.retain(|k| k.access_key_id != access_key_id);
+        if entry.aws_keys.len() == before {
+            return Err(AuthError::AwsKeyNotFound {
+                key: access_key_id.to_owned(),
+            });
+        }
+        inner.aws_index.remove(access_key_id);
+        Ok(())
+    }
+
+    /// The AWS access keys of API token `id`.
+    pub fn aws_keys(&self, id: &str) -> Vec<AwsKey> {
+        self.read()
+            .by_id
+            .get(id)
+            .map(|e| e.aws_keys.clone())
+            .unwrap_or_default()
+    }
+
+    /// The token an AWS access key id belongs to, the key, and its secret
+    /// access key (derived, for checking a signature) — if the key exists,
+    /// its token is valid now and the server has its keyring.
+    pub fn aws_credentials(&self, access_key_id: &str) -> Result<AwsCredentials, AuthFailure> {
+        let keyring = self.keyring().ok_or(AuthFailure::Invalid)?;
+        let inner = self.read();
+        let entry = inner
+            .aws_index
+            .get(access_key_id)
+            .and_then(|id| inner.by_id.get(id))
+            .ok_or(AuthFailure::Invalid)?;
+        let key = entry
+            .aws_keys
+            .iter()
+            .find(|k| k.access_key_id == access_key_id)
+            .ok_or(AuthFailure::Invalid)?
+            .clone();
+        if let Some(at) = entry.token.expires_at.filter(|at| *at <= now_micros()) {
+            return Err(AuthFailure::Expired {
+                id: entry.token.id.clone(),
+                at,
+            });
+        }
+        Ok(AwsCredentials {
+            token: entry.token.clone(),
+            secret: keyring.secret(access_key_id),
+            key,
+        })
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
         // Every update is a single insert, remove or swap, so a poisoned lock
         // still guards a consistent store.
@@ -539,6 +694,27 @@ fn to_record(e: &Entry) -> TokenRecord {
         created_at: e.token.created_at,
         expires_at: e.token.expires_at,
         hash: format!("sha256:{}", hex(&e.hash)),
+        aws_keys: e.aws_keys.clone(),
+    }
+}
+
+/// What [`TokenStore::aws_credentials`] finds for an access key id.
+#[derive(Clone)]
+pub struct AwsCredentials {
+    /// The token the key belongs to (its scopes decide what the key may do).
+    pub token: Token,
+    /// The key.
+    pub key: AwsKey,
+    /// Its secret access key.
+    pub secret: String,
+}
+
+impl fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AwsCredentials")
+            .field("token", &self.token.id)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -640,7 +816,7 @@ fn new_secret(id: &str) -> Result<TokenSecret, AuthError> {
 }
 
 /// Fills `buf` from the operating system's CSPRNG.
-fn fill_random(buf: &mut [u8]) -> Result<(), AuthError> {
+pub(super) fn fill_random(buf: &mut [u8]) -> Result<(), AuthError> {
     getrandom::fill(buf).map_err(|e| AuthError::Random {
         detail: e.to_string(),
     })

@@ -103,8 +103,14 @@ pub enum ChainResult {
 }
 
 impl Chain {
-    /// Runs the chain on one event; also returns a report of each step.
-    pub async fn run(&self, event: &CloudEvent) -> (ChainResult, Vec<StepReport>) {
+    /// Runs the chain on one event, which Signalbox received at
+    /// `received_at` (µs since the epoch; templates can insert it); also
+    /// returns a report of each step.
+    pub async fn run(
+        &self,
+        event: &CloudEvent,
+        received_at: i64,
+    ) -> (ChainResult, Vec<StepReport>) {
         let mut report = Vec::with_capacity(self.filters.len() + 1);
         let mut step = |step, plugin: String, started: Instant, outcome| {
             report.push(StepReport {
@@ -152,7 +158,7 @@ impl Chain {
                     }
                 }
             }
-            Some(Transform::Builtin(t)) => match t.apply(event) {
+            Some(Transform::Builtin(t)) => match t.apply_received(event, received_at) {
                 Ok(template::Output::Event(e)) => {
                     step("transform", "template".into(), started, "transformed");
                     ChainResult::Deliver(vec![Output::Event(e)])

@@ -93,6 +93,32 @@
 //! shipped` (no quotes) yields the text `Order "o-1" shipped`, while
 //! `"Order <id> shipped"` yields the JSON string `"Order o-1 shipped"`.
 //!
+//! # The EventBridge view
+//!
+//! A rule with `"envelope": "aws"` compiles its transforms with
+//! [`View::Aws`]: paths then select from the EventBridge envelope
+//! (`$.detail.state`, `$.detail-type`, `$.account`, `$.resources[0]`, and `$`
+//! is the whole EventBridge event, see
+//! [`crate::pattern::envelope::aws_envelope_text`]), and the built-in
+//! placeholders are EventBridge's predefined variables instead of the ones
+//! above:
+//!
+//! | built-in | value |
+//! |---|---|
+//! | `<aws.events.rule-name>`, `<aws.events.rule-arn>` | the rule's name and ARN |
+//! | `<aws.events.event.ingestion-time>` | when Signalbox received the event (RFC 3339, milliseconds) |
+//! | `<aws.events.event.json>` | the whole EventBridge event (`$`) |
+//! | `<aws.events.event>` | the event without `detail`, in the shape EventBridge gives it (`detailType`, and `time` the ingestion time) |
+//!
+//! Variable names starting with `aws.` are reserved there. A template that
+//! is not JSON (it starts with none of `{`, `[`, `"`) is plain text, as in
+//! EventBridge: `<instance> is in state <state>` gives `i-0123456789 is in
+//! state RUNNING`, values inserted as they are. Everything else (the path
+//! subset, how values are written in JSON templates, missing values) is the
+//! same. Where EventBridge inserts a string value inside a JSON string
+//! without escaping it, Signalbox escapes it, so the output stays valid
+//! JSON.
+//!
 //! # Missing values
 //!
 //! EventBridge documents: "If you specify a variable to match a JSON path
@@ -116,7 +142,7 @@ use serde_json::value::RawValue;
 use crate::event::json::{push_json_escaped, push_json_str};
 use crate::event::validate::{self, EventError};
 use crate::event::{CloudEvent, Data, ExtensionValue, SPEC_VERSION};
-use crate::pattern::envelope::{envelope_text, json_data};
+use crate::pattern::envelope::{AwsFields, envelope_text, is_aws_event, json_data};
 
 /// The content type of JSON output.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
@@ -142,6 +168,38 @@ pub const BUILTINS: [(&str, &str); 7] = [
     ("subject", "$.subject"),
     ("time", "$.time"),
 ];
+
+/// EventBridge's predefined variables, for transforms in the [`View::Aws`].
+pub const AWS_BUILTINS: [&str; 5] = [
+    "aws.events.rule-name",
+    "aws.events.rule-arn",
+    "aws.events.event.ingestion-time",
+    "aws.events.event.json",
+    "aws.events.event",
+];
+
+/// What paths select from: the CloudEvents envelope, or the EventBridge
+/// envelope of a rule with `"envelope": "aws"` (see the [module
+/// docs](self#the-eventbridge-view)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum View {
+    /// The envelope patterns match.
+    #[default]
+    CloudEvents,
+    /// The EventBridge envelope, with EventBridge's predefined variables.
+    Aws {
+        /// The rule's name (`<aws.events.rule-name>`).
+        rule_name: String,
+        /// The rule's ARN (`<aws.events.rule-arn>`).
+        rule_arn: String,
+    },
+}
+
+impl View {
+    fn is_aws(&self) -> bool {
+        matches!(self, View::Aws { .. })
+    }
+}
 
 /// What a transform produces.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -256,6 +314,7 @@ pub enum Output {
 pub struct CompiledTransform {
     kind: Kind,
     output: OutputKind,
+    view: View,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -269,8 +328,23 @@ enum Kind {
 #[derive(Debug, Clone, PartialEq)]
 struct Template {
     pieces: Vec<Piece>,
-    /// The path of each slot a `Piece::Value` refers to.
-    slots: Vec<JsonPath>,
+    /// What each slot a `Piece::Value` refers to stands for.
+    slots: Vec<Slot>,
+    /// An EventBridge template that is not JSON (it starts with none of
+    /// `{`, `[`, `"`): values go in as plain text, strings without quotes
+    /// or escapes, as EventBridge does.
+    plain_text: bool,
+}
+
+/// A template variable: a path, or one of EventBridge's predefined
+/// variables that are not paths.
+#[derive(Debug, Clone, PartialEq)]
+enum Slot {
+    Path(JsonPath),
+    RuleName,
+    RuleArn,
+    IngestionTime,
+    EventWithoutDetail,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -289,6 +363,11 @@ impl TransformConfig {
 impl CompiledTransform {
     /// Checks `config` and compiles it; see [`TransformConfig::compile`].
     pub fn new(config: &TransformConfig) -> Result<Self, TransformConfigError> {
+        Self::with_view(config, View::CloudEvents)
+    }
+
+    /// Compiles `config` for a view of the event (the rule's `envelope`).
+    pub fn with_view(config: &TransformConfig, view: View) -> Result<Self, TransformConfigError> {
         if config.paths.is_some() && config.template.is_none() {
             return Err(TransformConfigError::new(
                 "paths",
@@ -319,11 +398,13 @@ impl CompiledTransform {
             Kind::Template(Template::compile(
                 template,
                 config.paths.as_ref().unwrap_or(&empty),
+                view.is_aws(),
             )?)
         };
         Ok(CompiledTransform {
             kind,
             output: config.output,
+            view,
         })
     }
 
@@ -332,9 +413,20 @@ impl CompiledTransform {
         self.output
     }
 
-    /// Applies the transform to `event`.
+    /// Applies the transform to `event`, as received now (see
+    /// [`apply_received`](Self::apply_received)).
     pub fn apply(&self, event: &CloudEvent) -> Result<Output, TransformError> {
-        let env = Envelope::new(event);
+        self.apply_received(event, crate::event::time::now_micros())
+    }
+
+    /// Applies the transform to `event`, which Signalbox received at
+    /// `received_at` (µs since the epoch; `<aws.events.event.ingestion-time>`).
+    pub fn apply_received(
+        &self,
+        event: &CloudEvent,
+        received_at: i64,
+    ) -> Result<Output, TransformError> {
+        let env = Envelope::new(event, self.view.is_aws());
         let (text, is_json) = match &self.kind {
             Kind::Constant(json) => (json.clone(), true),
             Kind::Path(path) => {
@@ -346,7 +438,7 @@ impl CompiledTransform {
                 (out, true)
             }
             Kind::Template(t) => {
-                let out = t.render(&env)?;
+                let out = t.render(&env, &self.view, received_at)?;
                 let is_json = serde_json::from_str::<IgnoredAny>(&out).is_ok();
                 (out, is_json)
             }
@@ -410,10 +502,51 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
 }
 
+/// The slot of a built-in placeholder of the view, or the error naming
+/// the placeholders there are.
+fn builtin(name: &str, aws: bool) -> Result<Slot, TransformConfigError> {
+    if aws {
+        return match name {
+            "aws.events.rule-name" => Ok(Slot::RuleName),
+            "aws.events.rule-arn" => Ok(Slot::RuleArn),
+            "aws.events.event.ingestion-time" => Ok(Slot::IngestionTime),
+            "aws.events.event" => Ok(Slot::EventWithoutDetail),
+            "aws.events.event.json" => JsonPath::parse("$")
+                .map(Slot::Path)
+                .map_err(|e| TransformConfigError::new("template", e)),
+            _ => Err(unknown_placeholder(name, &AWS_BUILTINS)),
+        };
+    }
+    match BUILTINS.iter().find(|(n, _)| *n == name) {
+        Some((_, p)) => JsonPath::parse(p)
+            .map(Slot::Path)
+            .map_err(|e| TransformConfigError::new("template", e)),
+        None => Err(unknown_placeholder(
+            name,
+            &BUILTINS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        )),
+    }
+}
+
+fn unknown_placeholder(name: &str, builtins: &[&str]) -> TransformConfigError {
+    TransformConfigError::new(
+        "template",
+        format!(
+            "the placeholder <{name}> is not declared in 'paths' and is not a built-in ({}); write '<<' for a literal '<'",
+            builtins
+                .iter()
+                .map(|n| format!("<{n}>"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+}
+
 impl Template {
     fn compile(
         template: &str,
         paths: &BTreeMap<String, String>,
+        aws: bool,
     ) -> Result<Template, TransformConfigError> {
         if template.is_empty() {
             return Err(TransformConfigError::new("template", "must not be empty"));
@@ -447,7 +580,12 @@ impl Template {
                     ),
                 ));
             }
-            if BUILTINS.iter().any(|(b, _)| b == name) {
+            let reserved = if aws {
+                name.to_ascii_lowercase().starts_with("aws.")
+            } else {
+                BUILTINS.iter().any(|(b, _)| b == name)
+            };
+            if reserved {
                 return Err(TransformConfigError::new(
                     field,
                     format!("'{name}' is a built-in placeholder; choose another name"),
@@ -485,24 +623,8 @@ impl Template {
                 if j > i + 1 && b.get(j) == Some(&b'>') {
                     let name = &template[i + 1..j];
                     let path = match declared.get(name) {
-                        Some(p) => p.clone(),
-                        None => match BUILTINS.iter().find(|(n, _)| *n == name) {
-                            Some((_, p)) => JsonPath::parse(p)
-                                .map_err(|e| TransformConfigError::new("template", e))?,
-                            None => {
-                                return Err(TransformConfigError::new(
-                                    "template",
-                                    format!(
-                                        "the placeholder <{name}> is not declared in 'paths' and is not a built-in ({}); write '<<' for a literal '<'",
-                                        BUILTINS
-                                            .iter()
-                                            .map(|(n, _)| format!("<{n}>"))
-                                            .collect::<Vec<_>>()
-                                            .join(", ")
-                                    ),
-                                ));
-                            }
-                        },
+                        Some(p) => Slot::Path(p.clone()),
+                        None => builtin(name, aws)?,
                     };
                     let slot = match slot_names.iter().position(|n| *n == name) {
                         Some(s) => s,
@@ -540,17 +662,54 @@ impl Template {
         if !literal.is_empty() {
             pieces.push(Piece::Literal(literal));
         }
-        Ok(Template { pieces, slots })
+        let plain_text =
+            aws && !matches!(template.trim_start().chars().next(), Some('{' | '[' | '"'));
+        Ok(Template {
+            pieces,
+            slots,
+            plain_text,
+        })
     }
 
-    fn render(&self, env: &Envelope<'_>) -> Result<String, TransformError> {
-        let values: Vec<Option<Selected<'_>>> = self.slots.iter().map(|p| p.select(env)).collect();
+    fn render(
+        &self,
+        env: &Envelope<'_>,
+        view: &View,
+        received_at: i64,
+    ) -> Result<String, TransformError> {
+        let ingestion_time = || {
+            // Milliseconds, as EventBridge writes it.
+            let t = crate::event::time::format_rfc3339_micros(received_at);
+            format!("{}Z", &t[..t.len() - 4])
+        };
+        let (rule_name, rule_arn) = match view {
+            View::Aws {
+                rule_name,
+                rule_arn,
+            } => (rule_name.as_str(), rule_arn.as_str()),
+            View::CloudEvents => ("", ""),
+        };
+        let values: Vec<Option<Selected<'_>>> = self
+            .slots
+            .iter()
+            .map(|slot| match slot {
+                Slot::Path(p) => p.select(env),
+                Slot::RuleName => Some(Selected::Str(rule_name)),
+                Slot::RuleArn => Some(Selected::Str(rule_arn)),
+                Slot::IngestionTime => Some(Selected::OwnedStr(ingestion_time())),
+                Slot::EventWithoutDetail => Some(Selected::Owned(
+                    env.aws_event_without_detail(&ingestion_time()),
+                )),
+            })
+            .collect();
         let mut out = String::new();
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(s) => out.push_str(s),
                 Piece::Value { slot, in_string } => {
                     match (values.get(*slot).and_then(Option::as_ref), in_string) {
+                        (Some(v), _) if self.plain_text => v.write_text(&mut out),
+                        (None, _) if self.plain_text => {}
                         (Some(v), false) => v.write_json(&mut out),
                         (Some(v), true) => v.write_string_content(&mut out),
                         (None, false) => out.push_str("null"),
@@ -663,7 +822,7 @@ impl JsonPath {
     /// Selects the value at this path in `event`'s envelope and returns it
     /// as JSON text, or `None` when it is missing.
     pub fn select_json(&self, event: &CloudEvent) -> Option<String> {
-        let env = Envelope::new(event);
+        let env = Envelope::new(event, false);
         let v = self.select(&env)?;
         let mut out = String::new();
         v.write_json(&mut out);
@@ -776,6 +935,8 @@ enum Selected<'a> {
     Str(&'a str),
     /// JSON text built on the spot (extension booleans and integers).
     Owned(String),
+    /// A string built on the spot, not yet encoded.
+    OwnedStr(String),
 }
 
 impl Selected<'_> {
@@ -785,6 +946,20 @@ impl Selected<'_> {
             Selected::Json(t) => out.push_str(t),
             Selected::Str(s) => push_json_str(out, s),
             Selected::Owned(t) => out.push_str(t),
+            Selected::OwnedStr(s) => push_json_str(out, s),
+        }
+    }
+
+    /// Writes the value as plain text: strings as they are (no quotes, no
+    /// escapes), anything else as its JSON text.
+    fn write_text(&self, out: &mut String) {
+        match self {
+            Selected::Json(t) if t.starts_with('"') => match serde_json::from_str::<String>(t) {
+                Ok(s) => out.push_str(&s),
+                Err(_) => out.push_str(t),
+            },
+            Selected::Json(t) | Selected::Str(t) => out.push_str(t),
+            Selected::Owned(t) | Selected::OwnedStr(t) => out.push_str(t),
         }
     }
 
@@ -803,6 +978,7 @@ impl Selected<'_> {
             Selected::Json(t) => push_json_escaped(out, t),
             Selected::Str(s) => push_json_escaped(out, s),
             Selected::Owned(t) => push_json_escaped(out, t),
+            Selected::OwnedStr(s) => push_json_escaped(out, s),
         }
     }
 }
@@ -811,24 +987,99 @@ impl Selected<'_> {
 struct Envelope<'e> {
     event: &'e CloudEvent,
     data: Option<&'e str>,
+    /// The EventBridge view (`$` is the EventBridge envelope).
+    aws_view: bool,
     full: OnceCell<String>,
+    /// The EventBridge fields, for the EventBridge view and for AWS events
+    /// (whose envelope has EventBridge's members too).
+    aws: OnceCell<Option<AwsFields<'e>>>,
 }
 
 impl<'e> Envelope<'e> {
-    fn new(event: &'e CloudEvent) -> Self {
+    fn new(event: &'e CloudEvent, aws_view: bool) -> Self {
         Envelope {
             event,
             data: json_data(event),
+            aws_view,
             full: OnceCell::new(),
+            aws: OnceCell::new(),
         }
     }
 
+    fn aws_fields(&self) -> Option<&AwsFields<'e>> {
+        self.aws
+            .get_or_init(|| {
+                (self.aws_view || is_aws_event(self.event))
+                    .then(|| AwsFields::of(self.event, self.data))
+            })
+            .as_ref()
+    }
+
     fn full(&self) -> &str {
-        self.full
-            .get_or_init(|| envelope_text(self.event, self.data))
+        self.full.get_or_init(|| match self.aws_fields() {
+            Some(a) if self.aws_view => a.envelope(self.event),
+            _ => envelope_text(self.event, self.data),
+        })
+    }
+
+    /// `<aws.events.event>`: the EventBridge event without `detail`, in the
+    /// shape EventBridge gives it (recorded against AWS in LocalStack's
+    /// `test_input_transformer_predefined_variables` snapshot):
+    /// `detail-type` spelled `detailType`, `time` the ingestion time.
+    fn aws_event_without_detail(&self, ingestion_time: &str) -> String {
+        let e = self.event;
+        let Some(a) = self.aws_fields() else {
+            return "null".to_owned();
+        };
+        let mut s = String::with_capacity(200 + a.resources.len());
+        s.push_str("{\"id\":");
+        push_json_str(&mut s, &e.id);
+        s.push_str(",\"account\":");
+        push_json_str(&mut s, a.account);
+        s.push_str(",\"detailType\":");
+        push_json_str(&mut s, &e.ty);
+        s.push_str(",\"time\":");
+        push_json_str(&mut s, ingestion_time);
+        s.push_str(",\"source\":");
+        push_json_str(&mut s, a.source);
+        s.push_str(",\"region\":");
+        push_json_str(&mut s, a.region);
+        s.push_str(",\"resources\":");
+        s.push_str(&a.resources);
+        s.push_str(",\"version\":\"");
+        s.push_str(crate::pattern::envelope::AWS_ENVELOPE_VERSION);
+        s.push_str("\"}");
+        s
+    }
+
+    /// An EventBridge member of the event, for the EventBridge view and for
+    /// AWS events.
+    fn aws_member(&self, name: &str) -> Option<Option<Selected<'_>>> {
+        let a = self.aws_fields()?;
+        let e = self.event;
+        Some(match name {
+            "version" => Some(Selected::Str(
+                crate::pattern::envelope::AWS_ENVELOPE_VERSION,
+            )),
+            "detail-type" => Some(Selected::Str(&e.ty)),
+            "source" => Some(Selected::Str(a.source)),
+            "account" => Some(Selected::Str(a.account)),
+            "region" => Some(Selected::Str(a.region)),
+            "resources" => Some(Selected::Json(&a.resources)),
+            "detail" => Some(Selected::Json(&a.detail)),
+            "id" if self.aws_view => Some(Selected::Str(&e.id)),
+            "time" if self.aws_view => Some(Selected::Str(&a.time)),
+            "replay-name" if self.aws_view => a.replay_name.map(Selected::Str),
+            // The EventBridge view has nothing else.
+            _ if self.aws_view => None,
+            _ => return None,
+        })
     }
 
     fn attribute(&self, name: &str) -> Option<Selected<'_>> {
+        if let Some(member) = self.aws_member(name) {
+            return member;
+        }
         let e = self.event;
         let s = |v: &'e str| Some(Selected::Str(v));
         match name {
@@ -1536,6 +1787,169 @@ mod tests {
                     let _ = t.apply(&event(ORDER));
                 }
             }
+        }
+    }
+
+    /// The EventBridge view: paths over the EventBridge envelope and
+    /// EventBridge's predefined variables.
+    mod aws_view {
+        use super::*;
+        use crate::event::ExtensionValue;
+
+        /// The EC2 sample of AWS's "input transformation" page, as
+        /// `PutEvents` stores it.
+        fn ec2() -> CloudEvent {
+            let mut e = event(
+                r#"{"specversion":"1.0","id":"7bf73129-1428-4cd3-a780-95db273d1602","source":"aws.ec2",
+                    "type":"EC2 Instance State-change Notification","time":"2015-11-11T21:29:54Z",
+                    "datacontenttype":"application/json",
+                    "data":{"instance-id":"i-0123456789","state":"RUNNING"}}"#,
+            );
+            for (k, v) in [
+                ("awsaccount", "123456789012"),
+                ("awsregion", "us-east-1"),
+                (
+                    "awsresources",
+                    r#"["arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"]"#,
+                ),
+            ] {
+                e.set_extension(k, ExtensionValue::String(v.into()));
+            }
+            e
+        }
+
+        fn view() -> View {
+            View::Aws {
+                rule_name: "example".into(),
+                rule_arn: "arn:aws:events:us-east-2:123456789012:rule/example".into(),
+            }
+        }
+
+        fn body(config: &str, e: &CloudEvent) -> String {
+            let mut c = config_of(config);
+            c.output = OutputKind::Body;
+            let t = CompiledTransform::with_view(&c, view()).unwrap();
+            // 2015-11-11T21:29:55.123Z
+            match t.apply_received(e, 1_447_277_395_123_000).unwrap() {
+                Output::Body(b) => String::from_utf8(b.bytes.to_vec()).unwrap(),
+                Output::Event(_) => unreachable!(),
+            }
+        }
+
+        fn config_of(json: &str) -> TransformConfig {
+            serde_json::from_str(json).unwrap()
+        }
+
+        #[test]
+        fn the_examples_of_the_aws_page() {
+            let paths = r#""paths": {"timestamp": "$.time", "instance": "$.detail.instance-id",
+                "state": "$.detail.state", "resource": "$.resources[0]"}"#;
+            let run = |template: &str| {
+                body(
+                    &format!(
+                        r#"{{{paths}, "template": {}}}"#,
+                        serde_json::json!(template)
+                    ),
+                    &ec2(),
+                )
+            };
+            assert_eq!(
+                run(r#""instance <instance> is in <state>""#),
+                r#""instance i-0123456789 is in RUNNING""#
+            );
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&run(
+                    r#"{"instance": <instance>, "state": [9, <state>, true], "Transformed": "Yes"}"#
+                ))
+                .unwrap(),
+                serde_json::json!({"instance": "i-0123456789", "state": [9, "RUNNING", true], "Transformed": "Yes"})
+            );
+            assert_eq!(
+                run("<instance> is in state <state>"),
+                "i-0123456789 is in state RUNNING"
+            );
+            assert_eq!(
+                run(r#"{"resource": <resource>, "at": "<timestamp>"}"#),
+                r#"{"resource": "arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111", "at": "2015-11-11T21:29:54Z"}"#
+            );
+        }
+
+        #[test]
+        fn predefined_variables() {
+            let out = body(
+                r#"{"template": "{\"name\": <aws.events.rule-name>, \"arn\": \"<aws.events.rule-arn>\", \"at\": <aws.events.event.ingestion-time>, \"event\": <aws.events.event>, \"json\": <aws.events.event.json>}"}"#,
+                &ec2(),
+            );
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["name"], "example");
+            assert_eq!(
+                v["arn"],
+                "arn:aws:events:us-east-2:123456789012:rule/example"
+            );
+            assert_eq!(v["at"], "2015-11-11T21:29:55.123Z");
+            assert_eq!(
+                v["event"],
+                serde_json::json!({"id": "7bf73129-1428-4cd3-a780-95db273d1602",
+                    "account": "123456789012", "detailType": "EC2 Instance State-change Notification",
+                    "time": "2015-11-11T21:29:55.123Z", "source": "aws.ec2", "region": "us-east-1",
+                    "resources": ["arn:aws:ec2:us-east-1:123456789012:instance/i-abcd1111"],
+                    "version": "0"})
+            );
+            assert_eq!(v["json"]["detail"]["state"], "RUNNING");
+            assert_eq!(
+                v["json"]["detail-type"],
+                "EC2 Instance State-change Notification"
+            );
+            assert!(
+                v["json"].get("specversion").is_none(),
+                "the EventBridge envelope"
+            );
+            // The whole event, and a member that is not EventBridge's.
+            let whole: serde_json::Value =
+                serde_json::from_str(&body(r#"{"path": "$"}"#, &ec2())).unwrap();
+            assert_eq!(whole["account"], "123456789012");
+            assert_eq!(body(r#"{"path": "$.specversion"}"#, &ec2()), "null");
+            assert_eq!(body(r#"{"path": "$.awsaccount"}"#, &ec2()), "null");
+        }
+
+        #[test]
+        fn reserved_and_unknown_names() {
+            for (config, needle) in [
+                (
+                    r#"{"paths": {"aws.x": "$.id"}, "template": "<aws.x>"}"#,
+                    "built-in",
+                ),
+                (r#"{"template": "<event>"}"#, "<aws.events.rule-name>"),
+            ] {
+                let e = CompiledTransform::with_view(&config_of(config), view()).unwrap_err();
+                assert!(e.to_string().contains(needle), "{config}: {e}");
+            }
+            // The CloudEvents view knows none of EventBridge's variables…
+            assert!(
+                config_of(r#"{"template": "<aws.events.rule-name>"}"#)
+                    .compile()
+                    .is_err()
+            );
+            // …but AWS events show their EventBridge members there too.
+            let t = config_of(r#"{"path": "$.detail.state", "output": "body"}"#)
+                .compile()
+                .unwrap();
+            let Output::Body(b) = t.apply(&ec2()).unwrap() else {
+                panic!()
+            };
+            assert_eq!(&b.bytes[..], br#""RUNNING""#);
+        }
+
+        #[test]
+        fn cloudevents_from_elsewhere_get_defaults() {
+            let e = event(ORDER);
+            assert_eq!(body(r#"{"path": "$.account"}"#, &e), r#""000000000000""#);
+            assert_eq!(
+                body(r#"{"path": "$.detail-type"}"#, &e),
+                r#""order.created""#
+            );
+            assert_eq!(body(r#"{"path": "$.detail.order.id"}"#, &e), "1001");
+            assert_eq!(body(r#"{"path": "$.resources"}"#, &e), "[]");
         }
     }
 }

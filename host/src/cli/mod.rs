@@ -15,6 +15,7 @@ mod put;
 mod replay;
 mod rule;
 mod sink;
+mod source;
 mod token;
 
 use std::path::PathBuf;
@@ -99,6 +100,16 @@ enum Command {
     },
     /// Show what happened to an event: matches, filters, delivery attempts.
     Trace(rule::TraceArgs),
+    /// Manage event sources: schedules, webhooks, NATS and MQTT.
+    Source {
+        #[command(subcommand)]
+        cmd: source::SourceCmd,
+    },
+    /// Send a signed request to a webhook source, as a sender would.
+    Webhook {
+        #[command(subcommand)]
+        cmd: WebhookCmd,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -112,6 +123,13 @@ enum Command {
     /// Listen for HTTP requests and print (and record) what arrives: a
     /// stand-in for a downstream service.
     Sink(sink::SinkArgs),
+}
+
+/// `signalbox webhook …`.
+#[derive(Debug, Subcommand)]
+enum WebhookCmd {
+    /// Sign a body and post it to a webhook source.
+    Send(source::WebhookSendArgs),
 }
 
 /// `signalbox serve` flags.
@@ -178,6 +196,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Command::Rule { cmd } => rule::run(&client, out, cmd).await,
                     Command::Dlq { cmd } => rule::dlq(&client, out, cmd).await,
                     Command::Trace(args) => rule::trace(&client, out, args).await,
+                    Command::Source { cmd } => source::run(&client, out, cmd).await,
+                    Command::Webhook {
+                        cmd: WebhookCmd::Send(args),
+                    } => source::send(&client, out, args).await,
                     Command::Replay { cmd } => replay::run(&client, out, cmd).await,
                     Command::Bench { cmd } => {
                         bench::run(&cli.server, cli.token.as_deref(), out, cmd).await

@@ -23,6 +23,10 @@ pub(crate) enum TokenCmd {
         /// Lifetime, e.g. 90d (default: never expires).
         #[arg(long)]
         ttl: Option<String>,
+        /// Also issue an AWS access key for the token (for AWS clients
+        /// signing calls to the AWS API; see docs/aws.md).
+        #[arg(long)]
+        aws: bool,
     },
     /// List tokens (never their secrets).
     #[command(alias = "ls")]
@@ -54,10 +58,18 @@ fn row(t: &Value) -> Vec<String> {
 
 pub(crate) async fn run(client: &Client, out: Output, cmd: TokenCmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        TokenCmd::Create { name, scopes, ttl } => {
+        TokenCmd::Create {
+            name,
+            scopes,
+            ttl,
+            aws,
+        } => {
             let mut body = json!({"name": name, "scopes": scopes});
             if let Some(t) = ttl {
                 body["ttl"] = json!(t);
+            }
+            if aws {
+                body["aws"] = json!(true);
             }
             let (_, v) = client
                 .send(client.request(Method::POST, "/v1/tokens").json(&body))
@@ -66,6 +78,13 @@ pub(crate) async fn run(client: &Client, out: Output, cmd: TokenCmd) -> anyhow::
                 Output::Json => println!("{v}"),
                 Output::Table => {
                     println!("{}", v["secret"].as_str().unwrap_or(""));
+                    if aws {
+                        println!(
+                            "AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}",
+                            cell(&v["aws"]["access_key_id"]),
+                            cell(&v["aws"]["secret_access_key"])
+                        );
+                    }
                     eprintln!(
                         "token {} created; the secret above is shown only once",
                         cell(&v["token"]["id"])

@@ -43,9 +43,28 @@
 //! * **body** — just a body: the transformed [`Body`] passed to `send`
 //!   (an `"output": "body"` transform), or else the event's data with its
 //!   `datacontenttype`. No `ce-*` headers.
+//! * **aws** — like `body`, but without a transformed body the event goes
+//!   as the AWS EventBridge envelope (`application/json`, see
+//!   [`crate::pattern::envelope::aws_envelope_text`]): what EventBridge's
+//!   API destinations send. The default of rules with `"envelope": "aws"`.
 //!
-//! Every request is a `POST` with `User-Agent: signalbox/<version>`, the
+//! Every request uses the target's `method` (default `POST`; `GET` and
+//! `HEAD` carry no body) with `User-Agent: signalbox/<version>`, the
 //! configured headers and the credentials from `auth`.
+//!
+//! # OAuth client credentials
+//!
+//! `{"auth": {"oauth_client_credentials": {"token_url", "client_id",
+//! "client_secret", "method"?, "body"?, "query"?, "headers"?}}}` gets an
+//! access token from `token_url` the way EventBridge connections do: a
+//! request (default `POST`) with the client id and secret as HTTP Basic
+//! credentials, the extra `body` parameters as a form
+//! (`grant_type=client_credentials` unless given), `query` parameters and
+//! `headers`; the answer is JSON with `access_token` and optionally
+//! `expires_in`. The token is sent as `Authorization: Bearer …`, kept until
+//! 30 s before it expires (an hour when the answer does not say), and
+//! fetched again after a `401`. A token endpoint that fails makes the
+//! attempt fail and be retried.
 //!
 //! # Outcomes
 //!
@@ -104,6 +123,8 @@ pub enum Mode {
     Structured,
     /// A plain body (transformed, or the event's data); no `ce-*` headers.
     Body,
+    /// A plain body (transformed, or the AWS EventBridge envelope).
+    Aws,
 }
 
 impl Mode {
@@ -112,7 +133,58 @@ impl Mode {
             Mode::Binary => "binary",
             Mode::Structured => "structured",
             Mode::Body => "body",
+            Mode::Aws => "aws",
         }
+    }
+
+    /// Whether the mode sends a body the target controls (no `ce-*`
+    /// headers; `Content-Type` may be set).
+    fn is_plain(self) -> bool {
+        matches!(self, Mode::Body | Mode::Aws)
+    }
+}
+
+/// The HTTP method of a target's requests (default `POST`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// `POST`.
+    #[default]
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`.
+    Delete,
+    /// `GET` (no body).
+    Get,
+    /// `HEAD` (no body).
+    Head,
+    /// `OPTIONS`.
+    Options,
+}
+
+impl HttpMethod {
+    fn is_post(&self) -> bool {
+        *self == HttpMethod::Post
+    }
+
+    fn method(self) -> reqwest::Method {
+        match self {
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Put => reqwest::Method::PUT,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+            HttpMethod::Delete => reqwest::Method::DELETE,
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Head => reqwest::Method::HEAD,
+            HttpMethod::Options => reqwest::Method::OPTIONS,
+        }
+    }
+
+    /// Whether requests with this method carry the event as a body.
+    fn has_body(self) -> bool {
+        !matches!(self, HttpMethod::Get | HttpMethod::Head)
     }
 }
 
@@ -128,6 +200,9 @@ pub struct HttpTarget {
     /// Wire format; default `binary`.
     #[serde(default)]
     pub mode: Mode,
+    /// The request method; default `POST`.
+    #[serde(default, skip_serializing_if = "HttpMethod::is_post")]
+    pub method: HttpMethod,
     /// Extra request headers. `Content-Type` and `ce-*` are set from the
     /// event in binary and structured mode and cannot be set here; headers
     /// the HTTP client manages (`Host`, `Content-Length`, …) never can.
@@ -161,6 +236,7 @@ impl fmt::Debug for HttpTarget {
         f.debug_struct("HttpTarget")
             .field("url", &self.url)
             .field("mode", &self.mode)
+            .field("method", &self.method)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
@@ -181,6 +257,43 @@ pub enum Auth {
     Bearer(String),
     /// `{"api_key": {"header", "value"}}` → `<header>: <value>`.
     ApiKey(ApiKeyAuth),
+    /// `{"oauth_client_credentials": {…}}` → `Authorization: Bearer <token
+    /// from token_url>` (see the [module docs](self#oauth-client-credentials)).
+    OauthClientCredentials(OAuthClientCredentials),
+}
+
+/// OAuth 2.0 client credentials: where and how to get an access token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientCredentials {
+    /// The token endpoint, an `http` or `https` URL.
+    pub token_url: String,
+    /// The client id (sent as the Basic user name).
+    pub client_id: String,
+    /// The client secret (sent as the Basic password).
+    pub client_secret: String,
+    /// How the token endpoint is called: `POST` (default), `PUT` or `GET`.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Extra form parameters (`grant_type=client_credentials` unless given).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub body: BTreeMap<String, String>,
+    /// Extra query parameters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+    /// Extra headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for OAuthClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "OAuthClientCredentials {{ token_url: {:?}, client_id: {:?}, client_secret: *** }}",
+            self.token_url, self.client_id
+        )
+    }
 }
 
 /// HTTP Basic credentials (RFC 7617).
@@ -209,6 +322,7 @@ impl fmt::Debug for Auth {
             Auth::Basic(b) => write!(f, "Basic {{ username: {:?}, password: *** }}", b.username),
             Auth::Bearer(_) => f.write_str("Bearer(***)"),
             Auth::ApiKey(k) => write!(f, "ApiKey {{ header: {:?}, value: *** }}", k.header),
+            Auth::OauthClientCredentials(o) => write!(f, "{o:?}"),
         }
     }
 }
@@ -280,6 +394,7 @@ impl HttpTarget {
         HttpTarget {
             url: url.into(),
             mode: Mode::default(),
+            method: HttpMethod::default(),
             headers: BTreeMap::new(),
             auth: None,
             timeout: None,
@@ -315,7 +430,9 @@ impl HttpTarget {
             id: id.to_owned(),
             url: c.url,
             mode: self.mode,
+            method: self.method,
             headers: c.headers,
+            oauth: c.oauth,
             client,
             timeout: c.timeout,
             concurrency: c.concurrency,
@@ -353,8 +470,18 @@ impl HttpTarget {
             headers.insert(hn, hv);
         }
 
+        let mut oauth = None;
+        if let Some(Auth::OauthClientCredentials(o)) = &self.auth {
+            oauth = Some(self.check_oauth(o)?);
+            if headers.contains_key(header::AUTHORIZATION) {
+                return Err(HttpConfigError::new(
+                    "headers.authorization",
+                    "conflicts with the header set by 'auth.oauth_client_credentials'",
+                ));
+            }
+        }
         if let Some(auth) = &self.auth {
-            let (name, mut value, field) = match auth {
+            let auth_header = match auth {
                 Auth::Basic(b) => {
                     if b.username.contains(':') {
                         return Err(HttpConfigError::new(
@@ -368,7 +495,7 @@ impl HttpTarget {
                     let value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
                         HttpConfigError::new("auth.basic", "cannot be encoded in a header")
                     })?;
-                    (header::AUTHORIZATION, value, "auth.basic")
+                    Some((header::AUTHORIZATION, value, "auth.basic"))
                 }
                 Auth::Bearer(token) => {
                     if token.is_empty() || token.contains(|c: char| c.is_whitespace()) {
@@ -381,7 +508,7 @@ impl HttpTarget {
                         ascii_header_value(&format!("Bearer {token}")).ok_or_else(|| {
                             HttpConfigError::new("auth.bearer", "the token must be printable ASCII")
                         })?;
-                    (header::AUTHORIZATION, value, "auth.bearer")
+                    Some((header::AUTHORIZATION, value, "auth.bearer"))
                 }
                 Auth::ApiKey(k) => {
                     let name = self.check_header_name(&k.header, "auth.api_key.header")?;
@@ -397,17 +524,21 @@ impl HttpTarget {
                             "must be printable ASCII without control characters",
                         )
                     })?;
-                    (name, value, "auth.api_key")
+                    Some((name, value, "auth.api_key"))
                 }
+                // Its header comes with each token (see `OAuth`).
+                Auth::OauthClientCredentials(_) => None,
             };
-            if headers.contains_key(&name) {
-                return Err(HttpConfigError::new(
-                    format!("headers.{}", name.as_str()),
-                    format!("conflicts with the header set by '{field}'"),
-                ));
+            if let Some((name, mut value, field)) = auth_header {
+                if headers.contains_key(&name) {
+                    return Err(HttpConfigError::new(
+                        format!("headers.{}", name.as_str()),
+                        format!("conflicts with the header set by '{field}'"),
+                    ));
+                }
+                value.set_sensitive(true);
+                headers.insert(name, value);
             }
-            value.set_sensitive(true);
-            headers.insert(name, value);
         }
 
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
@@ -452,6 +583,75 @@ impl HttpTarget {
             timeout,
             concurrency,
             limiter,
+            oauth,
+        })
+    }
+
+    fn check_oauth(&self, o: &OAuthClientCredentials) -> Result<OAuth, HttpConfigError> {
+        let f = |m: &str| format!("auth.oauth_client_credentials.{m}");
+        let token_url = check_url(&o.token_url).map_err(|e| HttpConfigError {
+            field: f("token_url"),
+            detail: e.detail,
+        })?;
+        if !matches!(
+            o.method,
+            HttpMethod::Post | HttpMethod::Put | HttpMethod::Get
+        ) {
+            return Err(HttpConfigError::new(
+                f("method"),
+                "the token endpoint is called with POST, PUT or GET",
+            ));
+        }
+        if o.client_id.is_empty() || o.client_id.contains(':') {
+            return Err(HttpConfigError::new(
+                f("client_id"),
+                "must be non-empty and must not contain ':' (it is sent as a Basic user name)",
+            ));
+        }
+        if o.client_secret.is_empty() {
+            return Err(HttpConfigError::new(
+                f("client_secret"),
+                "must not be empty",
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &o.headers {
+            let field = f(&format!("headers.{name}"));
+            let hn = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                HttpConfigError::new(
+                    field.clone(),
+                    format!("'{name}' is not a valid header name"),
+                )
+            })?;
+            if CLIENT_MANAGED.contains(&hn.as_str()) || hn == header::AUTHORIZATION {
+                return Err(HttpConfigError::new(
+                    field,
+                    format!("'{name}' cannot be set for the token request"),
+                ));
+            }
+            let hv = ascii_header_value(value).ok_or_else(|| {
+                HttpConfigError::new(field, "header values must be printable ASCII")
+            })?;
+            headers.insert(hn, hv);
+        }
+        let mut form: Vec<(String, String)> =
+            o.body.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        if !o.body.contains_key("grant_type") {
+            form.push(("grant_type".into(), "client_credentials".into()));
+        }
+        Ok(OAuth {
+            token_url,
+            method: o.method,
+            client_id: o.client_id.clone(),
+            client_secret: o.client_secret.clone(),
+            form,
+            query: o
+                .query
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            headers,
+            cached: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -469,7 +669,7 @@ impl HttpTarget {
                 format!("'{name}' is managed by the HTTP client and cannot be set"),
             ));
         }
-        if self.mode != Mode::Body && (lower == "content-type" || lower.starts_with("ce-")) {
+        if !self.mode.is_plain() && (lower == "content-type" || lower.starts_with("ce-")) {
             return Err(HttpConfigError::new(
                 field,
                 format!(
@@ -523,6 +723,106 @@ struct Checked {
     timeout: Duration,
     concurrency: u32,
     limiter: Option<TokenBucket>,
+    oauth: Option<OAuth>,
+}
+
+/// OAuth client credentials, checked, with the current access token.
+struct OAuth {
+    token_url: reqwest::Url,
+    method: HttpMethod,
+    client_id: String,
+    client_secret: String,
+    form: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    /// `Authorization` value and when to stop using it. Behind an async
+    /// lock so that concurrent sends wait for one token request.
+    cached: tokio::sync::Mutex<Option<(HeaderValue, Instant)>>,
+}
+
+impl fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth")
+            .field("token_url", &self.token_url.as_str())
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Kept this long before a token's stated expiry.
+const TOKEN_MARGIN: Duration = Duration::from_secs(30);
+/// Assumed lifetime of a token whose answer states none.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+impl OAuth {
+    /// The `Authorization` header value: the cached token, or a new one.
+    async fn authorization(&self, client: &reqwest::Client) -> Result<HeaderValue, String> {
+        let mut cached = self.cached.lock().await;
+        if let Some((value, until)) = cached.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(value.clone());
+        }
+        let mut req = client
+            .request(self.method.method(), self.token_url.clone())
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .headers(self.headers.clone())
+            .header(header::ACCEPT, "application/json")
+            .query(&self.query);
+        req = if self.method == HttpMethod::Get {
+            req.query(&self.form)
+        } else {
+            req.form(&self.form)
+        };
+        let response = req
+            .send()
+            .await
+            .map_err(|e| format!("the OAuth token request failed: {}", e.without_url()))?;
+        let status = response.status();
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Ok(Some(chunk)) = response.chunk().await {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_RESPONSE_BYTES {
+                return Err("the OAuth token endpoint's answer is too large".into());
+            }
+        }
+        if !status.is_success() {
+            return Err(format!(
+                "the OAuth token endpoint answered HTTP {}",
+                status.as_u16()
+            ));
+        }
+        #[derive(Deserialize)]
+        struct TokenAnswer {
+            access_token: String,
+            #[serde(default)]
+            expires_in: Option<f64>,
+        }
+        let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
+            format!("the OAuth token endpoint's answer has no usable access_token: {e}")
+        })?;
+        let mut value = ascii_header_value(&format!("Bearer {}", answer.access_token))
+            .ok_or("the OAuth access token is not printable ASCII")?;
+        value.set_sensitive(true);
+        let lifetime = answer
+            .expires_in
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(DEFAULT_TOKEN_LIFETIME, |s| {
+                Duration::from_secs_f64(s.min(1e7))
+            });
+        let until = Instant::now()
+            + lifetime
+                .saturating_sub(TOKEN_MARGIN)
+                .max(Duration::from_secs(1));
+        *cached = Some((value.clone(), until));
+        Ok(value)
+    }
+
+    /// Forgets the token (the target said 401).
+    async fn forget(&self) {
+        *self.cached.lock().await = None;
+    }
 }
 
 /// A validated HTTP target, ready to send. Share it (e.g. in an `Arc`)
@@ -533,8 +833,11 @@ pub struct HttpSender {
     id: String,
     url: reqwest::Url,
     mode: Mode,
+    method: HttpMethod,
     /// Custom headers plus the auth header.
     headers: HeaderMap,
+    /// OAuth client credentials, when `auth` asks for them.
+    oauth: Option<OAuth>,
     client: reqwest::Client,
     timeout: Duration,
     concurrency: u32,
@@ -612,7 +915,7 @@ impl HttpSender {
             limiter.acquire().await;
         }
         let start = Instant::now();
-        let (headers, body) = match self.request_parts(event, body_override) {
+        let (mut headers, body) = match self.request_parts(event, body_override) {
             Ok(parts) => parts,
             Err(e) => {
                 return SendOutcome {
@@ -624,13 +927,30 @@ impl HttpSender {
                 };
             }
         };
-        let response = self
+        if let Some(oauth) = &self.oauth {
+            match oauth.authorization(&self.client).await {
+                Ok(v) => {
+                    headers.insert(header::AUTHORIZATION, v);
+                }
+                Err(e) => {
+                    return SendOutcome {
+                        action: RetryAction::Retry { after: None },
+                        status: None,
+                        error: Some(e),
+                        response: None,
+                        duration: start.elapsed(),
+                    };
+                }
+            }
+        }
+        let mut request = self
             .client
-            .post(self.url.clone())
-            .headers(headers)
-            .body(body)
-            .send()
-            .await;
+            .request(self.method.method(), self.url.clone())
+            .headers(headers);
+        if self.method.has_body() {
+            request = request.body(body);
+        }
+        let response = request.send().await;
         let response = match response {
             Ok(r) => r,
             Err(e) => {
@@ -653,6 +973,12 @@ impl HttpSender {
             }
         };
         let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED
+            && let Some(oauth) = &self.oauth
+        {
+            // The token may have been revoked early: get a new one next time.
+            oauth.forget().await;
+        }
         let retry_after = response
             .headers()
             .get(header::RETRY_AFTER)
@@ -738,9 +1064,13 @@ impl HttpSender {
                 );
                 Bytes::from(crate::event::json::to_json_string(event))
             }
-            Mode::Body => {
+            Mode::Body | Mode::Aws => {
                 let (bytes, ct) = match body_override {
                     Some(b) => (b.bytes.clone(), Some(b.content_type.as_str())),
+                    None if self.mode == Mode::Aws => (
+                        Bytes::from(crate::pattern::envelope::aws_envelope_text(event)),
+                        Some("application/json"),
+                    ),
                     None => (data_bytes(event), data_content_type(event)),
                 };
                 if let Some(ct) = ct {
@@ -754,7 +1084,7 @@ impl HttpSender {
                 bytes
             }
         };
-        if body_override.is_some() && self.mode != Mode::Body {
+        if body_override.is_some() && !self.mode.is_plain() {
             tracing::debug!(target_id = %self.id, mode = self.mode.name(), "a transformed body is ignored outside body mode");
         }
         for (name, value) in &self.headers {

@@ -39,7 +39,10 @@ use crate::event::{CloudEvent, ExtensionValue};
 use crate::plugin::{AllowList, PluginKind, PluginLimits, Registry, RulePlugin};
 use crate::store::Store;
 use crate::store::queue::Delivery;
-pub use http::{Auth, HttpConfigError, HttpSender, HttpTarget, Mode, SendOutcome};
+pub use http::{
+    Auth, HttpConfigError, HttpMethod, HttpSender, HttpTarget, Mode, OAuthClientCredentials,
+    SendOutcome,
+};
 pub use retry::{RetryAction, RetryPolicy};
 
 /// Hops after which an event forwarded between buses is dead-lettered.
@@ -94,7 +97,8 @@ fn secret_slots(target: &mut Value) -> Vec<&mut Value> {
 }
 
 /// The credentials of an `auth` object: `bearer`, `basic.password`,
-/// `api_key.value` (in key order, as [`secret_paths`] lists them).
+/// `api_key.value`, `oauth_client_credentials.client_secret` (in key order,
+/// as [`secret_paths`] lists them).
 fn collect_auth<'a>(obj: &'a mut Map<String, Value>, out: &mut Vec<&'a mut Value>) {
     for (k, v) in obj.iter_mut() {
         match (k.as_str(), v) {
@@ -106,6 +110,11 @@ fn collect_auth<'a>(obj: &'a mut Map<String, Value>, out: &mut Vec<&'a mut Value
             }
             ("api_key", Value::Object(b)) => {
                 if let Some(p) = b.get_mut("value") {
+                    out.push(p);
+                }
+            }
+            ("oauth_client_credentials", Value::Object(b)) => {
+                if let Some(p) = b.get_mut("client_secret") {
                     out.push(p);
                 }
             }
@@ -190,6 +199,11 @@ fn secret_paths(target: &Value) -> Vec<String> {
                 }
                 ("api_key", Value::Object(b)) if b.contains_key("value") => {
                     out.push("auth.api_key.value".into());
+                }
+                ("oauth_client_credentials", Value::Object(b))
+                    if b.contains_key("client_secret") =>
+                {
+                    out.push("auth.oauth_client_credentials.client_secret".into());
                 }
                 _ => {}
             }

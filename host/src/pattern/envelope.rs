@@ -29,12 +29,66 @@
 //!
 //! CESQL expressions see the context attributes and extensions, never
 //! `data`, as the CESQL specification defines.
+//!
+//! # The EventBridge mapping
+//!
+//! Events put through the AWS API (`PutEvents`, see `crate::aws`) are
+//! CloudEvents like any other: `detail-type` is `type`, `detail` is `data`
+//! (`application/json`), `id`, `source` and `time` are themselves, and the
+//! rest travels in extensions — [`AWS_ACCOUNT`], [`AWS_REGION`],
+//! [`AWS_RESOURCES`] (a JSON array as a string), [`AWS_SOURCE`] (the
+//! original `Source` when it is not a URI-reference) and
+//! [`AWS_TRACE_HEADER`]. An event that carries `awsaccount` and `awsregion`
+//! is an *AWS event* ([`is_aws_event`]); its envelope also has EventBridge's
+//! own members, so AWS patterns match it exactly as EventBridge would:
+//!
+//! ```json
+//! {"specversion": "1.0", "id": "…", "source": "com.example.orders",
+//!  "type": "Order Placed", "time": "2026-03-01T12:00:00Z", …,
+//!  "version": "0", "detail-type": "Order Placed", "account": "123456789012",
+//!  "region": "us-east-1", "resources": ["arn:…"], "detail": {…}, "data": {…}}
+//! ```
+//!
+//! (`source` is then EventBridge's `Source`; an extension named like one of
+//! the added members gives way to it.) [`aws_envelope_text`] writes the
+//! EventBridge envelope itself — what targets of rules with `"envelope":
+//! "aws"` receive — for any CloudEvent; events that are not AWS events get
+//! account [`AWS_DEFAULT_ACCOUNT`] and region [`AWS_DEFAULT_REGION`].
 
 use std::borrow::Cow;
 
+use base64::Engine as _;
+
 use super::cesql::{EventAttributes, ValueRef};
 use crate::event::json::push_json_str;
-use crate::event::{CloudEvent, Data, ExtensionValue, SPEC_VERSION, is_json_media_type};
+use crate::event::time::{format_rfc3339_micros, now_micros, parse_rfc3339};
+use crate::event::{
+    CloudEvent, Data, ExtensionValue, REPLAY_EXTENSION, SPEC_VERSION, is_json_media_type,
+};
+
+/// Extension holding EventBridge's `account` of an AWS event.
+pub const AWS_ACCOUNT: &str = "awsaccount";
+/// Extension holding EventBridge's `region` of an AWS event.
+pub const AWS_REGION: &str = "awsregion";
+/// Extension holding EventBridge's `resources`, as the JSON text of the
+/// array (CloudEvents extension values are scalars; JSON round-trips every
+/// ARN exactly, commas included).
+pub const AWS_RESOURCES: &str = "awsresources";
+/// Extension holding EventBridge's `source` when it is not a valid
+/// CloudEvents `source` (a URI-reference) and had to be percent-encoded.
+pub const AWS_SOURCE: &str = "awssource";
+/// Extension holding a `PutEvents` entry's X-Ray `TraceHeader`.
+pub const AWS_TRACE_HEADER: &str = "awstraceheader";
+/// The EventBridge envelope's `version`.
+pub const AWS_ENVELOPE_VERSION: &str = "0";
+/// The account of CloudEvents that carry none (the emulators' default).
+pub const AWS_DEFAULT_ACCOUNT: &str = "000000000000";
+/// The region of CloudEvents that carry none.
+pub const AWS_DEFAULT_REGION: &str = "us-east-1";
+
+/// The members an AWS event's envelope gains; extensions with these names
+/// give way to them.
+const AWS_MEMBERS: [&str; 5] = ["version", "account", "region", "resources", "detail"];
 
 /// Writes the envelope of `event` into `out` (cleared first).
 pub fn envelope_json(event: &CloudEvent, out: &mut Vec<u8>) {
@@ -46,13 +100,15 @@ pub fn envelope_json(event: &CloudEvent, out: &mut Vec<u8>) {
 /// from [`json_data`]) as its `data` member. The one writer of the envelope:
 /// patterns match it and input transformers select from it.
 pub fn envelope_text(event: &CloudEvent, data: Option<&str>) -> String {
-    let mut s = String::with_capacity(256 + data.map_or(0, str::len));
+    let aws = is_aws_event(event).then(|| AwsFields::of(event, data));
+    let detail_len = aws.as_ref().map_or(0, |a| a.detail.len());
+    let mut s = String::with_capacity(256 + data.map_or(0, str::len) + detail_len);
     s.push_str("{\"specversion\":\"");
     s.push_str(SPEC_VERSION);
     s.push_str("\",\"id\":");
     push_json_str(&mut s, &event.id);
     s.push_str(",\"source\":");
-    push_json_str(&mut s, &event.source);
+    push_json_str(&mut s, aws.as_ref().map_or(&event.source, |a| a.source));
     s.push_str(",\"type\":");
     push_json_str(&mut s, &event.ty);
     for (name, value) in [
@@ -69,6 +125,9 @@ pub fn envelope_text(event: &CloudEvent, data: Option<&str>) -> String {
         }
     }
     for (name, value) in &event.extensions {
+        if aws.is_some() && AWS_MEMBERS.contains(&name.as_str()) {
+            continue;
+        }
         s.push(',');
         push_json_str(&mut s, name);
         s.push(':');
@@ -78,12 +137,151 @@ pub fn envelope_text(event: &CloudEvent, data: Option<&str>) -> String {
             ExtensionValue::Integer(i) => s.push_str(&i.to_string()),
         }
     }
+    if let Some(a) = &aws {
+        s.push_str(",\"version\":\"");
+        s.push_str(AWS_ENVELOPE_VERSION);
+        s.push_str("\",\"detail-type\":");
+        push_json_str(&mut s, &event.ty);
+        s.push_str(",\"account\":");
+        push_json_str(&mut s, a.account);
+        s.push_str(",\"region\":");
+        push_json_str(&mut s, a.region);
+        s.push_str(",\"resources\":");
+        s.push_str(&a.resources);
+        s.push_str(",\"detail\":");
+        s.push_str(&a.detail);
+    }
     if let Some(json) = data {
         s.push_str(",\"data\":");
         s.push_str(json);
     }
     s.push('}');
     s
+}
+
+/// A string extension's value.
+fn ext_str<'e>(event: &'e CloudEvent, name: &str) -> Option<&'e str> {
+    match event.extension(name) {
+        Some(ExtensionValue::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Whether `event` carries the EventBridge mapping: it was put through the
+/// AWS API (or published with the `awsaccount` and `awsregion` extensions).
+pub fn is_aws_event(event: &CloudEvent) -> bool {
+    ext_str(event, AWS_ACCOUNT).is_some() && ext_str(event, AWS_REGION).is_some()
+}
+
+/// The EventBridge fields of a CloudEvent, for its envelope and for input
+/// transformers (the fields that are the CloudEvent's own — `id`,
+/// `detail-type` — are read from it directly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsFields<'e> {
+    /// `source`: [`AWS_SOURCE`] if set, else the CloudEvent's `source`.
+    pub source: &'e str,
+    /// `account`: [`AWS_ACCOUNT`], else [`AWS_DEFAULT_ACCOUNT`].
+    pub account: &'e str,
+    /// `region`: [`AWS_REGION`], else [`AWS_DEFAULT_REGION`].
+    pub region: &'e str,
+    /// `time` in EventBridge's form (UTC, whole seconds:
+    /// `2015-11-11T21:29:54Z`); the current time for events without one.
+    pub time: String,
+    /// `resources`, as the JSON text of an array of strings.
+    pub resources: String,
+    /// `detail`, as JSON text: JSON data as it is, text data as a JSON
+    /// string, binary data as a base64 JSON string, no data as `{}`.
+    pub detail: Cow<'e, str>,
+    /// `replay-name`, for events a replay sends again.
+    pub replay_name: Option<&'e str>,
+}
+
+impl<'e> AwsFields<'e> {
+    /// The fields of `event`, whose JSON data ([`json_data`]) is `data`.
+    pub fn of(event: &'e CloudEvent, data: Option<&'e str>) -> AwsFields<'e> {
+        let time = event
+            .time
+            .as_deref()
+            .and_then(|t| parse_rfc3339(t).ok())
+            .unwrap_or_else(now_micros);
+        let resources = match ext_str(event, AWS_RESOURCES) {
+            // A value that is not a JSON array of strings (set by hand) is
+            // one resource rather than lost.
+            Some(r) => match serde_json::from_str::<Vec<String>>(r) {
+                Ok(list) => serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned()),
+                Err(_) => serde_json::to_string(&[r]).unwrap_or_else(|_| "[]".to_owned()),
+            },
+            None => "[]".to_owned(),
+        };
+        let detail = match (data, &event.data) {
+            (Some(json), _) => Cow::Borrowed(json.trim()),
+            (None, Some(Data::Text(t))) => Cow::Owned(json_string(t)),
+            (None, Some(Data::Binary(b))) => Cow::Owned(json_string(
+                &base64::engine::general_purpose::STANDARD.encode(b),
+            )),
+            // JSON data under a non-JSON content type: its text.
+            (None, Some(Data::Json(t))) => Cow::Owned(json_string(t)),
+            (None, None) => Cow::Borrowed("{}"),
+        };
+        AwsFields {
+            source: ext_str(event, AWS_SOURCE).unwrap_or(&event.source),
+            account: ext_str(event, AWS_ACCOUNT).unwrap_or(AWS_DEFAULT_ACCOUNT),
+            region: ext_str(event, AWS_REGION).unwrap_or(AWS_DEFAULT_REGION),
+            time: format_rfc3339_secs(time),
+            resources,
+            detail,
+            replay_name: ext_str(event, REPLAY_EXTENSION),
+        }
+    }
+
+    /// The EventBridge envelope of `event` (whose fields these are), with
+    /// the members in EventBridge's order.
+    pub fn envelope(&self, event: &CloudEvent) -> String {
+        let mut s = String::with_capacity(200 + self.detail.len() + self.resources.len());
+        s.push_str("{\"version\":\"");
+        s.push_str(AWS_ENVELOPE_VERSION);
+        s.push_str("\",\"id\":");
+        push_json_str(&mut s, &event.id);
+        s.push_str(",\"detail-type\":");
+        push_json_str(&mut s, &event.ty);
+        s.push_str(",\"source\":");
+        push_json_str(&mut s, self.source);
+        s.push_str(",\"account\":");
+        push_json_str(&mut s, self.account);
+        s.push_str(",\"time\":");
+        push_json_str(&mut s, &self.time);
+        s.push_str(",\"region\":");
+        push_json_str(&mut s, self.region);
+        s.push_str(",\"resources\":");
+        s.push_str(&self.resources);
+        s.push_str(",\"detail\":");
+        s.push_str(&self.detail);
+        if let Some(r) = self.replay_name {
+            s.push_str(",\"replay-name\":");
+            push_json_str(&mut s, r);
+        }
+        s.push('}');
+        s
+    }
+}
+
+/// The EventBridge envelope of any CloudEvent: what targets of rules with
+/// `"envelope": "aws"` receive. See the [module docs](self).
+pub fn aws_envelope_text(event: &CloudEvent) -> String {
+    AwsFields::of(event, json_data(event)).envelope(event)
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_json_str(&mut out, s);
+    out
+}
+
+/// RFC 3339 in UTC with whole seconds, EventBridge's `time` format.
+pub fn format_rfc3339_secs(micros: i64) -> String {
+    let full = format_rfc3339_micros(micros.div_euclid(1_000_000) * 1_000_000);
+    // `…:SS.000000Z` → `…:SSZ`.
+    format!("{}Z", &full[..full.len() - 8])
 }
 
 /// The event's data as JSON text, if it is JSON: its content type is JSON

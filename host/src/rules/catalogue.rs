@@ -250,6 +250,33 @@ impl Rules {
             .collect())
     }
 
+    /// A rule's definition as stored (secrets included: for the host's own
+    /// use, never to show), if the rule exists.
+    pub async fn rule_spec(&self, bus_name: &str, name: &str) -> Option<RuleSpec> {
+        self.buses
+            .lock()
+            .await
+            .get(bus_name)
+            .and_then(|p| p.rules.get(name))
+            .map(|r| r.rule.spec.clone())
+    }
+
+    /// Every rule of a bus with its definition as stored (see
+    /// [`rule_spec`](Self::rule_spec)), by name.
+    pub async fn rule_specs(&self, bus_name: &str) -> Vec<(String, RuleSpec)> {
+        let buses = self.buses.lock().await;
+        let Some(p) = buses.get(bus_name) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, RuleSpec)> = p
+            .rules
+            .iter()
+            .map(|(n, r)| (n.clone(), r.rule.spec.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// Whether a rule exists.
     pub async fn has_rule(&self, bus_name: &str, name: &str) -> bool {
         self.buses

@@ -69,6 +69,10 @@ pub struct ReplayRequest {
     /// Pace, events per second (default 5000).
     #[serde(default)]
     pub rate_per_s: Option<f64>,
+    /// Only events this event pattern selects (besides each rule's own
+    /// selection): an EventBridge archive's `EventPattern`.
+    #[serde(default)]
+    pub pattern: Option<serde_json::Value>,
 }
 
 /// A replay's state.
@@ -122,6 +126,9 @@ pub struct ReplayStatus {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Only events this pattern selects are replayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<serde_json::Value>,
 }
 
 /// A running (or finished) replay.
@@ -184,10 +191,23 @@ pub async fn run(
         .iter()
         .map(|(r, _)| RuleSet::single(r.pattern.as_ref(), r.cesql.as_ref()))
         .collect();
-    let (id, number, to, rate) = {
+    let (id, number, to, rate, pattern) = {
         let s = replay.status.lock().expect("replay lock");
-        (s.id.clone(), s.number, s.to_seq, s.rate_per_s)
+        (
+            s.id.clone(),
+            s.number,
+            s.to_seq,
+            s.rate_per_s,
+            s.pattern.clone(),
+        )
     };
+    // Checked when the replay was created; a stored one that no longer
+    // parses selects nothing rather than everything.
+    let mut filter = pattern.map(|p| {
+        crate::pattern::Pattern::from_value(&p)
+            .ok()
+            .map(|p| RuleSet::single(Some(&p), None))
+    });
     let started = Instant::now();
     let mut sent = 0u64;
     loop {
@@ -235,6 +255,14 @@ pub async fn run(
         for e in batch.into_iter().filter(|e| e.seq <= to) {
             last = e.seq;
             handled += 1;
+            let selected = match &mut filter {
+                Some(Some(f)) => f.selects(&e.event),
+                Some(None) => false,
+                None => true,
+            };
+            if !selected {
+                continue;
+            }
             let now = now_micros();
             let mut event = e.event.clone();
             event.set_extension(REPLAY_EXTENSION, ExtensionValue::String(id.clone()));
@@ -244,7 +272,7 @@ pub async fn run(
                 }
                 let mut detail = Map::new();
                 detail.insert("replay".into(), json!(id));
-                let (result, report) = rule.chain.run(&event).await;
+                let (result, report) = rule.chain.run(&event, e.received_at).await;
                 if !report.is_empty() {
                     detail.insert("plugins".into(), json!(report));
                 }
@@ -255,6 +283,12 @@ pub async fn run(
                             // Not the logged event: it carries the replay's id.
                             let (ev, body, _) = output.into_delivered(&event);
                             for (j, t) in targets.iter().enumerate() {
+                                let Ok(body) =
+                                    rule.target_body(j, &ev, e.received_at, body.as_ref())
+                                else {
+                                    // As live: a failing input skips its target.
+                                    continue;
+                                };
                                 let d = Delivery {
                                     key: DeliveryKey {
                                         bus: bus.id,
@@ -272,7 +306,7 @@ pub async fn run(
                                     last_error: None,
                                     event: ev.clone(),
                                     logged: false,
-                                    body: body.clone(),
+                                    body,
                                 };
                                 wb.put_delivery(d);
                                 per_target[i][j] += 1;
@@ -395,6 +429,10 @@ impl super::Rules {
                 }
             }
         }
+        if let Some(p) = &req.pattern {
+            crate::pattern::Pattern::from_value(p)
+                .map_err(|e| RuleError::new("pattern", e.to_string()))?;
+        }
         let rate = req.rate_per_s.unwrap_or(DEFAULT_RATE);
         if !(rate > 0.0 && rate <= 1e7) {
             return Err(
@@ -425,6 +463,7 @@ impl super::Rules {
             created_at: format_rfc3339_micros(now_micros()),
             finished_at: None,
             error: None,
+            pattern: req.pattern.clone(),
         };
         self.store
             .put(Scope::Bus(bus.id), &status.id, &status)

@@ -85,6 +85,46 @@ impl Rules {
         v
     }
 
+    /// Where each plugin version is used, by `name@version`: one entry per
+    /// use, `{"bus", "rule", "step", "status"}` with `step` `filter`,
+    /// `transform` or `target <id>` and the plugin's status in that rule
+    /// (calls, failures, degraded). Read from memory.
+    pub async fn plugin_usage(&self) -> std::collections::HashMap<String, Vec<Value>> {
+        let mut out: std::collections::HashMap<String, Vec<Value>> = Default::default();
+        let buses = self.buses.lock().await;
+        let mut names: Vec<&String> = buses.keys().collect();
+        names.sort();
+        for bus in names {
+            let p = &buses[bus];
+            let mut rules: Vec<&String> = p.rules.keys().collect();
+            rules.sort();
+            for rule in rules {
+                let r = &p.rules[rule];
+                let chain = r.rule.chain.plugins().into_iter().map(|(step, plugin)| {
+                    let step = if step == "transform" {
+                        "transform".to_owned()
+                    } else {
+                        "filter".to_owned()
+                    };
+                    (step, plugin.status())
+                });
+                let targets = r.targets.iter().filter_map(|t| {
+                    let p = t.target.plugin()?;
+                    Some((format!("target {}", t.target.id), p.status()))
+                });
+                for (step, status) in chain.chain(targets) {
+                    out.entry(status.plugin.clone()).or_default().push(json!({
+                        "bus": bus,
+                        "rule": rule,
+                        "step": step,
+                        "status": status,
+                    }));
+                }
+            }
+        }
+        out
+    }
+
     /// Renders rule, target and plugin metrics (values read at scrape time).
     pub async fn render_metrics(&self, out: &mut String) {
         use crate::metrics::{Sample, label, write_family};

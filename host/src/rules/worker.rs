@@ -328,7 +328,7 @@ async fn handle(
     e: &StoredEvent,
 ) -> (TraceStep, Vec<(usize, Delivery)>) {
     let started = Instant::now();
-    let (result, report) = rule.chain.run(&e.event).await;
+    let (result, report) = rule.chain.run(&e.event, e.received_at).await;
     let now = now_micros();
     let mut detail = Map::new();
     let mut deliveries = Vec::new();
@@ -345,9 +345,20 @@ async fn handle(
                         .collect::<Vec<_>>()
                 ),
             );
+            let mut input_errors = Vec::new();
             for (sub, output) in out.into_iter().enumerate() {
                 let (event, body, logged) = output.into_delivered(&e.event);
                 for (i, t) in targets.iter().enumerate() {
+                    // A target's own input shapes its body; if it fails,
+                    // that target gets nothing for this event (the trace
+                    // says why) and the others go ahead.
+                    let body = match rule.target_body(i, &event, e.received_at, body.as_ref()) {
+                        Ok(b) => b,
+                        Err(error) => {
+                            input_errors.push(json!({"target": t.target.id, "error": error}));
+                            continue;
+                        }
+                    };
                     deliveries.push((
                         i,
                         Delivery {
@@ -365,10 +376,13 @@ async fn handle(
                             last_error: None,
                             event: event.clone(),
                             logged,
-                            body: body.clone(),
+                            body,
                         },
                     ));
                 }
+            }
+            if !input_errors.is_empty() {
+                detail.insert("input_errors".into(), json!(input_errors));
             }
             "matched"
         }

@@ -30,8 +30,16 @@ pub enum Collection {
     Schemas,
     /// Replays, per bus, by replay id.
     Replays,
-    /// Single server-wide settings, by name (e.g. `auth.enforced`).
+    /// Single server-wide settings, by name (e.g. `auth`).
     Settings,
+    /// Event source definitions, per bus, by source name.
+    Sources,
+    /// Event sources' progress (a schedule's last firing), per bus, by
+    /// source name.
+    SourceState,
+    /// What the AWS front keeps besides rules and buses (connections, API
+    /// destinations, archives, replays), server-wide, by `kind/name`.
+    Aws,
 }
 
 impl Collection {
@@ -44,6 +52,9 @@ impl Collection {
             Collection::Schemas => "schemas",
             Collection::Replays => "replays",
             Collection::Settings => "settings",
+            Collection::Sources => "sources",
+            Collection::SourceState => "source_state",
+            Collection::Aws => "aws",
         }
     }
 }

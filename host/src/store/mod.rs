@@ -254,6 +254,13 @@ pub trait BusLog: Send + Sync {
     /// The first seq received at or after `at` (µs); one past the head if
     /// none was.
     fn seq_at_time<'a>(&'a self, bus: &'a Bus, at: i64) -> BoxFuture<'a, Result<Seq, StoreError>>;
+    /// About how many bytes the bus's log takes in storage (as stored, so
+    /// after compression), for display; `None` when the engine cannot tell
+    /// cheaply. An estimate: engines may leave out what is still in memory.
+    fn log_bytes<'a>(&'a self, bus: &'a Bus) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        let _ = bus;
+        Box::pin(async { Ok(None) })
+    }
     /// Looks an event up by id, optionally narrowed to one source.
     fn get_by_id<'a>(
         &'a self,

@@ -115,6 +115,12 @@ async fn handle(
             (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
         }
         ["redirect"] => (StatusCode::FOUND, [("location", "/ok")], "moved").into_response(),
+        ["token"] => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            r#"{"access_token": "tok-7", "token_type": "Bearer", "expires_in": 3600}"#,
+        )
+            .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -910,4 +916,94 @@ fn body_mode_allows_content_type_and_ce_headers() {
         r#", "mode": "body", "headers": {"Content-Type": "text/csv", "ce-note": "x"}"#,
     );
     t.validate().unwrap();
+}
+
+#[tokio::test]
+async fn aws_mode_methods_and_oauth_client_credentials() {
+    let s = Server::start().await;
+    let target = |url: &str| -> HttpTarget {
+        serde_json::from_value(serde_json::json!({
+            "url": url, "mode": "aws", "method": "PUT",
+            "auth": {"oauth_client_credentials": {
+                "token_url": s.url("/token"), "client_id": "client-1",
+                "client_secret": "s3cr3t-value", "body": {"scope": "events"}}}
+        }))
+        .unwrap()
+    };
+    let t = target(&s.url("/ok"));
+    assert!(!format!("{t:?}").contains("s3cr3t-value"));
+    let sender = t.build("t", Duration::from_secs(1)).unwrap();
+    let e = event(FULL);
+    assert_eq!(sender.send(&e, None).await.action, RetryAction::Delivered);
+    let seen = s.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let (token, delivery) = (&seen[0], &seen[1]);
+    assert_eq!(
+        (token.path.as_str(), token.method.as_str()),
+        ("/token", "POST")
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode("client-1:s3cr3t-value");
+    assert_eq!(
+        token.headers["authorization"].to_str().unwrap(),
+        format!("Basic {basic}")
+    );
+    let form = String::from_utf8(token.body.clone()).unwrap();
+    assert!(
+        form.contains("grant_type=client_credentials") && form.contains("scope=events"),
+        "{form}"
+    );
+    // The delivery: PUT, the token, the EventBridge envelope, no ce- headers.
+    assert_eq!(delivery.method, "PUT");
+    assert_eq!(delivery.headers["authorization"], "Bearer tok-7");
+    assert_eq!(delivery.headers["content-type"], "application/json");
+    assert!(
+        delivery
+            .headers
+            .keys()
+            .all(|h| !h.as_str().starts_with("ce-"))
+    );
+    assert_eq!(
+        std::str::from_utf8(&delivery.body).unwrap(),
+        crate::pattern::envelope::aws_envelope_text(&e)
+    );
+    // The token is kept: the next send asks for none.
+    assert_eq!(sender.send(&e, None).await.action, RetryAction::Delivered);
+    assert_eq!(s.seen().len(), 3);
+    // A transformed body goes as it is.
+    let body = Body {
+        bytes: Bytes::from_static(b"hello"),
+        content_type: "text/plain; charset=utf-8".into(),
+    };
+    sender.send(&e, Some(&body)).await;
+    assert_eq!(s.last().body, b"hello");
+    // A 401 makes the sender forget the token.
+    let refused = target(&s.url("/status/401"))
+        .build("t", Duration::from_secs(1))
+        .unwrap();
+    refused.send(&e, None).await;
+    refused.send(&e, None).await;
+    let tokens = s.seen().iter().filter(|r| r.path == "/token").count();
+    assert_eq!(tokens, 3, "one for each sender, one after the 401");
+    // GET sends no body; a token endpoint that fails makes a retry.
+    let mut get = target(&s.url("/ok"));
+    get.method = HttpMethod::Get;
+    get.build("t", Duration::from_secs(1))
+        .unwrap()
+        .send(&e, None)
+        .await;
+    let last = s.last();
+    assert_eq!((last.method.as_str(), last.body.len()), ("GET", 0));
+    let broken: HttpTarget = serde_json::from_value(serde_json::json!({
+        "url": s.url("/ok"), "mode": "aws",
+        "auth": {"oauth_client_credentials": {
+            "token_url": s.url("/status/500"), "client_id": "c", "client_secret": "s"}}
+    }))
+    .unwrap();
+    let o = broken
+        .build("t", Duration::from_secs(1))
+        .unwrap()
+        .send(&e, None)
+        .await;
+    assert_eq!(o.action, RetryAction::Retry { after: None });
+    assert!(o.error.unwrap().contains("HTTP 500"));
 }

@@ -9,7 +9,10 @@
 //! | tokens | `meta` | `token/<id>` |
 //! | schemas | `schemas` | `bus_id \| schema/ \| type \0 version` |
 //! | replays | `replays` | `bus_id \| id` |
+//! | sources | `sources` | `bus_id \| def/ \| name` |
+//! | source_state | `sources` | `bus_id \| state/ \| name` |
 //! | settings | `meta` | `setting/<name>` |
+//! | aws | `meta` | `aws/<kind>/<name>` |
 //!
 //! These are the layouts releases before the storage seam wrote, except
 //! replays, which lived in `schemas` under `bus_id | replay/<id>`, and the
@@ -78,9 +81,20 @@ fn place(collection: Collection, scope: Scope) -> Result<(&'static str, Vec<u8>)
             (columns::SCHEMAS, p)
         }
         (Collection::Replays, Scope::Bus(b)) => (columns::REPLAYS, keys::bus_start(b).to_vec()),
+        (Collection::Sources, Scope::Bus(b)) => {
+            let mut p = keys::bus_start(b).to_vec();
+            p.extend_from_slice(b"def/");
+            (columns::SOURCES, p)
+        }
+        (Collection::SourceState, Scope::Bus(b)) => {
+            let mut p = keys::bus_start(b).to_vec();
+            p.extend_from_slice(b"state/");
+            (columns::SOURCES, p)
+        }
         (Collection::Plugins, Scope::Server) => (columns::PLUGINS, Vec::new()),
         (Collection::Tokens, Scope::Server) => (columns::META, b"token/".to_vec()),
         (Collection::Settings, Scope::Server) => (columns::META, b"setting/".to_vec()),
+        (Collection::Aws, Scope::Server) => (columns::META, b"aws/".to_vec()),
         _ => return Err(wrong()),
     })
 }

@@ -17,7 +17,10 @@
 /// * `bus_floor/<bus id>` — u64 big-endian, the highest sequence number
 ///   retention has deleted, so numbering continues after a bus is emptied;
 /// * `token/<id>` — an API token (catalogue record, JSON);
-/// * `setting/<name>` — a server-wide setting (catalogue record, JSON).
+/// * `setting/<name>` — a server-wide setting (catalogue record, JSON);
+/// * `aws/<kind>/<name>` — the AWS front's connections, API destinations,
+///   archives and replays (catalogue records, JSON; deleted through the AWS
+///   API).
 pub const META: &str = "meta";
 
 /// Bus definitions. Key: bus name. Value: JSON `BusRecord` with a `v`
@@ -69,9 +72,14 @@ pub const SCHEMAS: &str = "schemas";
 /// `schemas`; opening such a folder moves them here.)
 pub const REPLAYS: &str = "replays";
 
+/// Event sources. Keys: `bus_id | def/ | name` (the definition) and
+/// `bus_id | state/ | name` (its progress, e.g. a schedule's last firing).
+/// Values: JSON (versioned catalogue records). Dropped with the bus.
+pub const SOURCES: &str = "sources";
+
 /// Every column family this version knows, with whether it holds bulk data
 /// (compressed, larger write buffers) or small metadata.
-pub const ALL: [(&str, Kind); 12] = [
+pub const ALL: [(&str, Kind); 13] = [
     (META, Kind::Metadata),
     (BUSES, Kind::Metadata),
     (EVENTS, Kind::Bulk),
@@ -84,6 +92,7 @@ pub const ALL: [(&str, Kind); 12] = [
     (PLUGINS, Kind::Metadata),
     (SCHEMAS, Kind::Metadata),
     (REPLAYS, Kind::Metadata),
+    (SOURCES, Kind::Metadata),
 ];
 
 /// How a column family is tuned.

@@ -312,6 +312,20 @@ impl RocksStore {
         }
     }
 
+    /// About how many bytes of flushed SST files the bus's events take.
+    pub fn log_bytes_blocking(&self, bus: &Bus) -> u64 {
+        let (start, end) = (keys::bus_start(bus.id), keys::bus_end(bus.id));
+        self.inner
+            .db
+            .get_approximate_sizes_cf(
+                self.cf(columns::EVENTS),
+                &[rocksdb::Range::new(&start, &end)],
+            )
+            .first()
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// The first seq received at or after `at` (µs since the epoch), or one
     /// past the head if none was: a binary search over the log, since
     /// seqs are assigned in receive order.

@@ -579,6 +579,7 @@ impl Writer {
             columns::TRACES,
             columns::SCHEMAS,
             columns::REPLAYS,
+            columns::SOURCES,
         ] {
             batch.delete_range_cf(self.cf(cf), keys::bus_start(bus.id), keys::bus_end(bus.id));
         }
