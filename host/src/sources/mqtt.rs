@@ -240,6 +240,68 @@ fn event_for(ctx: &Ctx, topic: &str, payload: &[u8]) -> String {
     ctx.template.render(&vars, &defaults, body)
 }
 
+/// The client and the task polling its event loop, for either protocol
+/// version (rumqttc's v4 and v5 APIs have the same shape but different
+/// types): subscribes on every connection (a kept session keeps its
+/// subscriptions; subscribing again is harmless and covers a new session),
+/// passes publishes on to the worker through `tx`, and reconnects with
+/// backoff. Expects `AsyncClient`, `Event`, `Packet` and `QoS` of the
+/// version in scope.
+macro_rules! client_and_poller {
+    ($options:expr, $version:ident, $topic:expr, $qos:expr, $topics:expr, $ctx:expr, $tx:expr) => {{
+        let (c, mut el) = AsyncClient::new($options, 64);
+        let q = match $qos {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            _ => QoS::ExactlyOnce,
+        };
+        let topics = $topics;
+        let sub = c.clone();
+        let status = $ctx.status.clone();
+        let name = $ctx.name.clone();
+        let topic_of = $topic;
+        let tx = $tx;
+        let poller = tokio::spawn(async move {
+            let mut delay = Duration::from_millis(200);
+            loop {
+                match el.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        delay = Duration::from_millis(200);
+                        status.set_state(State::Running);
+                        for t in &topics {
+                            let _ = sub.subscribe(t.clone(), q).await;
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let r = Received {
+                            topic: topic_of(&p.topic),
+                            payload: p.payload.clone(),
+                            dup: p.dup,
+                            ack: if p.qos == QoS::AtMostOnce {
+                                Ack::None
+                            } else {
+                                Ack::$version(Box::new(p))
+                            },
+                        };
+                        if tx.send(r).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        status.set_state(State::Reconnecting);
+                        status.error(format!("MQTT connection: {e}"));
+                        tracing::warn!(source = %name, error = %e, "MQTT connection failed; reconnecting.");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        });
+        (Client::$version(c), poller)
+    }};
+}
+
 /// Runs the source until it is told to stop.
 pub(super) async fn run(ctx: Ctx, spec: MqttSpec) {
     let mut stop = ctx.stop.clone();
@@ -279,54 +341,15 @@ pub(super) async fn run(ctx: Ctx, spec: MqttSpec) {
         if let Some(u) = &spec.username {
             o.set_credentials(u.clone(), password.clone());
         }
-        let (c, mut el) = AsyncClient::new(o, 64);
-        let q = match qos {
-            0 => QoS::AtMostOnce,
-            1 => QoS::AtLeastOnce,
-            _ => QoS::ExactlyOnce,
-        };
-        let topics = spec.topics.clone();
-        let sub = c.clone();
-        let status = ctx.status.clone();
-        let name = ctx.name.clone();
-        let poller = tokio::spawn(async move {
-            let mut delay = Duration::from_millis(200);
-            loop {
-                match el.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        delay = Duration::from_millis(200);
-                        status.set_state(State::Running);
-                        for t in &topics {
-                            let _ = sub.subscribe(t.clone(), q).await;
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        let r = Received {
-                            topic: String::from_utf8_lossy(&p.topic).into_owned(),
-                            payload: p.payload.clone(),
-                            dup: p.dup,
-                            ack: if p.qos == QoS::AtMostOnce {
-                                Ack::None
-                            } else {
-                                Ack::V5(Box::new(p))
-                            },
-                        };
-                        if tx.send(r).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        status.set_state(State::Reconnecting);
-                        status.error(format!("MQTT connection: {e}"));
-                        tracing::warn!(source = %name, error = %e, "MQTT connection failed; reconnecting.");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(10));
-                    }
-                }
-            }
-        });
-        (Client::V5(c), poller)
+        client_and_poller!(
+            o,
+            V5,
+            |t: &bytes::Bytes| String::from_utf8_lossy(t).into_owned(),
+            qos,
+            spec.topics.clone(),
+            ctx,
+            tx
+        )
     } else {
         use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
         let mut o = MqttOptions::new(client_id, host, port);
@@ -337,57 +360,15 @@ pub(super) async fn run(ctx: Ctx, spec: MqttSpec) {
         if let Some(u) = &spec.username {
             o.set_credentials(u.clone(), password.clone());
         }
-        let (c, mut el) = AsyncClient::new(o, 64);
-        let q = match qos {
-            0 => QoS::AtMostOnce,
-            1 => QoS::AtLeastOnce,
-            _ => QoS::ExactlyOnce,
-        };
-        let topics = spec.topics.clone();
-        let sub = c.clone();
-        let status = ctx.status.clone();
-        let name = ctx.name.clone();
-        let poller = tokio::spawn(async move {
-            let mut delay = Duration::from_millis(200);
-            loop {
-                match el.poll().await {
-                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                        delay = Duration::from_millis(200);
-                        status.set_state(State::Running);
-                        // A kept session keeps its subscriptions; subscribing
-                        // again is harmless and covers a new session.
-                        let _ = ack.session_present;
-                        for t in &topics {
-                            let _ = sub.subscribe(t.clone(), q).await;
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        let r = Received {
-                            topic: p.topic.clone(),
-                            payload: p.payload.clone(),
-                            dup: p.dup,
-                            ack: if p.qos == QoS::AtMostOnce {
-                                Ack::None
-                            } else {
-                                Ack::V4(Box::new(p))
-                            },
-                        };
-                        if tx.send(r).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        status.set_state(State::Reconnecting);
-                        status.error(format!("MQTT connection: {e}"));
-                        tracing::warn!(source = %name, error = %e, "MQTT connection failed; reconnecting.");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(10));
-                    }
-                }
-            }
-        });
-        (Client::V4(c), poller)
+        client_and_poller!(
+            o,
+            V4,
+            |t: &String| t.clone(),
+            qos,
+            spec.topics.clone(),
+            ctx,
+            tx
+        )
     };
     loop {
         let first = tokio::select! {
