@@ -4,6 +4,7 @@
 //!
 //! One test binary, one file per area (`<area>.rs`), helpers in `support`.
 
+mod adaptive;
 mod aws;
 mod brokers;
 mod buses;

@@ -26,7 +26,7 @@
 //! ).unwrap();
 //! let sender = target.build("inventory", Duration::from_secs(300)).unwrap();
 //! assert_eq!(sender.mode(), Mode::Binary);
-//! assert_eq!(sender.concurrency(), 8);
+//! assert!(sender.concurrency().is_adaptive(), "adapts to the receiver unless fixed");
 //! assert!(!format!("{target:?}").contains("s3cr3t"), "secrets stay out of logs");
 //! ```
 //!
@@ -105,10 +105,76 @@ pub const ERROR_BODY_BYTES: usize = 512;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest accepted timeout.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
-/// Default number of concurrent requests per target.
-pub const DEFAULT_CONCURRENCY: u32 = 8;
-/// Largest accepted concurrency.
+/// The most requests in flight an adaptive target grows to (see
+/// [`super::adaptive`]).
+pub const ADAPTIVE_MAX_CONCURRENCY: u32 = 256;
+/// Largest accepted fixed concurrency.
 pub const MAX_CONCURRENCY: u32 = 1024;
+
+/// A target's `concurrency`: how many requests it keeps in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Concurrency {
+    /// `"adaptive"` (the default): as many as the receiver answers without
+    /// slowing down or pushing back, from 1 up to
+    /// [`ADAPTIVE_MAX_CONCURRENCY`].
+    #[default]
+    Adaptive,
+    /// A number: exactly that many at most.
+    Fixed(u32),
+}
+
+impl Concurrency {
+    /// Whether it adapts to the receiver.
+    pub fn is_adaptive(self) -> bool {
+        self == Concurrency::Adaptive
+    }
+
+    /// The most requests in flight it allows.
+    pub fn max(self) -> u32 {
+        match self {
+            Concurrency::Adaptive => ADAPTIVE_MAX_CONCURRENCY,
+            Concurrency::Fixed(n) => n,
+        }
+    }
+}
+
+impl Serialize for Concurrency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Concurrency::Adaptive => s.serialize_str("adaptive"),
+            Concurrency::Fixed(n) => s.serialize_u32(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Concurrency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Concurrency;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of requests or \"adaptive\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Concurrency, E> {
+                u32::try_from(n)
+                    .map(Concurrency::Fixed)
+                    .map_err(|_| E::custom(format!("must be at most {MAX_CONCURRENCY}, got {n}")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Concurrency, E> {
+                u64::try_from(n)
+                    .map_err(|_| E::custom(format!("must be at least 1, got {n}")))
+                    .and_then(|n| self.visit_u64(n))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Concurrency, E> {
+                match v {
+                    "adaptive" => Ok(Concurrency::Adaptive),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 /// At most this many custom headers.
 pub const MAX_HEADERS: usize = 64;
 
@@ -219,9 +285,10 @@ pub struct HttpTarget {
         with = "crate::deliver::duration_str::option"
     )]
     pub timeout: Option<Duration>,
-    /// Requests in flight at once; default 8, 1..=1024.
+    /// Requests in flight at once: `"adaptive"` (the default) or a
+    /// number, 1..=1024.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub concurrency: Option<u32>,
+    pub concurrency: Option<Concurrency>,
     /// Requests started per second; no limit when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_s: Option<f64>,
@@ -420,7 +487,7 @@ impl HttpTarget {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(c.timeout)
             .connect_timeout(c.timeout)
-            .pool_max_idle_per_host(c.concurrency as usize)
+            .pool_max_idle_per_host(c.concurrency.max() as usize)
             .user_agent(USER_AGENT)
             .build()
             .map_err(|e| {
@@ -436,7 +503,7 @@ impl HttpTarget {
             client,
             timeout: c.timeout,
             concurrency: c.concurrency,
-            permits: Semaphore::new(c.concurrency as usize),
+            permits: Semaphore::new(c.concurrency.max() as usize),
             limiter: c.limiter,
             retry_max,
         })
@@ -551,11 +618,13 @@ impl HttpTarget {
                 ),
             ));
         }
-        let concurrency = self.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
-        if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+        let concurrency = self.concurrency.unwrap_or_default();
+        if let Concurrency::Fixed(n) = concurrency
+            && !(1..=MAX_CONCURRENCY).contains(&n)
+        {
             return Err(HttpConfigError::new(
                 "concurrency",
-                format!("must be between 1 and {MAX_CONCURRENCY}, got {concurrency}"),
+                format!("must be \"adaptive\" or between 1 and {MAX_CONCURRENCY}, got {n}"),
             ));
         }
         let limiter = match (self.rate_limit_per_s, self.rate_limit_burst) {
@@ -721,7 +790,7 @@ struct Checked {
     url: reqwest::Url,
     headers: HeaderMap,
     timeout: Duration,
-    concurrency: u32,
+    concurrency: Concurrency,
     limiter: Option<TokenBucket>,
     oauth: Option<OAuth>,
 }
@@ -840,7 +909,7 @@ pub struct HttpSender {
     oauth: Option<OAuth>,
     client: reqwest::Client,
     timeout: Duration,
-    concurrency: u32,
+    concurrency: Concurrency,
     permits: Semaphore,
     limiter: Option<TokenBucket>,
     /// The longest `Retry-After` honoured.
@@ -886,8 +955,8 @@ impl HttpSender {
         self.timeout
     }
 
-    /// The maximum number of requests in flight.
-    pub fn concurrency(&self) -> u32 {
+    /// How many requests it keeps in flight.
+    pub fn concurrency(&self) -> Concurrency {
         self.concurrency
     }
 

@@ -22,6 +22,7 @@
 //! * `plugin` — a Wasm connector ([`crate::plugin`]) reaching only its
 //!   `allowed_hosts`.
 
+pub mod adaptive;
 pub mod http;
 pub mod retry;
 pub mod worker;
@@ -40,8 +41,8 @@ use crate::plugin::{AllowList, PluginKind, PluginLimits, Registry, RulePlugin};
 use crate::store::Store;
 use crate::store::queue::Delivery;
 pub use http::{
-    Auth, HttpConfigError, HttpMethod, HttpSender, HttpTarget, Mode, OAuthClientCredentials,
-    SendOutcome,
+    Auth, Concurrency, HttpConfigError, HttpMethod, HttpSender, HttpTarget, Mode,
+    OAuthClientCredentials, SendOutcome,
 };
 pub use retry::{RetryAction, RetryPolicy};
 
@@ -377,8 +378,11 @@ pub struct CompiledTarget {
     pub dead_letter: bool,
     /// In-order delivery per value of this attribute.
     pub ordering_key: Option<String>,
-    /// Concurrent sends.
+    /// Concurrent sends (the most, when adaptive).
     pub concurrency: usize,
+    /// Whether the worker adapts its concurrency to the receiver, up to
+    /// `concurrency` (see [`adaptive`]).
+    pub adaptive_concurrency: bool,
     /// Deliveries per send (connectors).
     pub batch_size: usize,
     /// The sender.
@@ -460,14 +464,21 @@ pub fn compile_target(
     retry
         .validate()
         .map_err(|e| terr(&format!("retry.{}", e.field), e.detail))?;
+    let mut adaptive = false;
     let (kind, concurrency, batch_size, sender) = match spec.kind {
         TargetKind::Http(h) => {
             // The sender enforces its own concurrency and rate limit.
             let sender = h
                 .build(&id, retry.max)
                 .map_err(|e| terr(&e.field, e.detail))?;
-            let concurrency = sender.concurrency() as usize;
-            ("http", concurrency, 1, Sender::Http(Box::new(sender)))
+            let concurrency = sender.concurrency();
+            adaptive = concurrency.is_adaptive();
+            (
+                "http",
+                concurrency.max() as usize,
+                1,
+                Sender::Http(Box::new(sender)),
+            )
         }
         TargetKind::Bus(b) => {
             crate::names::check(crate::names::Kind::Bus, &b.bus)
@@ -525,6 +536,7 @@ pub fn compile_target(
         dead_letter,
         ordering_key,
         concurrency,
+        adaptive_concurrency: adaptive,
         batch_size,
         sender,
     })

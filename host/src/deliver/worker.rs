@@ -38,6 +38,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::CompiledTarget;
+use super::adaptive::Limit;
 use super::retry::{RetryAction, RetryDecision};
 use crate::event::json::to_json_string;
 use crate::event::time::{format_rfc3339_micros, now_micros};
@@ -77,6 +78,9 @@ pub struct TargetStats {
     pub queued: AtomicU64,
     /// Bytes of deliveries the worker holds in memory now (its window).
     pub window_bytes: AtomicU64,
+    /// Sends it may have in flight now (moves when the concurrency is
+    /// adaptive).
+    pub concurrency_limit: AtomicU64,
     /// Sum of delivery latencies (enqueue to success), µs.
     pub latency_sum_us: AtomicU64,
     /// Delivery latency (queued to delivered).
@@ -129,6 +133,7 @@ impl TargetHandle {
             dropped: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             window_bytes: AtomicU64::new(0),
+            concurrency_limit: AtomicU64::new(0),
             latency_sum_us: AtomicU64::new(0),
             latency: crate::metrics::METRICS.delivery_latency.get(&[
                 ("bus", bus.1),
@@ -152,9 +157,17 @@ impl TargetHandle {
             window: VecDeque::new(),
             window_bytes: 0,
             in_flight: HashSet::new(),
+            limit: if target.adaptive_concurrency {
+                Limit::adaptive(target.concurrency)
+            } else {
+                Limit::fixed(target.concurrency)
+            },
             exhausted: false,
             rng: fastrand::Rng::new(),
         };
+        stats
+            .concurrency_limit
+            .store(worker.limit.current() as u64, Ordering::Relaxed);
         let task = tokio::spawn(worker.run(stop_rx));
         TargetHandle {
             target,
@@ -241,6 +254,8 @@ struct Worker {
     /// flag; this set survives a rewind, which clears the window, so that
     /// reloaded slots can be marked busy again.
     in_flight: HashSet<(u64, u32)>,
+    /// How many sends may be in flight.
+    limit: Limit,
     /// The last load reached the end of the queue.
     exhausted: bool,
     /// Jitter for backoff.
@@ -269,10 +284,11 @@ impl Worker {
                 continue;
             }
             let now = now_micros();
-            while running.len() < self.target.concurrency {
+            while running.len() < self.limit.current() {
                 let Some(batch) = self.next_batch(now) else {
                     break;
                 };
+                self.limit.started(running.len() + 1);
                 for d in &batch {
                     self.in_flight.insert((d.key.seq, d.key.sub));
                 }
@@ -289,7 +305,7 @@ impl Worker {
             // Sleep until a send finishes, new work arrives, the earliest
             // retry falls due, or we are asked to stop. With every send slot
             // taken only a finished send can let more go.
-            let due = if running.len() < self.target.concurrency {
+            let due = if running.len() < self.limit.current() {
                 self.next_due(now)
             } else {
                 None
@@ -462,6 +478,10 @@ impl Worker {
     /// Records the outcome of a send in `b`.
     fn finish(&mut self, b: &mut Batch, batch: Vec<Delivery>, outcome: super::Outcome) {
         let now = now_micros();
+        self.limit.finished(outcome.duration, &outcome.action);
+        self.stats
+            .concurrency_limit
+            .store(self.limit.current() as u64, Ordering::Relaxed);
         for mut d in batch {
             self.in_flight.remove(&(d.key.seq, d.key.sub));
             let attempt = d.attempts + 1;

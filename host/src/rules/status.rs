@@ -132,7 +132,7 @@ impl Rules {
         let buses = self.buses.lock().await;
         let mut degraded = Vec::new();
         let mut lag = Vec::new();
-        let mut t: [Vec<Sample>; 6] = Default::default();
+        let mut t: [Vec<Sample>; 7] = Default::default();
         let mut p: [Vec<Sample>; 5] = Default::default();
         for pipeline in buses.values() {
             let bus = &pipeline.bus;
@@ -162,6 +162,7 @@ impl Rules {
                         s.dropped.load(Relaxed),
                         s.queued.load(Relaxed),
                         s.window_bytes.load(Relaxed),
+                        s.concurrency_limit.load(Relaxed),
                     ]
                     .into_iter()
                     .enumerate()
@@ -220,7 +221,7 @@ impl Rules {
             "Events on the bus the rule has not handled yet.",
             &lag,
         );
-        let [delivered, failed, dead, dropped, queued, window] = t;
+        let [delivered, failed, dead, dropped, queued, window, limit] = t;
         write_family(
             out,
             "signalbox_target_delivered_total",
@@ -262,6 +263,13 @@ impl Rules {
             "gauge",
             "Bytes of queued deliveries a target worker holds in memory.",
             &window,
+        );
+        write_family(
+            out,
+            "signalbox_target_concurrency_limit",
+            "gauge",
+            "Sends a target may have in flight now (adaptive targets move it).",
+            &limit,
         );
         let [calls, failures, traps, replacements, instances] = p;
         write_family(

@@ -42,9 +42,10 @@ pub(crate) struct DeliverArgs {
     /// then dead-lettered).
     #[arg(long, default_value_t = 0)]
     failing_targets: usize,
-    /// Concurrent requests per target.
-    #[arg(long, default_value_t = 8)]
-    target_concurrency: u32,
+    /// Concurrent requests per target: a number, or `adaptive` (the
+    /// targets' default).
+    #[arg(long, default_value = "adaptive", value_parser = parse_concurrency)]
+    target_concurrency: crate::deliver::Concurrency,
     /// How long to wait for deliveries after publishing, e.g. 120s.
     #[arg(long, default_value = "120s")]
     wait: String,
@@ -261,4 +262,15 @@ pub(super) async fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `adaptive` or a number of requests.
+fn parse_concurrency(s: &str) -> Result<crate::deliver::Concurrency, String> {
+    match s {
+        "adaptive" => Ok(crate::deliver::Concurrency::Adaptive),
+        n => n
+            .parse()
+            .map(crate::deliver::Concurrency::Fixed)
+            .map_err(|_| format!("'{n}' is neither 'adaptive' nor a number")),
+    }
 }

@@ -611,7 +611,7 @@ fn contract_example_parses() {
     assert_eq!(s.url(), "http://inventory.internal:8080/events");
     assert_eq!(s.mode(), Mode::Binary);
     assert_eq!(s.timeout(), Duration::from_secs(5));
-    assert_eq!(s.concurrency(), 8);
+    assert_eq!(s.concurrency(), Concurrency::Fixed(8));
     assert_eq!(s.rate_limit(), Some((100.0, 1)));
 }
 
@@ -622,7 +622,8 @@ fn defaults() {
     let s = t.build("a", RETRY_MAX).unwrap();
     assert_eq!(s.mode(), Mode::Binary);
     assert_eq!(s.timeout(), DEFAULT_TIMEOUT);
-    assert_eq!(s.concurrency(), DEFAULT_CONCURRENCY);
+    assert_eq!(s.concurrency(), Concurrency::Adaptive);
+    assert_eq!(s.concurrency().max(), ADAPTIVE_MAX_CONCURRENCY);
     assert_eq!(s.rate_limit(), None);
     let t: HttpTarget = serde_json::from_str(
         r#"{"url": "https://x.example", "rate_limit_per_s": 0.5, "rate_limit_burst": 4}"#,
@@ -696,7 +697,18 @@ fn serde_errors() {
             r#"{"url":"https://x","auth":{"bearer":"a","basic":{"username":"u","password":"p"}}}"#,
             "",
         ),
-        (r#"{"url":"https://x","concurrency":-1}"#, "invalid value"),
+        (
+            r#"{"url":"https://x","concurrency":-1}"#,
+            "must be at least 1, got -1",
+        ),
+        (
+            r#"{"url":"https://x","concurrency":"lots"}"#,
+            "expected a number of requests or \"adaptive\"",
+        ),
+        (
+            r#"{"url":"https://x","concurrency":1.5}"#,
+            "expected a number of requests or \"adaptive\"",
+        ),
         (r#"{"url":"https://x","headers":{"a":1}}"#, "invalid type"),
         (r#"{"mode":"binary"}"#, "missing field `url`"),
     ] {
