@@ -176,6 +176,18 @@ impl Chain {
         (result, report)
     }
 
+    /// How many events the chain can work on at once: the fewest
+    /// instances any of its plugins may have (1 without plugins, where
+    /// running events side by side would gain nothing).
+    pub fn parallelism(&self) -> usize {
+        self.plugins()
+            .iter()
+            .map(|(_, p)| p.max_instances() as usize)
+            .min()
+            .unwrap_or(1)
+            .max(1)
+    }
+
     /// The plugins the chain uses, with their step name (for status).
     pub fn plugins(&self) -> Vec<(String, &Arc<RulePlugin>)> {
         let mut out: Vec<(String, &Arc<RulePlugin>)> = self

@@ -313,6 +313,11 @@ impl RulePlugin {
         &self.plugin
     }
 
+    /// How many calls it may run at once (its instances).
+    pub fn max_instances(&self) -> u32 {
+        self.limits.max_instances
+    }
+
     /// Runs a filter: keep (true) or drop (false).
     pub async fn keep(&self, event: &CloudEvent) -> Result<bool, CallError> {
         let wit = to_wit(event);

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::dispatch::{self, INBOX, Work};
 use super::rule::CompiledRule;
-use crate::chain::ChainResult;
+use crate::chain::{ChainResult, StepReport};
 use crate::deliver::worker::TargetHandle;
 use crate::event::time::{format_rfc3339_micros, now_micros};
 use crate::matching::RuleSet;
@@ -253,7 +253,8 @@ pub async fn run(
         }
         let mut batch = store.batch();
         let mut queued: Vec<Vec<Delivery>> = vec![Vec::new(); targets.len()];
-        for e in &events {
+        let ran = run_chains(&rule, &events).await;
+        for (e, ran) in events.iter().zip(ran) {
             let now = now_micros();
             if let Some((from, to)) = gaps.untraced.take() {
                 let mut detail = Map::new();
@@ -272,7 +273,7 @@ pub async fn run(
                 };
                 batch.put_trace(bus.id, e.seq, now, step);
             }
-            let (step, deliveries) = handle(&rule, &targets, bus.id, e).await;
+            let (step, deliveries) = handle(&rule, &targets, bus.id, e, ran);
             counters.matched.inc();
             match step.step.as_str() {
                 "filtered_out" => counters.filtered.inc(),
@@ -319,16 +320,56 @@ pub async fn run(
     }
 }
 
-/// Runs the chain for one event; returns its trace step and deliveries
-/// (with the index of their target).
-async fn handle(
+/// What the chain made of one event, and how long it took.
+type Ran = (ChainResult, Vec<StepReport>, Duration);
+
+/// Runs the rule's chain on each event, in event order. A chain with
+/// plugins runs up to [`Chain::parallelism`] events at once, each on a task
+/// of its own so that both the instances and the runtime's threads are
+/// used; the results still come back in event order, so deliveries (and
+/// with them ordering keys) keep the bus's order.
+///
+/// [`Chain::parallelism`]: crate::chain::Chain::parallelism
+async fn run_chains(rule: &Arc<CompiledRule>, events: &[Arc<StoredEvent>]) -> Vec<Ran> {
+    async fn run(rule: &CompiledRule, e: &StoredEvent) -> Ran {
+        let started = Instant::now();
+        let (result, report) = rule.chain.run(&e.event, e.received_at).await;
+        (result, report, started.elapsed())
+    }
+    let parallel = rule.chain.parallelism();
+    if parallel <= 1 || events.len() <= 1 {
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            out.push(run(rule, e).await);
+        }
+        return out;
+    }
+    use futures_util::StreamExt as _;
+    futures_util::stream::iter(events.iter().cloned().map(|e| {
+        let rule = rule.clone();
+        tokio::spawn(async move { run(&rule, &e).await })
+    }))
+    .buffered(parallel)
+    .map(|joined| {
+        joined.unwrap_or_else(|e| {
+            let failed =
+                ChainResult::Failed("chain".into(), format!("the chain's task ended: {e}"));
+            (failed, Vec::new(), Duration::ZERO)
+        })
+    })
+    .collect()
+    .await
+}
+
+/// Turns what the chain made of one event into its trace step and
+/// deliveries (with the index of their target).
+fn handle(
     rule: &CompiledRule,
     targets: &[TargetHandle],
     bus: crate::store::BusId,
     e: &StoredEvent,
+    (result, report, took): Ran,
 ) -> (TraceStep, Vec<(usize, Delivery)>) {
-    let started = Instant::now();
-    let (result, report) = rule.chain.run(&e.event, e.received_at).await;
     let now = now_micros();
     let mut detail = Map::new();
     let mut deliveries = Vec::new();
@@ -398,10 +439,7 @@ async fn handle(
             "failed"
         }
     };
-    detail.insert(
-        "duration_ms".into(),
-        json!(started.elapsed().as_secs_f64() * 1000.0),
-    );
+    detail.insert("duration_ms".into(), json!(took.as_secs_f64() * 1000.0));
     if !report.is_empty() {
         detail.insert("plugins".into(), json!(report));
     }
