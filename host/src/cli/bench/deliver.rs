@@ -52,6 +52,10 @@ pub(crate) struct DeliverArgs {
     /// Leave the rule on the bus afterwards.
     #[arg(long)]
     keep_rule: bool,
+    /// A filter plugin (`name@version`, already uploaded) every rule runs
+    /// before its targets; it must keep the benchmark's events.
+    #[arg(long)]
+    filter: Option<String>,
 }
 
 /// What the benchmark's targets saw.
@@ -160,12 +164,16 @@ pub(super) async fn run(
             }));
         }
         let path = format!("/v1/buses/{bus}/rules/{RULE_PREFIX}-{r}");
+        let mut rule = json!({
+            "description": "signalbox bench deliver",
+            "pattern": {"source": ["/bench"], "type": ["bench.event"]},
+            "targets": targets,
+        });
+        if let Some(f) = &args.filter {
+            rule["filters"] = json!([{"plugin": f}]);
+        }
         client
-            .send(client.request(reqwest::Method::PUT, &path).json(&json!({
-                "description": "signalbox bench deliver",
-                "pattern": {"source": ["/bench"], "type": ["bench.event"]},
-                "targets": targets,
-            })))
+            .send(client.request(reqwest::Method::PUT, &path).json(&rule))
             .await
             .context("cannot create the benchmark rules")?;
         rule_paths.push(path);
