@@ -592,15 +592,14 @@ async fn noisy_plugins_cannot_flood_the_log() {
     }
     r.wait_for(3, 60).await;
     let log = s.log();
-    // 7.5 MB written, at most the burst (64 KiB) and a little rate reached
-    // the log, in lines of at most 4 KiB.
+    // 7.5 MB written, at most the burst (64 KiB per instance) and a little
+    // rate reached the log, in lines of at most 4 KiB.
     assert!(log.len() < 1 << 20, "the log grew to {} bytes", log.len());
     assert!(log.lines().all(|l| l.len() < 8 << 10));
-    assert_eq!(
-        log.matches("dropping the excess").count(),
-        1,
-        "said once per instance"
-    );
+    // Said once per instance; the rule's chain may run the three events in
+    // up to three instances at once.
+    let said = log.matches("dropping the excess").count();
+    assert!((1..=3).contains(&said), "said {said} times");
     let m = scrape(&s).await;
     let dropped = m
         .get("signalbox_plugin_output_dropped_bytes_total{plugin=\"noisy@1\"}")
