@@ -75,14 +75,18 @@ async function startServer(dataDir) {
   });
   const url = `http://${addr}`;
   const deadline = Date.now() + 60_000;
+  let last = 'no answer';
   for (;;) {
     try {
       const r = await fetch(`${url}/readyz`);
       if (r.status === 200) break;
-    } catch {
-      // not yet
+      last = `${r.status} ${await r.text()}`;
+    } catch (e) {
+      last = String(e.cause || e);
     }
-    if (Date.now() > deadline) throw new Error('signalbox did not become ready within 60 s');
+    if (Date.now() > deadline) {
+      throw new Error(`signalbox did not become ready within 60 s; /readyz: ${last}\n${log.join('').slice(-4000)}`);
+    }
     await sleep(100);
   }
   return {
