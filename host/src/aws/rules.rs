@@ -166,6 +166,12 @@ fn check_schedule(ctx: &Ctx<'_>, expression: &str, arn: &str) -> Result<Value, A
     Ok(def)
 }
 
+/// A failure of a rule's schedule source (a server fault: the expression
+/// was checked before anything changed).
+fn schedule_error(e: crate::sources::SourcesError) -> AwsError {
+    super::internal(format!("The rule's schedule: {e}"))
+}
+
 /// Puts, pauses or removes a rule's schedule source to match the rule.
 async fn sync_schedule(
     ctx: &Ctx<'_>,
@@ -174,23 +180,20 @@ async fn sync_schedule(
 ) -> Result<(), AwsError> {
     let sources = ctx.state.sources();
     let name = schedule_source(&rule.name);
-    let failed = |e: crate::sources::SourcesError| {
-        AwsError::new(
-            ErrorCode::InternalException,
-            format!("The rule's schedule: {e}"),
-        )
-    };
     match def {
         Some(def) => {
-            sources.put(&rule.bus, &name, def).await.map_err(failed)?;
+            sources
+                .put(&rule.bus, &name, def)
+                .await
+                .map_err(schedule_error)?;
             sources
                 .set_paused(&rule.bus, &name, !rule.spec.enabled)
                 .await
-                .map_err(failed)?;
+                .map_err(schedule_error)?;
         }
         None => match sources.delete(&rule.bus, &name).await {
             Ok(()) | Err(crate::sources::SourcesError::NoSource(_)) => {}
-            Err(e) => return Err(failed(e)),
+            Err(e) => return Err(schedule_error(e)),
         },
     }
     Ok(())
@@ -376,12 +379,7 @@ pub(super) async fn set_enabled(
                 .sources()
                 .set_paused(&bus, &schedule_source(&r.name), !enabled)
                 .await
-                .map_err(|e| {
-                    AwsError::new(
-                        ErrorCode::InternalException,
-                        format!("The rule's schedule: {e}"),
-                    )
-                })?;
+                .map_err(schedule_error)?;
         }
     }
     Ok(())

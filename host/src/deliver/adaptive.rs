@@ -129,7 +129,7 @@ impl Limit {
                 // nothing about the new limit.
                 let sent = now.checked_sub(rtt).unwrap_or(now);
                 if a.last_decrease.is_none_or(|t| sent >= t) {
-                    self.current = ((self.current as f64 * DECREASE_RATIO) as usize).max(1);
+                    self.current = shrunk(self.current);
                     a.last_decrease = Some(now);
                     let mean = a.past.map_or(0.0, |(m, _)| m);
                     a.start_window(now, mean);
@@ -157,8 +157,7 @@ impl Limit {
         if self.current < a.max && a.reached_limit && faster {
             self.current += 1;
         } else if self.current > 1 && slower {
-            // The floor makes the new limit smaller; never below 1.
-            self.current = ((self.current as f64 * DECREASE_RATIO) as usize).max(1);
+            self.current = shrunk(self.current);
         }
         let next = match mean {
             Some(m) => {
@@ -173,6 +172,12 @@ impl Limit {
         };
         a.start_window(now, next);
     }
+}
+
+/// The limit after a multiplicative decrease: the floor makes it smaller,
+/// and it never goes below 1.
+fn shrunk(limit: usize) -> usize {
+    ((limit as f64 * DECREASE_RATIO) as usize).max(1)
 }
 
 impl Adaptive {
