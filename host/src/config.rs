@@ -48,6 +48,14 @@
 //! [aws]                         # the AWS EventBridge API (docs/aws.md)
 //! max_put_events_bytes = 262144 # PutEvents entries per call, AWS's size formula; up to 1048576
 //! key_file = "…/aws.key"        # derives AWS secret access keys; outside the data folder
+//!
+//! [cluster]                     # run on NATS JetStream instead of RocksDB (docs/cluster.md)
+//! servers = ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]  # or --cluster / SIGNALBOX_CLUSTER
+//! node = "signalbox-1"          # unique, stable; default: made once and kept in the data folder
+//! replicas = 3                  # copies JetStream keeps of every stream and bucket
+//! credentials_file = "…/signalbox.creds"   # or token = "…", or user = "…" and password = "…"
+//! tls_ca_file = "…/ca.pem"      # trust for tls:// servers
+//! trace_age = "24h"             # how long traces are kept
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -129,6 +137,9 @@ pub struct ServerConfig {
     pub log_dir: PathBuf,
     /// The AWS front.
     pub aws: AwsConfig,
+    /// Cluster mode: the state lives in NATS JetStream (`None`: embedded
+    /// RocksDB in `data_dir`).
+    pub cluster: Option<crate::store::nats::ClusterOptions>,
 }
 
 /// `[aws]`: the AWS EventBridge API (`crate::aws`).
@@ -327,6 +338,22 @@ struct RawConfig {
     targets: RawTargets,
     #[serde(default)]
     aws: RawAws,
+    cluster: Option<RawCluster>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    #[serde(default)]
+    servers: Vec<String>,
+    node: Option<String>,
+    replicas: Option<usize>,
+    credentials_file: Option<PathBuf>,
+    token: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    tls_ca_file: Option<PathBuf>,
+    trace_age: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -405,6 +432,106 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--allow-unauthenticated`.
     pub allow_unauthenticated: bool,
+    /// `--cluster` / `SIGNALBOX_CLUSTER`: NATS URLs, comma-separated.
+    pub cluster: Option<String>,
+    /// `--node` / `SIGNALBOX_NODE`: this node's name in the cluster.
+    pub node: Option<String>,
+}
+
+/// `[cluster]` and `--cluster`: `None` unless some NATS server is named.
+fn resolve_cluster(
+    raw: Option<RawCluster>,
+    servers: Option<String>,
+    node: Option<String>,
+    data_dir: &Path,
+    default_retention: Duration,
+) -> Result<Option<crate::store::nats::ClusterOptions>, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let servers: Vec<String> = match servers {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => raw.servers,
+    };
+    if servers.is_empty() {
+        return Ok(None);
+    }
+    for s in &servers {
+        let ok = ["nats://", "tls://"].iter().any(|p| s.starts_with(p))
+            && s.parse::<http::Uri>().is_ok_and(|u| u.host().is_some());
+        if !ok {
+            return Err(ConfigError::Invalid {
+                key: "cluster.servers",
+                message: format!(
+                    "'{s}' is not a NATS URL: write nats://HOST:PORT or tls://HOST:PORT"
+                ),
+            });
+        }
+    }
+    let replicas = raw.replicas.unwrap_or(1);
+    if !(1..=5).contains(&replicas) {
+        return Err(ConfigError::Invalid {
+            key: "cluster.replicas",
+            message: format!("must be between 1 and 5 (JetStream's limit), got {replicas}"),
+        });
+    }
+    let node = match node.or(raw.node) {
+        Some(n) => n,
+        None => node_name(data_dir)?,
+    };
+    if node.is_empty() || node.len() > 64 || node.chars().any(|c| c.is_control()) {
+        return Err(ConfigError::Invalid {
+            key: "cluster.node",
+            message: "must be 1 to 64 printable characters".into(),
+        });
+    }
+    let user = match (raw.user, raw.password) {
+        (Some(u), Some(p)) => Some((u, p)),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: "cluster.user / cluster.password",
+                message: "give both or neither".into(),
+            });
+        }
+    };
+    Ok(Some(crate::store::nats::ClusterOptions {
+        servers,
+        node,
+        replicas,
+        credentials_file: raw.credentials_file,
+        token: raw.token,
+        user,
+        tls_ca_file: raw.tls_ca_file,
+        trace_age: duration("cluster.trace_age", raw.trace_age)?
+            .unwrap_or(Duration::from_secs(24 * 3600)),
+        default_retention,
+        member: true,
+    }))
+}
+
+/// A node name made once and kept in the data folder, so a restarted node
+/// is the same node.
+fn node_name(data_dir: &Path) -> Result<String, ConfigError> {
+    let path = data_dir.join("node-name");
+    if let Ok(n) = std::fs::read_to_string(&path) {
+        return Ok(n.trim().to_owned());
+    }
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).map_err(|e| ConfigError::Invalid {
+        key: "cluster.node",
+        message: format!("cannot make a node name: {e}"),
+    })?;
+    let name = format!("node-{}", hex::encode(b));
+    let write = std::fs::create_dir_all(data_dir).and_then(|()| std::fs::write(&path, &name));
+    write.map_err(|e| ConfigError::Invalid {
+        key: "cluster.node",
+        message: format!("cannot keep the node name in {}: {e}", path.display()),
+    })?;
+    Ok(name)
 }
 
 impl ServerConfig {
@@ -537,6 +664,7 @@ impl ServerConfig {
                 .log_dir
                 .unwrap_or_else(|| data_dir.join("target-logs")),
             aws,
+            cluster: None,
             data_dir,
             http,
             store: StoreOptions {
@@ -579,6 +707,13 @@ impl ServerConfig {
             },
         };
         let mut config = config;
+        config.cluster = resolve_cluster(
+            raw.cluster,
+            overrides.cluster,
+            overrides.node,
+            &config.data_dir,
+            config.store.default_retention,
+        )?;
         config.auth.allow_unauthenticated |= overrides.allow_unauthenticated;
         if config.store.default_retention < Duration::from_secs(1) {
             return Err(ConfigError::Invalid {
@@ -651,6 +786,7 @@ format = "json"
             listen: Some("127.0.0.1:0".into()),
             data_dir: None,
             allow_unauthenticated: false,
+            ..Default::default()
         })
         .unwrap();
         assert_eq!(c.listen, "127.0.0.1:0", "flags beat the file");

@@ -16,6 +16,7 @@
 //! streams, let in-flight requests finish (at most `shutdown_timeout`), stop
 //! background work, then sync the WAL and flush the store.
 
+mod cluster;
 mod listener;
 
 use std::net::SocketAddr;
@@ -95,16 +96,37 @@ pub async fn run_until(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     check_cpu()?;
-    let data_dir = config.data_dir.clone();
-    let store_options = config.store.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open_rocks(&data_dir, store_options))
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
-    tracing::info!(
-        data_dir = %config.data_dir.display(),
-        sync = ?config.store.sync,
-        "Store opened."
-    );
+    let store = match &config.cluster {
+        Some(cluster) => {
+            // The data folder still holds this node's plugin cache and name.
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = Store::open_nats(cluster.clone()).await?;
+            tracing::info!(
+                servers = %cluster.servers.join(","),
+                node = %cluster.node,
+                replicas = cluster.replicas,
+                "Joined the cluster."
+            );
+            store
+        }
+        None => {
+            let data_dir = config.data_dir.clone();
+            let store_options = config.store.clone();
+            let store =
+                tokio::task::spawn_blocking(move || Store::open_rocks(&data_dir, store_options))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))??;
+            tracing::info!(
+                data_dir = %config.data_dir.display(),
+                sync = ?config.store.sync,
+                "Store opened."
+            );
+            store
+        }
+    };
+    // Subscribed before anything loads, so no change made on another node
+    // falls between loading and following.
+    let changes = store.cluster().map(|c| c.changes());
     let tokens = Arc::new(load_tokens(&store, &config).await?);
     let tls = match &config.tls {
         Some(t) => Some(load_tls(&t.cert_file, &t.key_file)?),
@@ -161,6 +183,7 @@ pub async fn run_until(
         rules: router,
         sources,
         retention,
+        registry,
     } = match started {
         Ok(s) => s,
         Err(error) => {
@@ -169,6 +192,20 @@ pub async fn run_until(
             return Err(error);
         }
     };
+
+    let follower = changes.map(|changes| {
+        tokio::spawn(cluster::follow(
+            cluster::Followers {
+                store: store.clone(),
+                rules: router.clone(),
+                registry: registry.clone(),
+                tokens: tokens.clone(),
+                sources: sources.clone(),
+            },
+            changes,
+            shutdown_rx.clone(),
+        ))
+    });
 
     let timeout = config.shutdown_timeout;
     let deadline = async move {
@@ -181,6 +218,9 @@ pub async fn run_until(
     }
 
     let _ = shutdown_tx.send(true);
+    if let Some(f) = follower {
+        let _ = f.await;
+    }
     // Sources first: they make events; then what routes them.
     let _ = tokio::time::timeout(Duration::from_secs(10), sources.shutdown()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), router.shutdown()).await;
@@ -267,6 +307,7 @@ async fn start_services(
         let rx = shutdown_rx.clone();
         async move { store.run_retention(rx).await }
     });
+    let registry_handle = registry.clone();
 
     let publisher = Publisher::new(store.clone(), schemas);
     gate.phase("starting sources");
@@ -291,6 +332,7 @@ async fn start_services(
         rules: router,
         sources,
         retention,
+        registry: registry_handle,
     })
 }
 
@@ -299,6 +341,7 @@ struct Services {
     rules: Arc<Rules>,
     sources: Arc<Sources>,
     retention: tokio::task::JoinHandle<()>,
+    registry: Arc<Registry>,
 }
 
 /// RocksDB's C++ is built for x86-64-v2 (see `.cargo/config.toml`): on a

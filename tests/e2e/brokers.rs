@@ -146,3 +146,96 @@ impl Drop for Mosquitto {
         let _ = self.child.wait();
     }
 }
+
+/// A JetStream cluster of `nats-server` processes on loopback: each with its
+/// own client and route ports and store folder, all routed to each other.
+/// Nodes can be killed (`kill -9`) and started again on the same ports and
+/// folders.
+pub struct NatsCluster {
+    nodes: Vec<Option<Child>>,
+    /// Client ports, by node.
+    pub ports: Vec<u16>,
+    routes: Vec<u16>,
+    dir: tempfile::TempDir,
+}
+
+impl NatsCluster {
+    /// Starts `n` nodes and waits until JetStream has a meta leader.
+    pub fn start(n: usize) -> NatsCluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut c = NatsCluster {
+            nodes: (0..n).map(|_| None).collect(),
+            ports,
+            routes,
+            dir,
+        };
+        for i in 0..n {
+            c.start_node(i);
+        }
+        c
+    }
+
+    fn start_node(&mut self, i: usize) {
+        let bin = tool(
+            "SIGNALBOX_NATS_SERVER",
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../tests/.venv/bin/nats-server"
+            )),
+            "run scripts/ensure-deps",
+        );
+        let routes: Vec<String> = self
+            .routes
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect();
+        let store = self.dir.path().join(format!("n{i}"));
+        let mut child = Command::new(bin)
+            .args(["-a", "127.0.0.1", "-p", &self.ports[i].to_string()])
+            .args(["-n", &format!("n{i}"), "-js", "-sd"])
+            .arg(&store)
+            .args(["--cluster_name", "signalbox-test"])
+            .args(["--cluster", &format!("nats://127.0.0.1:{}", self.routes[i])])
+            .args(["--routes", &routes.join(",")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        wait_for_port(self.ports[i], &mut child, "nats-server");
+        self.nodes[i] = Some(child);
+    }
+
+    /// Every node's URL, comma-separated (what `--cluster` takes).
+    pub fn urls(&self) -> String {
+        self.ports
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Kills node `i` with SIGKILL.
+    pub fn kill9(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts node `i` again on its ports and store folder.
+    pub fn restart(&mut self, i: usize) {
+        assert!(self.nodes[i].is_none(), "kill the node first");
+        self.start_node(i);
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill9(i);
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod aws;
 mod brokers;
 mod buses;
 mod cli;
+mod cluster;
 mod console;
 mod durability;
 mod guest_plugins;

@@ -146,6 +146,7 @@ pub fn router(state: AppState) -> Router {
     let tokens = state.tokens().clone();
     Router::new()
         .route("/v1/version", get(version))
+        .route("/v1/cluster", get(cluster))
         .merge(buses::routes())
         .merge(events::routes())
         .merge(patterns::routes())
@@ -177,6 +178,16 @@ async fn version() -> impl IntoResponse {
         "api": "v1",
         "cloudevents": crate::event::SPEC_VERSION,
     }))
+}
+
+/// `GET /v1/cluster`: nodes, streams and consumers in cluster mode.
+async fn cluster(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, Problem> {
+    match state.store().cluster() {
+        None => Ok(axum::Json(serde_json::json!({"mode": "embedded"}))),
+        Some(c) => Ok(axum::Json(c.status().await?)),
+    }
 }
 
 async fn not_found() -> Problem {

@@ -102,6 +102,17 @@ impl From<StoreError> for Problem {
                 p.retry_after = Some(1);
                 p
             }
+            StoreError::Cluster(detail) => {
+                tracing::warn!(%detail, "The cluster's storage failed a request.");
+                let mut p = Problem::new(
+                    503,
+                    "cluster-unavailable",
+                    "Cluster storage unavailable",
+                    format!("{detail}; retry, here or on another node"),
+                );
+                p.retry_after = Some(1);
+                p
+            }
             other => Problem::internal(other.to_string()),
         }
     }

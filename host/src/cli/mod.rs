@@ -7,6 +7,7 @@
 mod bench;
 mod bus;
 mod client;
+mod cluster;
 mod events;
 mod output;
 mod pattern;
@@ -110,6 +111,11 @@ enum Command {
         #[command(subcommand)]
         cmd: WebhookCmd,
     },
+    /// Cluster mode: `cluster status`, `cluster import`.
+    Cluster {
+        #[command(subcommand)]
+        cmd: cluster::ClusterCmd,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -148,6 +154,14 @@ struct ServeArgs {
     /// (anyone who can reach the port can do anything).
     #[arg(long)]
     allow_unauthenticated: bool,
+    /// Run as a cluster node: NATS server URLs (comma-separated) whose
+    /// JetStream holds the state, instead of RocksDB in the data folder.
+    #[arg(long, env = "SIGNALBOX_CLUSTER", value_name = "nats://HOST:PORT[,…]")]
+    cluster: Option<String>,
+    /// This node's name in the cluster (default: made once, kept in the
+    /// data folder).
+    #[arg(long, env = "SIGNALBOX_NODE")]
+    node: Option<String>,
 }
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -174,6 +188,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listen: args.listen,
                 data_dir: args.data_dir,
                 allow_unauthenticated: args.allow_unauthenticated,
+                cluster: args.cluster,
+                node: args.node,
             })?;
             init_logging(&config.log.level, config.log.json);
             runtime.block_on(crate::server::run(config))?;
@@ -205,6 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         bench::run(&cli.server, cli.token.as_deref(), out, cmd).await
                     }
                     Command::Token { cmd } => token::run(&client, out, cmd).await,
+                    Command::Cluster { cmd } => cluster::run(&client, out, cmd).await,
                     Command::Sink(args) => sink::run(out, args).await,
                 }
             })

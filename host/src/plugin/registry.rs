@@ -447,6 +447,41 @@ impl Registry {
             .ok_or_else(|| PluginError::NotFound(reference.to_owned()))
     }
 
+    /// Re-reads one version (`name@version`) from the store: loads one
+    /// uploaded through another node, forgets one deleted there. Blocking
+    /// (it may compile).
+    pub fn reload(&self, reference: &str) -> Result<(), PluginError> {
+        let (name, version) = parse_reference(reference)?;
+        let key = (name.to_owned(), version.to_owned());
+        let Some(record) = wait(self.store.get::<PluginRecord>(Scope::Server, reference))? else {
+            self.loaded.write().expect("registry lock").remove(&key);
+            return Ok(());
+        };
+        let info = record.info;
+        let same = self
+            .loaded
+            .read()
+            .expect("registry lock")
+            .get(&key)
+            .is_some_and(|(i, _)| i.sha256 == info.sha256);
+        if same {
+            return Ok(());
+        }
+        let bytes = wait(self.store.get_blob(&info.sha256))?.ok_or_else(|| {
+            PluginError::Engine(format!(
+                "its component (sha256 {}) is missing from the store",
+                info.sha256
+            ))
+        })?;
+        let (plugin, _, _) = self.build(name, version, info.kind, &bytes, &info.sha256)?;
+        self.loaded
+            .write()
+            .expect("registry lock")
+            .insert(key, (info, Arc::new(plugin)));
+        tracing::info!(plugin = %reference, "Plugin loaded from the cluster.");
+        Ok(())
+    }
+
     /// Deletes a version unless a rule uses it.
     pub async fn delete(&self, name: &str, version: &str) -> Result<(), PluginError> {
         let reference = format!("{name}@{version}");

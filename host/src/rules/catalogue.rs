@@ -14,8 +14,8 @@ use super::runtime::stop_rule;
 use super::{Rules, RulesError, dispatch, replay};
 use crate::event::time::now_micros;
 use crate::plugin::Registry;
-use crate::store::Store;
 use crate::store::catalogue::{Collection, Record, Scope};
+use crate::store::{Bus, Store};
 
 /// A rule as the catalogue keeps it.
 #[derive(Serialize, Deserialize)]
@@ -109,6 +109,44 @@ impl Rules {
             }
         }
         Ok(rules)
+    }
+
+    /// A stored rule, compiled; `None` if there is none (or it no longer
+    /// compiles, which is logged).
+    pub(super) async fn load_record(
+        &self,
+        bus: &Bus,
+        name: &str,
+    ) -> Result<Option<(rule::CompiledRule, i64, i64)>, RulesError> {
+        let Some(record) = self
+            .store
+            .get::<RuleRecord>(Scope::Bus(bus.id), name)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let env = rule::CompileEnv {
+            registry: &self.registry,
+            log_dir: &self.log_dir,
+        };
+        match rule::compile(&bus.name, name, record.spec, &env) {
+            Ok(c) => Ok(Some((c, record.created_at, record.updated_at))),
+            Err(error) => {
+                tracing::error!(bus = %bus.name, rule = %name, %error, "A stored rule no longer compiles; it is not running.");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The names of a bus's stored rules.
+    pub(super) async fn stored_rule_names(&self, bus: &Bus) -> Result<Vec<String>, RulesError> {
+        Ok(self
+            .store
+            .list::<RuleRecord>(Scope::Bus(bus.id))
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect())
     }
 
     /// Creates or replaces a rule. Returns whether it was created.

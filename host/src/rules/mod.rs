@@ -88,6 +88,8 @@ struct RuleState {
     targets: Arc<Vec<TargetHandle>>,
     position: Arc<worker::Position>,
     worker: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    /// Whether this node runs it (always, except in a cluster).
+    owned: bool,
 }
 
 /// What runs for one bus: its dispatcher and its rules.

@@ -66,8 +66,11 @@ impl Rules {
             format!("{}/{}", bus.name, rule.name),
             rule.plugin_references(),
         );
+        // In a cluster only one node runs a rule; the others know it (for
+        // the API and plugin-use checks) but start nothing for it.
+        let owned = self.store.owns(&owner_key(&bus.name, &rule.name));
         let mut targets = Vec::new();
-        for t in &rule.targets {
+        for t in rule.targets.iter().filter(|_| owned) {
             let queued = self
                 .store
                 .count_deliveries(bus.id, &rule.name, &t.id)
@@ -88,6 +91,7 @@ impl Rules {
         let targets = Arc::new(targets);
         let cursor = match self.store.cursor(bus.id, &rule.name).await? {
             Some(c) => c,
+            None if !owned => bus.last_seq(),
             None => {
                 // A new rule starts at the head of the bus.
                 let head = bus.last_seq();
@@ -99,7 +103,7 @@ impl Rules {
         };
         let gaps = self.store.gaps(bus.id, &rule.name).await?;
         let position = Arc::new(worker::Position::new(cursor, gaps));
-        let worker = if rule.spec.enabled {
+        let worker = if rule.spec.enabled && owned {
             let _ = p
                 .dispatcher
                 .send(dispatch::Command::Put {
@@ -132,9 +136,103 @@ impl Rules {
                 targets,
                 position,
                 worker,
+                owned,
             },
         );
         Ok(())
+    }
+
+    /// Re-reads a rule from the catalogue and runs (or stops) it as the
+    /// record and this node's ownership say: how a change made on another
+    /// node, or a node coming or going, reaches this one.
+    pub async fn reload_rule(&self, bus: &Arc<Bus>, name: &str) -> Result<(), RulesError> {
+        match self.load_record(bus, name).await? {
+            Some((compiled, created_at, updated_at)) => {
+                self.install(bus, compiled, created_at, updated_at).await
+            }
+            None => {
+                let state = {
+                    let mut buses = self.buses.lock().await;
+                    buses.get_mut(&bus.name).and_then(|p| p.rules.remove(name))
+                };
+                if let Some(state) = state {
+                    let dispatcher = self
+                        .buses
+                        .lock()
+                        .await
+                        .get(&bus.name)
+                        .map(|p| p.dispatcher.clone());
+                    if let Some(d) = dispatcher {
+                        let _ = d.send(dispatch::Command::Remove { id: state.id }).await;
+                    }
+                    stop_rule(state).await;
+                    self.uses
+                        .lock()
+                        .expect("uses lock")
+                        .remove(&format!("{}/{name}", bus.name));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reloads every rule of every bus (after the cluster's change feed was
+    /// interrupted), and stops what runs for buses that are gone.
+    pub async fn reload_all(&self) -> Result<(), RulesError> {
+        let known: Vec<(String, Vec<String>)> = {
+            let buses = self.buses.lock().await;
+            buses
+                .iter()
+                .map(|(b, p)| (b.clone(), p.rules.keys().cloned().collect()))
+                .collect()
+        };
+        for (bus_name, rules) in known {
+            match self.store.bus(&bus_name) {
+                None => self.remove_bus(&bus_name).await,
+                Some(bus) => {
+                    for r in rules {
+                        self.reload_rule(&bus, &r).await?;
+                    }
+                }
+            }
+        }
+        for bus in self.store.buses() {
+            for name in self.stored_rule_names(&bus).await? {
+                let known = self.has_rule(&bus.name, &name).await;
+                if !known {
+                    self.reload_rule(&bus, &name).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts rules this node now owns and stops those it no longer does.
+    pub async fn rebalance(&self) -> Result<(), RulesError> {
+        let moved: Vec<(Arc<Bus>, String)> = {
+            let buses = self.buses.lock().await;
+            buses
+                .values()
+                .flat_map(|p| {
+                    p.rules
+                        .iter()
+                        .filter(|(name, r)| {
+                            r.owned != self.store.owns(&owner_key(&p.bus.name, name))
+                        })
+                        .map(|(name, _)| (p.bus.clone(), name.clone()))
+                })
+                .collect()
+        };
+        for (bus, name) in moved {
+            tracing::info!(bus = %bus.name, rule = %name, owned = self.store.owns(&owner_key(&bus.name, &name)), "Rule ownership moved.");
+            self.reload_rule(&bus, &name).await?;
+        }
+        Ok(())
+    }
+
+    /// Which node runs a rule (and its targets) is decided by this key.
+    pub fn is_owned(&self, bus: &str, rule: &str) -> bool {
+        self.store.owns(&owner_key(bus, rule))
     }
 
     /// Stops everything running for a bus (before it is deleted).
@@ -160,6 +258,11 @@ impl Rules {
             stop_pipeline(p).await;
         }
     }
+}
+
+/// The ownership key of a rule.
+fn owner_key(bus: &str, rule: &str) -> String {
+    format!("rule/{bus}/{rule}")
 }
 
 pub(super) async fn stop_rule(r: RuleState) {

@@ -112,6 +112,9 @@ struct Defined {
     kind: &'static str,
     status: Arc<Status>,
     task: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    /// Whether this node runs it: webhooks run on every node (any node
+    /// takes the request); schedules and pull sources on their owner only.
+    owned: bool,
 }
 
 /// Every bus's sources.
@@ -241,8 +244,16 @@ impl Sources {
             None => Arc::new(Status::default()),
         };
         self.hooks.write().expect("hooks lock").remove(name);
-        let runs = spec.enabled && !record.paused;
-        status.set_state(if runs { State::Starting } else { State::Paused });
+        let owned = matches!(spec.kind, SourceKind::Webhook(_))
+            || self.store.owns(&format!("source/{name}"));
+        let runs = spec.enabled && !record.paused && owned;
+        status.set_state(if runs {
+            State::Starting
+        } else if !owned && spec.enabled && !record.paused {
+            State::Standby
+        } else {
+            State::Paused
+        });
         let ctx = Ctx {
             bus: bus.clone(),
             name: name.to_owned(),
@@ -289,9 +300,67 @@ impl Sources {
                 kind: spec.kind.name(),
                 status,
                 task,
+                owned,
             },
         );
         Ok(())
+    }
+
+    /// Re-reads one source from the catalogue and runs or stops it as its
+    /// record and this node's ownership say (a change made on another
+    /// node, or nodes coming and going).
+    pub async fn reload(&self, bus: &Arc<Bus>, name: &str) -> Result<(), SourcesError> {
+        match self
+            .store
+            .get::<SourceRecord>(Scope::Bus(bus.id), name)
+            .await?
+        {
+            Some(record) => {
+                let spec = SourceSpec::parse(record.spec.clone())?;
+                self.install(bus, name, spec, record).await
+            }
+            None => {
+                let gone = self.defined.lock().await.remove(name);
+                if let Some(d) = gone {
+                    self.hooks.write().expect("hooks lock").remove(name);
+                    stop(d.task).await;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reloads every source whose owner changed, and every source when
+    /// `all`.
+    pub async fn rebalance(&self, all: bool) {
+        let moved: Vec<(Arc<Bus>, String)> = {
+            let defined = self.defined.lock().await;
+            defined
+                .iter()
+                .filter(|(name, d)| {
+                    all || (d.kind != "webhook"
+                        && d.owned != self.store.owns(&format!("source/{name}")))
+                })
+                .map(|(n, d)| (d.bus.clone(), n.clone()))
+                .collect()
+        };
+        let mut names: Vec<(Arc<Bus>, String)> = moved;
+        if all {
+            for bus in self.store.buses() {
+                if let Ok(list) = self.store.list::<SourceRecord>(Scope::Bus(bus.id)).await {
+                    for (n, _) in list {
+                        if !names.iter().any(|(_, m)| *m == n) {
+                            names.push((bus.clone(), n));
+                        }
+                    }
+                }
+            }
+        }
+        for (bus, name) in names {
+            if let Err(error) = self.reload(&bus, &name).await {
+                tracing::warn!(bus = %bus.name, source = %name, %error, "Cannot reload a source.");
+            }
+        }
     }
 
     /// Pauses or resumes a source.

@@ -21,6 +21,8 @@ pub enum State {
     Paused,
     /// A one-shot schedule that has fired.
     Finished,
+    /// In a cluster: another node runs it (see `docs/cluster.md`).
+    Standby,
 }
 
 impl State {
@@ -31,6 +33,7 @@ impl State {
             State::Reconnecting => "reconnecting",
             State::Paused => "paused",
             State::Finished => "finished",
+            State::Standby => "standby",
         }
     }
 }

@@ -17,10 +17,14 @@
 //!
 //! [`Store`] is the handle the rest of the host holds: cheap to clone, an
 //! engine behind it. Today the one engine is [`rocks`], an embedded RocksDB
-//! (see `docs/storage.md`); a second one implements the same five traits
-//! ([`Backend`]) and slots in without the rest of the host changing.
+//! (see `docs/storage.md`), the default; the other is [`nats`], NATS
+//! JetStream shared by several nodes (see `docs/cluster.md`). Both
+//! implement the same five traits ([`Backend`]); the rest of the host does
+//! not know which it runs on, except that in a cluster each node runs only
+//! the rules and sources it owns ([`Backend::owns`]).
 
 pub mod catalogue;
+pub mod nats;
 pub mod queue;
 pub mod rocks;
 
@@ -97,6 +101,9 @@ pub enum StoreError {
         /// What went wrong.
         reason: String,
     },
+    /// The cluster (NATS JetStream) failed or refused.
+    #[error("cluster storage error: {0}")]
+    Cluster(String),
     /// Opening the database failed for a reason other than RocksDB.
     #[error("cannot open the data folder {path}: {reason}")]
     Open {
@@ -116,12 +123,19 @@ pub struct Appended {
     /// Events that were duplicates: (index in the request, seq of the
     /// stored original).
     pub duplicates: Vec<(usize, Seq)>,
+    /// Every event's seq and whether it was a duplicate, for engines whose
+    /// batches are not numbered consecutively (in a cluster, other nodes'
+    /// events interleave).
+    pub exact: Option<Vec<(Seq, bool)>>,
 }
 
 impl Appended {
     /// The seq each input event ended up with, in input order, and whether
     /// it was a duplicate.
     pub fn seqs(&self, n: usize) -> Vec<(Seq, bool)> {
+        if let Some(exact) = &self.exact {
+            return exact.clone();
+        }
         let mut out = Vec::with_capacity(n);
         let mut next = self.first;
         let mut dups = self.duplicates.iter().peekable();
@@ -364,6 +378,16 @@ pub trait Backend: BusLog + RuleProgress + DeliveryQueue + Traces + Catalogue {
     fn health(&self) -> Result<(), String>;
     /// Engine figures for `/metrics`: (name, help, value).
     fn engine_stats(&self) -> Vec<(&'static str, &'static str, u64)>;
+    /// Whether this node runs the work named `key` (a rule, a source). A
+    /// single-node engine runs everything; a cluster spreads it.
+    fn owns(&self, key: &str) -> bool {
+        let _ = key;
+        true
+    }
+    /// The cluster engine, when this is one.
+    fn cluster(&self) -> Option<&nats::NatsStore> {
+        None
+    }
     /// Stops background work and makes everything durable; writes after
     /// this fail with [`StoreError::Closed`].
     fn close(&self) -> BoxFuture<'_, Result<(), StoreError>>;
@@ -385,6 +409,11 @@ impl Store {
     /// The embedded engine: RocksDB in `path` (see [`rocks`]). Blocking.
     pub fn open_rocks(path: &std::path::Path, options: StoreOptions) -> Result<Store, StoreError> {
         Ok(Store::new(Arc::new(RocksStore::open(path, options)?)))
+    }
+
+    /// The cluster engine: NATS JetStream (see [`nats`]).
+    pub async fn open_nats(options: nats::ClusterOptions) -> Result<Store, StoreError> {
+        Ok(Store::new(Arc::new(nats::NatsStore::open(options).await?)))
     }
 
     /// A new, empty batch.

@@ -39,6 +39,7 @@ use super::{
 };
 use crate::event::CloudEvent;
 pub use codec::DecodeError;
+pub(crate) use queue::{decode_delivery_inline, encode_delivery_inline};
 
 /// How hard an acknowledged write is pushed towards the disk.
 ///

@@ -88,30 +88,41 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0xff; prefix.len() + 1]
 }
 
+/// A delivery with its event inline, whatever `logged` says: for engines
+/// that keep no reference from a queue into the log.
+pub(crate) fn encode_delivery_inline(d: &Delivery, out: &mut Vec<u8>) {
+    encode_delivery_into(d, false, out);
+}
+
+/// Decodes what [`encode_delivery_inline`] wrote.
+pub(crate) fn decode_delivery_inline(key: DeliveryKey, v: &[u8]) -> Result<Delivery, DecodeError> {
+    decode_delivery(key, v, |_| Err(DecodeError("a delivery without its event")))
+}
+
 fn encode_delivery(d: &Delivery) -> Vec<u8> {
     let mut out = Vec::with_capacity(if d.logged { 64 } else { d.event.size() + 64 });
-    out.push(if d.logged {
-        DELIVERY_LOGGED
-    } else {
-        DELIVERY_V1
-    });
-    put_varint(&mut out, u64::from(d.attempts));
+    encode_delivery_into(d, d.logged, &mut out);
+    out
+}
+
+fn encode_delivery_into(d: &Delivery, logged: bool, out: &mut Vec<u8>) {
+    out.push(if logged { DELIVERY_LOGGED } else { DELIVERY_V1 });
+    put_varint(out, u64::from(d.attempts));
     out.extend_from_slice(&d.next_attempt_at.to_be_bytes());
     out.extend_from_slice(&d.enqueued_at.to_be_bytes());
     out.extend_from_slice(&d.last_status.unwrap_or(0).to_be_bytes());
-    put_bytes(&mut out, d.last_error.as_deref().unwrap_or("").as_bytes());
+    put_bytes(out, d.last_error.as_deref().unwrap_or("").as_bytes());
     match &d.body {
         Some(b) => {
             out.push(1);
-            put_bytes(&mut out, b.content_type.as_bytes());
-            put_bytes(&mut out, &b.bytes);
+            put_bytes(out, b.content_type.as_bytes());
+            put_bytes(out, &b.bytes);
         }
         None => out.push(0),
     }
-    if !d.logged {
-        codec::encode_event(&d.event, d.enqueued_at, &mut out);
+    if !logged {
+        codec::encode_event(&d.event, d.enqueued_at, out);
     }
-    out
 }
 
 /// Decodes a delivery; `logged` reads the event of one that refers to the

@@ -460,7 +460,11 @@ impl Writer {
             entry.id_prefix.extend_from_slice(&seq.to_be_bytes());
             batch.put_cf(ids_cf, &entry.id_prefix, []);
         }
-        Ok(crate::store::Appended { first, duplicates })
+        Ok(crate::store::Appended {
+            first,
+            duplicates,
+            exact: None,
+        })
     }
 
     fn apply(&mut self, cmd: Command) {
