@@ -40,7 +40,7 @@ done
 "$SB" rule list --bus hr
 
 log "sending $(wc -l <"$HERE/events.jsonl") events from the HR system"
-"$SB" put --bus hr --file "$HERE/events.jsonl"
+SIGNALBOX_SERVER="$PUBLISH_SERVER" "$SB" put --bus hr --file "$HERE/events.jsonl"
 wait_for_deliveries "$HERE/expected.json" 120
 
 log "where each event went (signalbox trace)"

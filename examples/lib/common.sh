@@ -80,15 +80,77 @@ wait_listening() {
   return 1
 }
 
+# free_port: a free loopback TCP port.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_server: one `signalbox serve` on a temporary data folder; sets
+# SIGNALBOX_SERVER (where the example creates things) and PUBLISH_SERVER
+# (where it sends events).
+#
+# With SIGNALBOX_EXAMPLE_CLUSTER=1, a cluster instead: three `nats-server`
+# nodes with JetStream (the one scripts/ensure-deps installs) and two
+# `signalbox serve --cluster` nodes; the example creates its plugins and
+# rules through the first node and publishes through the second.
 start_server() {
   WORK="$(mktemp -d "${TMPDIR:-/tmp}/signalbox-example-XXXXXX")"
+  if [ "${SIGNALBOX_EXAMPLE_CLUSTER:-0}" = 1 ]; then
+    start_cluster
+    return
+  fi
   log "starting signalbox serve (data in $WORK/data)"
   RUST_LOG="${RUST_LOG:-info}" "$SB" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
     >"$WORK/server.out" 2>"$WORK/server.log" &
   PIDS+=($!)
   SERVER="$(wait_listening "$WORK/server.log" "signalbox serve")"
   export SIGNALBOX_SERVER="$SERVER"
+  PUBLISH_SERVER="$SERVER"
   echo "server at $SERVER" >&2
+}
+
+start_cluster() {
+  local nats="${SIGNALBOX_NATS_SERVER:-$ROOT/tests/.venv/bin/nats-server}" i
+  local ports=() routes=() urls=()
+  for i in 0 1 2; do
+    ports+=("$(free_port)")
+    routes+=("nats://127.0.0.1:$(free_port)")
+  done
+  for i in 0 1 2; do urls+=("nats://127.0.0.1:${ports[$i]}"); done
+  log "starting a 3-node NATS JetStream cluster"
+  for i in 0 1 2; do
+    "$nats" -a 127.0.0.1 -p "${ports[$i]}" -n "n$i" -js -sd "$WORK/nats$i" \
+      --cluster_name signalbox-example --cluster "${routes[$i]}" \
+      --routes "$(IFS=,; echo "${routes[*]}")" >"$WORK/nats$i.log" 2>&1 &
+    PIDS+=($!)
+  done
+  local servers
+  servers="$(IFS=,; echo "${urls[*]}")"
+  printf '[cluster]\nreplicas = 3\n' >"$WORK/cluster.toml"
+  local nodes=()
+  for i in 1 2; do
+    log "starting signalbox serve --cluster (node $i)"
+    RUST_LOG="${RUST_LOG:-info}" "$SB" serve --listen 127.0.0.1:0 --data-dir "$WORK/node$i" \
+      --config "$WORK/cluster.toml" --cluster "$servers" --node "node$i" \
+      >"$WORK/node$i.out" 2>"$WORK/node$i.log" &
+    PIDS+=($!)
+    nodes+=("$(wait_listening "$WORK/node$i.log" "signalbox node $i")")
+    wait_ready "${nodes[$((i - 1))]}"
+  done
+  export SIGNALBOX_SERVER="${nodes[0]}"
+  PUBLISH_SERVER="${nodes[1]}"
+  echo "cluster nodes at ${nodes[*]}: rules through the first, events through the second" >&2
+}
+
+# wait_ready URL: waits until the server's /readyz says ready.
+wait_ready() {
+  local i
+  for i in $(seq 1 600); do
+    if curl -fs "$1/readyz" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "$1 did not become ready" >&2
+  return 1
 }
 
 # start_sink NAME: starts `signalbox sink --name NAME`, recording to

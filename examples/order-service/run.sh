@@ -40,7 +40,7 @@ done
 "$SB" rule list --bus orders
 
 log "sending $(wc -l <"$HERE/events.jsonl") events from the shop"
-"$SB" put --bus orders --file "$HERE/events.jsonl"
+SIGNALBOX_SERVER="$PUBLISH_SERVER" "$SB" put --bus orders --file "$HERE/events.jsonl"
 wait_for_deliveries "$HERE/expected.json" 120
 
 log "where each event went (signalbox trace)"

@@ -184,6 +184,7 @@ pub async fn run_until(
         sources,
         retention,
         registry,
+        schemas,
     } = match started {
         Ok(s) => s,
         Err(error) => {
@@ -201,6 +202,7 @@ pub async fn run_until(
                 registry: registry.clone(),
                 tokens: tokens.clone(),
                 sources: sources.clone(),
+                schemas: schemas.clone(),
             },
             changes,
             shutdown_rx.clone(),
@@ -308,6 +310,7 @@ async fn start_services(
         async move { store.run_retention(rx).await }
     });
     let registry_handle = registry.clone();
+    let schemas_handle = schemas.clone();
 
     let publisher = Publisher::new(store.clone(), schemas);
     gate.phase("starting sources");
@@ -333,6 +336,7 @@ async fn start_services(
         sources,
         retention,
         registry: registry_handle,
+        schemas: schemas_handle,
     })
 }
 
@@ -342,6 +346,7 @@ struct Services {
     sources: Arc<Sources>,
     retention: tokio::task::JoinHandle<()>,
     registry: Arc<Registry>,
+    schemas: Arc<Schemas>,
 }
 
 /// RocksDB's C++ is built for x86-64-v2 (see `.cargo/config.toml`): on a

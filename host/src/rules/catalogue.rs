@@ -210,6 +210,14 @@ impl Rules {
                 .map(|r| r.rule.targets.iter().map(|t| t.id.clone()).collect())
                 .unwrap_or_default()
         };
+        if existing.is_none() && self.store.cursor(bus.id, name).await?.is_none() {
+            // A new rule sees what is published from now on. Its position
+            // is stored before the rule, so in a cluster the node that runs
+            // it starts here, however late it learns of the rule.
+            let mut b = self.store.batch();
+            b.set_cursor(bus.id, name, bus.last_seq());
+            self.store.commit(b).await?;
+        }
         self.store.put(Scope::Bus(bus.id), name, &record).await?;
         let new_targets: Vec<String> = compiled.targets.iter().map(|t| t.id.clone()).collect();
         self.install(&bus, compiled, created_at, now).await?;

@@ -71,6 +71,22 @@ impl Schemas {
         Ok(s)
     }
 
+    /// Re-reads a bus's schemas from the store (in a cluster, after
+    /// another node changed one).
+    pub async fn reload_bus(&self, bus: &crate::store::Bus) -> Result<(), StoreError> {
+        let registry = SchemaRegistry::new();
+        for (_, v) in self.store.list::<SchemaVersion>(Scope::Bus(bus.id)).await? {
+            if let Err(error) = registry.insert(v) {
+                tracing::error!(bus = %bus.name, %error, "Skipping a stored schema that no longer compiles.");
+            }
+        }
+        self.registries
+            .write()
+            .expect("schemas lock")
+            .insert(bus.id, Arc::new(registry));
+        Ok(())
+    }
+
     /// The registry of a bus (created empty on first use).
     pub fn registry(&self, bus: BusId) -> Arc<SchemaRegistry> {
         if let Some(r) = self.registries.read().expect("schemas lock").get(&bus) {

@@ -26,6 +26,7 @@ pub struct Followers {
     pub registry: Arc<Registry>,
     pub tokens: Arc<TokenStore>,
     pub sources: Arc<Sources>,
+    pub schemas: Arc<crate::schema::Schemas>,
 }
 
 /// Runs until `stop`.
@@ -107,9 +108,16 @@ async fn record(f: &Followers, collection: Collection, scope: Scope, key: &str) 
                 tracing::warn!(bus = %bus.name, source = %key, %error, "Cannot apply a source changed on another node.");
             }
         }
-        // Schemas, replays and sources' own state are read from the store
-        // where they are used.
-        Collection::Schemas | Collection::Replays | Collection::SourceState => {}
+        Collection::Schemas => {
+            if let Some(bus) = bus
+                && let Err(error) = f.schemas.reload_bus(&bus).await
+            {
+                tracing::warn!(bus = %bus.name, %error, "Cannot apply schemas changed on another node.");
+            }
+        }
+        // A replay runs on the node that started it, and sources' own
+        // state is read from the store where it is used.
+        Collection::Replays | Collection::SourceState => {}
     }
 }
 
@@ -161,4 +169,7 @@ async fn resync(f: &Followers) {
         tracing::warn!(%error, "Cannot reload rules.");
     }
     f.sources.rebalance(true).await;
+    for bus in f.store.buses() {
+        let _ = f.schemas.reload_bus(&bus).await;
+    }
 }
