@@ -426,3 +426,88 @@ async fn a_rolling_restart_under_load_loses_no_acknowledged_event() {
         acked.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_import_moves_an_embedded_deployment_into_a_cluster() {
+    // An embedded deployment: a plugin, a bus, a rule using both, a token.
+    let mut embedded = Server::start();
+    let r = Receiver::start().await;
+    let (st, v) = upload_plugin(&embedded, "high-value", "1", artifacts::FILTER_HIGH_VALUE).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(
+        put_json(&embedded, "/v1/buses/orders", &json!({})).await.0,
+        201
+    );
+    let (st, v) = put_json(
+        &embedded,
+        "/v1/buses/orders/rules/big",
+        &json!({"pattern": {"source": ["/shop"]}, "filters": [{"plugin": "high-value@1"}],
+                "targets": [{"id": "r", "type": "http", "url": r.url}]}),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = status_json(
+        client()
+            .post(embedded.url("/v1/tokens"))
+            .json(&json!({"name": "ops", "scopes": ["admin"]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let secret = v["secret"].as_str().unwrap().to_owned();
+    assert!(embedded.terminate().success());
+
+    let nats = NatsCluster::start(3);
+    let out = std::process::Command::new(&*BIN)
+        .args(["--output", "json", "cluster", "import", "--replicas", "3"])
+        .arg("--data-dir")
+        .arg(embedded.data_dir())
+        .args(["--cluster", &nats.urls()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["buses"], 2, "{report}");
+    assert_eq!(report["rules"], 1, "{report}");
+    assert_eq!(report["plugins"], 1, "{report}");
+    assert_eq!(report["tokens"], 1, "{report}");
+
+    let c = Cluster {
+        nodes: vec![Server::start_with_config(&node_config(&nats, "sb0"))],
+        nats,
+    };
+    let node = &c.nodes[0];
+    // The token came along, and with it authentication.
+    assert_eq!(get(node, "/v1/buses").await.0, 401);
+    let authed = |path: &str| client().get(node.url(path)).bearer_auth(&secret);
+    let rule: Value = authed("/v1/buses/orders/rules/big")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rule["filters"][0]["plugin"], "high-value@1", "{rule}");
+    for (id, total) in [("big-one", 5000.0), ("small-one", 3.0)] {
+        let st = client()
+            .post(node.url("/v1/buses/orders/events"))
+            .bearer_auth(&secret)
+            .header("content-type", "application/cloudevents+json")
+            .body(order(id, total).to_string())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(st, 200);
+    }
+    let got = r.wait_for(1, 30).await;
+    assert_eq!(got[0].header("ce-id").as_deref(), Some("big-one"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(r.received().len(), 1);
+}

@@ -167,14 +167,11 @@ async fn import(args: ImportArgs) -> anyhow::Result<Value> {
         Collection::SourceState,
         Collection::Aws,
     ];
-    for c in copy_all {
+    for c in copy_all.into_iter().filter(|c| !c.per_bus()) {
         for (key, value) in src.list_raw(c, Scope::Server).await? {
             if c == Collection::Plugins {
                 let record: Value = serde_json::from_slice(&value)?;
-                let sha = record["info"]["sha256"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+                let sha = record["sha256"].as_str().unwrap_or_default().to_owned();
                 let bytes = src
                     .get_blob(&sha)
                     .await?
@@ -192,7 +189,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<Value> {
     for bus in src.buses() {
         let (new, _) = dst.put_bus(bus.name.clone(), bus.config.clone()).await?;
         buses += 1;
-        for c in copy_all {
+        for c in copy_all.into_iter().filter(|c| c.per_bus()) {
             for (key, value) in src.list_raw(c, Scope::Bus(bus.id)).await? {
                 if c == Collection::Rules {
                     rules += 1;

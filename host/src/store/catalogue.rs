@@ -43,6 +43,19 @@ pub enum Collection {
 }
 
 impl Collection {
+    /// Whether its records belong to a bus ([`Scope::Bus`]) rather than to
+    /// the server.
+    pub fn per_bus(self) -> bool {
+        matches!(
+            self,
+            Collection::Rules
+                | Collection::Schemas
+                | Collection::Replays
+                | Collection::Sources
+                | Collection::SourceState
+        )
+    }
+
     /// The collection's name, for messages.
     pub fn name(self) -> &'static str {
         match self {
