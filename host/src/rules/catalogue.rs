@@ -86,8 +86,10 @@ impl Rules {
                 .list::<replay::ReplayStatus>(Scope::Bus(bus.id))
                 .await?
             {
-                let resume = status.state == replay::ReplayState::Running
-                    || status.state == replay::ReplayState::Paused;
+                // In a cluster every node loads every replay; one resumes it.
+                let resume = (status.state == replay::ReplayState::Running
+                    || status.state == replay::ReplayState::Paused)
+                    && store.owns(&format!("replay/{}", status.id));
                 let state = status.state;
                 let id = status.id.clone();
                 {
