@@ -810,6 +810,18 @@ format = "json"
                 "[aws]\nmax_put_events_bytes = 1048577",
                 "aws.max_put_events_bytes",
             ),
+            (
+                "[cluster]\nservers = [\"http://127.0.0.1:4222\"]",
+                "cluster.servers",
+            ),
+            (
+                "[cluster]\nservers = [\"nats://127.0.0.1:4222\"]\nreplicas = 7",
+                "cluster.replicas",
+            ),
+            (
+                "[cluster]\nservers = [\"nats://a:1\"]\nuser = \"u\"",
+                "cluster.user",
+            ),
         ] {
             let path = dir.path().join("c.toml");
             std::fs::write(&path, text).unwrap();
@@ -821,5 +833,30 @@ format = "json"
             .to_string();
             assert!(e.contains(needle), "{e} should mention {needle}");
         }
+    }
+
+    #[test]
+    fn cluster_mode_from_the_flag_keeps_a_node_name_in_the_data_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolve = || {
+            ServerConfig::resolve(Overrides {
+                data_dir: Some(dir.path().join("data")),
+                cluster: Some("nats://127.0.0.1:4222, nats://127.0.0.1:4223".into()),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        let c = resolve().cluster.expect("cluster mode");
+        assert_eq!(c.servers.len(), 2);
+        assert_eq!(c.replicas, 1);
+        assert!(c.node.starts_with("node-"), "{}", c.node);
+        // The same data folder is the same node after a restart.
+        assert_eq!(resolve().cluster.unwrap().node, c.node);
+        assert!(
+            ServerConfig::resolve(Overrides::default())
+                .unwrap()
+                .cluster
+                .is_none()
+        );
     }
 }

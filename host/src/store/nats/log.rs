@@ -50,6 +50,9 @@ pub(super) struct BusRecord {
 pub(super) struct BusEntry {
     pub bus: Arc<Bus>,
     head: watch::Sender<Seq>,
+    /// The newest seq in the tail (the head may run ahead of it: a local
+    /// append moves the head at once, the tail when JetStream delivers).
+    tailed: watch::Sender<Seq>,
     tail: Arc<Mutex<Tail>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -101,6 +104,7 @@ fn stream_config(store: &NatsStore, id: BusId, config: &BusConfig) -> stream::Co
         max_age: retention,
         duplicate_window: dedup,
         allow_direct: true,
+        max_consumers: -1,
         ..Default::default()
     }
 }
@@ -173,12 +177,21 @@ impl NatsStore {
             rx,
         ));
         let tail = Arc::new(Mutex::new(Tail::default()));
-        let task = tokio::spawn(follow(s, last, head.clone(), tail.clone(), self.stopped()));
+        let (tailed, _) = watch::channel(last);
+        let task = tokio::spawn(follow(
+            s,
+            last,
+            head.clone(),
+            tailed.clone(),
+            tail.clone(),
+            self.stopped(),
+        ));
         let old = self.inner.buses.write().expect("buses lock").insert(
             record.name.clone(),
             BusEntry {
                 bus: bus.clone(),
                 head,
+                tailed,
                 tail,
                 task,
             },
@@ -263,6 +276,7 @@ async fn follow(
     s: stream::Stream,
     mut last: Seq,
     head: watch::Sender<Seq>,
+    tailed: watch::Sender<Seq>,
     tail: Arc<Mutex<Tail>>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -311,6 +325,7 @@ async fn follow(
                     }
                 }
                 last = seq;
+                tailed.send_replace(seq);
                 head.send_if_modified(|h| {
                     let moved = seq > *h;
                     *h = (*h).max(seq);
@@ -350,6 +365,7 @@ pub(super) async fn read_range(
         })
         .await
         .map_err(|e| err("cannot read a stream", e))?;
+    let name = consumer.cached_info().name.clone();
     let mut messages = consumer
         .messages()
         .await
@@ -369,6 +385,10 @@ pub(super) async fn read_range(
             break;
         }
     }
+    drop(messages);
+    // Ephemeral consumers would otherwise linger until JetStream's
+    // inactivity timeout; many reads would pile them up.
+    let _ = s.delete_consumer(&name).await;
     Ok(out)
 }
 
@@ -572,6 +592,27 @@ impl BusLog for NatsStore {
             }
             if let Some(v) = self.tail_read(bus, after, limit) {
                 return Ok(v);
+            }
+            // Newer than the tail: a local append moved the head first and
+            // JetStream is delivering it to the tail now. Waiting a moment
+            // for it is far cheaper than reading the stream.
+            let tailed = self
+                .inner
+                .buses
+                .read()
+                .expect("buses lock")
+                .get(&bus.name)
+                .filter(|e| e.bus.id == bus.id)
+                .map(|e| e.tailed.subscribe());
+            if let Some(mut t) = tailed
+                && *t.borrow() <= after
+            {
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(250), t.wait_for(|t| *t > after))
+                        .await;
+                if let Some(v) = self.tail_read(bus, after, limit) {
+                    return Ok(v);
+                }
             }
             let s = self.stream_of(bus).await?;
             let msgs = read_range(

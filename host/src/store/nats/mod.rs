@@ -216,6 +216,7 @@ impl NatsStore {
             allow_direct: true,
             allow_message_ttl: true,
             max_age,
+            max_consumers: -1,
             ..Default::default()
         };
         let mut streams = Vec::new();
