@@ -80,9 +80,14 @@ wait_listening() {
   return 1
 }
 
-# free_port: a free loopback TCP port.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# free_ports N: N distinct free loopback TCP ports, on one line.
+free_ports() {
+  python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
 }
 
 # start_server: one `signalbox serve` on a temporary data folder; sets
@@ -111,10 +116,13 @@ start_server() {
 
 start_cluster() {
   local nats="${SIGNALBOX_NATS_SERVER:-$ROOT/tests/.venv/bin/nats-server}" i
-  local ports=() routes=() urls=()
+  local ports=() routes=() urls=() all
+  # Six distinct ports, chosen together (one at a time, a port just
+  # released could be handed out twice).
+  read -r -a all < <(free_ports 6)
   for i in 0 1 2; do
-    ports+=("$(free_port)")
-    routes+=("nats://127.0.0.1:$(free_port)")
+    ports+=("${all[$i]}")
+    routes+=("nats://127.0.0.1:${all[$((i + 3))]}")
   done
   for i in 0 1 2; do urls+=("nats://127.0.0.1:${ports[$i]}"); done
   log "starting a 3-node NATS JetStream cluster"

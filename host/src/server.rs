@@ -221,7 +221,7 @@ pub async fn run_until(
 
     let _ = shutdown_tx.send(true);
     if let Some(f) = follower {
-        let _ = f.await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), f).await;
     }
     // Sources first: they make events; then what routes them.
     let _ = tokio::time::timeout(Duration::from_secs(10), sources.shutdown()).await;

@@ -163,8 +163,17 @@ impl NatsCluster {
     /// Starts `n` nodes and waits until JetStream has a meta leader.
     pub fn start(n: usize) -> NatsCluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let routes: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        // All ports chosen while all are held, so none is handed out twice.
+        let held: Vec<TcpListener> = (0..2 * n)
+            .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind"))
+            .collect();
+        let mut all: Vec<u16> = held
+            .iter()
+            .map(|l| l.local_addr().expect("addr").port())
+            .collect();
+        drop(held);
+        let routes = all.split_off(n);
+        let ports = all;
         let mut c = NatsCluster {
             nodes: (0..n).map(|_| None).collect(),
             ports,

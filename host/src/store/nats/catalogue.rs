@@ -12,6 +12,9 @@ use super::{ClusterChange, NatsStore, err};
 use crate::store::catalogue::{Catalogue, Collection, RawRecords, Scope};
 use crate::store::{BoxFuture, BusId, StoreError};
 
+/// In `written`: a write of this key is under way.
+pub(super) const PENDING: u64 = u64::MAX;
+
 const COLLECTIONS: [Collection; 9] = [
     Collection::Rules,
     Collection::Plugins,
@@ -74,33 +77,36 @@ impl NatsStore {
         key: &str,
         value: Vec<u8>,
     ) -> Result<(), StoreError> {
-        let rev = self
-            .inner
-            .catalogue
-            .put(key, value.into())
-            .await
-            .map_err(|e| err("cannot write the catalogue", e))?;
+        // Marked before the write: the watch may bring its echo before the
+        // write's acknowledgement does.
         self.inner
             .written
             .lock()
             .expect("written lock")
-            .insert(key.to_owned(), rev);
-        Ok(())
+            .insert(key.to_owned(), PENDING);
+        let put = self.inner.catalogue.put(key, value.into()).await;
+        let mut written = self.inner.written.lock().expect("written lock");
+        match put {
+            Ok(rev) => {
+                written.insert(key.to_owned(), rev);
+                Ok(())
+            }
+            Err(e) => {
+                written.remove(key);
+                Err(err("cannot write the catalogue", e))
+            }
+        }
     }
 
     pub(super) async fn delete_catalogue_key(&self, key: &str) -> Result<(), StoreError> {
+        // A delete's echo is not skipped: reloading a record that is gone
+        // only confirms it is gone.
+        self.inner.written.lock().expect("written lock").remove(key);
         self.inner
             .catalogue
             .delete(key)
             .await
             .map_err(|e| err("cannot write the catalogue", e))?;
-        // The delete's revision is not returned: skip the next echo of this
-        // key instead.
-        self.inner
-            .written
-            .lock()
-            .expect("written lock")
-            .insert(key.to_owned(), u64::MAX);
         Ok(())
     }
 
@@ -150,11 +156,12 @@ pub(super) async fn follow(store: NatsStore, mut watch: async_nats::jetstream::k
             }
         };
         {
+            // This node's own writes need no reloading.
             let mut written = store.inner.written.lock().expect("written lock");
             if let Some(rev) = written.get(&entry.key).copied()
-                && (entry.revision <= rev || rev == u64::MAX)
+                && (rev == PENDING || entry.revision <= rev)
             {
-                if rev == u64::MAX || entry.revision == rev {
+                if entry.revision == rev {
                     written.remove(&entry.key);
                 }
                 continue;
@@ -197,11 +204,8 @@ impl Catalogue for NatsStore {
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
         Box::pin(async move {
             Ok(self
-                .inner
-                .catalogue
-                .get(key_of(collection, scope, key))
-                .await
-                .map_err(|e| err("cannot read the catalogue", e))?
+                .kv_get(super::CATALOGUE, &key_of(collection, scope, key))
+                .await?
                 .map(|b| b.to_vec()))
         })
     }
@@ -227,13 +231,7 @@ impl Catalogue for NatsStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let k = key_of(collection, scope, key);
-            let existed = self
-                .inner
-                .catalogue
-                .get(&k)
-                .await
-                .map_err(|e| err("cannot read the catalogue", e))?
-                .is_some();
+            let existed = self.kv_get(super::CATALOGUE, &k).await?.is_some();
             if existed {
                 self.delete_catalogue_key(&k).await?;
             }
@@ -250,13 +248,7 @@ impl Catalogue for NatsStore {
             let p = prefix(collection, scope);
             let mut out = Vec::new();
             for k in self.catalogue_keys(&p).await? {
-                let Some(v) = self
-                    .inner
-                    .catalogue
-                    .get(&k)
-                    .await
-                    .map_err(|e| err("cannot read the catalogue", e))?
-                else {
+                let Some(v) = self.kv_get(super::CATALOGUE, &k).await? else {
                     continue;
                 };
                 if let Some((_, _, key)) = parse(&k) {

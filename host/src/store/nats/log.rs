@@ -114,13 +114,7 @@ impl NatsStore {
     pub(super) async fn load_buses(&self) -> Result<(), StoreError> {
         let keys = self.catalogue_keys("bus.").await?;
         for key in keys {
-            if let Some(bytes) = self
-                .inner
-                .catalogue
-                .get(&key)
-                .await
-                .map_err(|e| err("cannot read a bus", e))?
-            {
+            if let Some(bytes) = self.kv_get(super::CATALOGUE, &key).await? {
                 let record: BusRecord = serde_json::from_slice(&bytes)
                     .map_err(|e| err("cannot decode a bus record", e))?;
                 self.open_bus(record).await?;
@@ -441,11 +435,8 @@ impl BusLog for NatsStore {
             let now = crate::event::time::now_micros();
             let key = bus_key(&name);
             let existing = self
-                .inner
-                .catalogue
-                .get(&key)
-                .await
-                .map_err(|e| err("cannot read a bus", e))?
+                .kv_get(super::CATALOGUE, &key)
+                .await?
                 .and_then(|b| serde_json::from_slice::<BusRecord>(&b).ok());
             let created = existing.is_none();
             let record = match existing {
@@ -471,22 +462,32 @@ impl BusLog for NatsStore {
             if created {
                 // Two nodes may create the same bus at once (the default bus
                 // when a cluster first starts): only one record wins.
-                match self.inner.catalogue.create(&key, bytes.into()).await {
-                    Ok(rev) => {
-                        self.inner
-                            .written
-                            .lock()
-                            .expect("written lock")
-                            .insert(key.clone(), rev);
+                self.inner
+                    .written
+                    .lock()
+                    .expect("written lock")
+                    .insert(key.clone(), super::catalogue::PENDING);
+                let made = self.inner.catalogue.create(&key, bytes.into()).await;
+                let won = {
+                    let mut written = self.inner.written.lock().expect("written lock");
+                    match made {
+                        Ok(rev) => {
+                            written.insert(key.clone(), rev);
+                            true
+                        }
+                        Err(_) => {
+                            written.remove(&key);
+                            false
+                        }
                     }
-                    Err(_) => {
+                };
+                match won {
+                    true => {}
+                    false => {
                         let _ = self.inner.js.delete_stream(stream_name(record.id)).await;
                         let winner = self
-                            .inner
-                            .catalogue
-                            .get(&key)
-                            .await
-                            .map_err(|e| err("cannot read a bus", e))?
+                            .kv_get(super::CATALOGUE, &key)
+                            .await?
                             .and_then(|b| serde_json::from_slice::<BusRecord>(&b).ok())
                             .ok_or_else(|| err("cannot create a bus", "its record is gone"))?;
                         let bus = self.open_bus(winner).await?;

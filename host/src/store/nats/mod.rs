@@ -118,7 +118,9 @@ struct Inner {
     js: jetstream::Context,
     opts: ClusterOptions,
     catalogue: kv::Store,
+    catalogue_stream: stream::Stream,
     state: kv::Store,
+    state_stream: stream::Stream,
     nodes: kv::Store,
     blobs: object_store::ObjectStore,
     queue: stream::Stream,
@@ -195,6 +197,14 @@ impl NatsStore {
         let nodes = buckets.pop().expect("three buckets");
         let state = buckets.pop().expect("three buckets");
         let catalogue = buckets.pop().expect("three buckets");
+        let catalogue_stream = js
+            .get_stream(format!("KV_{CATALOGUE}"))
+            .await
+            .map_err(|e| err("cannot open the catalogue bucket", e))?;
+        let state_stream = js
+            .get_stream(format!("KV_{STATE}"))
+            .await
+            .map_err(|e| err("cannot open the state bucket", e))?;
         let blobs = match js.get_object_store(BLOBS).await {
             Ok(s) => s,
             Err(_) => js
@@ -251,7 +261,9 @@ impl NatsStore {
                 js,
                 opts,
                 catalogue,
+                catalogue_stream,
                 state,
+                state_stream,
                 nodes,
                 blobs,
                 queue,
@@ -288,6 +300,37 @@ impl NatsStore {
             store.spawn(members::run(store.clone()));
         }
         Ok(store)
+    }
+
+    /// A key's current value, read from the bucket stream's leader. KV gets
+    /// may be answered by any replica (direct gets), which can be a moment
+    /// behind: a node reloading what the watch just announced, or taking
+    /// over a rule's position, must see the latest write.
+    async fn kv_get(&self, bucket: &str, key: &str) -> Result<Option<bytes::Bytes>, StoreError> {
+        let stream = if bucket == CATALOGUE {
+            &self.inner.catalogue_stream
+        } else {
+            &self.inner.state_stream
+        };
+        match stream
+            .get_last_raw_message_by_subject(&format!("$KV.{bucket}.{key}"))
+            .await
+        {
+            Ok(m) => {
+                let deleted = m
+                    .headers
+                    .get("KV-Operation")
+                    .is_some_and(|op| op.as_str() == "DEL" || op.as_str() == "PURGE");
+                Ok((!deleted).then_some(m.payload))
+            }
+            Err(e)
+                if e.kind()
+                    == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(err(&format!("cannot read {bucket}"), e)),
+        }
     }
 
     fn spawn(&self, f: impl std::future::Future<Output = ()> + Send + 'static) {
@@ -467,8 +510,11 @@ impl Backend for NatsStore {
                 return Ok(());
             }
             let _ = self.inner.stop.send(true);
+            // NATS may be gone already (a whole deployment stopping): none
+            // of this may hold the shutdown up.
+            let quick = Duration::from_secs(2);
             if self.inner.opts.member {
-                members::leave(self).await;
+                let _ = tokio::time::timeout(quick, members::leave(self)).await;
             }
             let tasks: Vec<_> = self
                 .inner
@@ -484,7 +530,7 @@ impl Backend for NatsStore {
             for (_, b) in self.inner.buses.write().expect("buses lock").drain() {
                 b.stop();
             }
-            let _ = self.inner.client.flush().await;
+            let _ = tokio::time::timeout(quick, self.inner.client.flush()).await;
             Ok(())
         })
     }

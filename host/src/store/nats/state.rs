@@ -229,12 +229,7 @@ impl RuleProgress for NatsStore {
         rule: &'a str,
     ) -> BoxFuture<'a, Result<Option<Seq>, StoreError>> {
         Box::pin(async move {
-            let v = self
-                .inner
-                .state
-                .get(cursor_key(bus, rule))
-                .await
-                .map_err(|e| err("cannot read a rule's position", e))?;
+            let v = self.kv_get(super::STATE, &cursor_key(bus, rule)).await?;
             Ok(v.and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok()))
         })
     }
@@ -245,12 +240,7 @@ impl RuleProgress for NatsStore {
         rule: &'a str,
     ) -> BoxFuture<'a, Result<RuleGaps, StoreError>> {
         Box::pin(async move {
-            let v = self
-                .inner
-                .state
-                .get(gaps_key(bus, rule))
-                .await
-                .map_err(|e| err("cannot read a rule's gaps", e))?;
+            let v = self.kv_get(super::STATE, &gaps_key(bus, rule)).await?;
             Ok(v.and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or_default())
         })
