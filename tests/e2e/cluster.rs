@@ -232,6 +232,19 @@ async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (st, v) = get(b, "/v1/buses/default/rules/big-orders").await;
     assert_eq!(st, 200, "{v}");
+    // Both nodes name the same node as the one running it; only that node
+    // reports a position.
+    let (_, va) = get(a, "/v1/buses/default/rules/big-orders").await;
+    let runner = v["status"]["node"].as_str().unwrap().to_owned();
+    assert_eq!(va["status"]["node"], runner.as_str(), "{va}");
+    assert!(runner == "sb0" || runner == "sb1", "{runner}");
+    let (here, there) = if runner == "sb0" {
+        (&va, &v)
+    } else {
+        (&v, &va)
+    };
+    assert!(here["status"]["cursor"].is_u64(), "{here}");
+    assert!(there["status"]["cursor"].is_null(), "{there}");
     assert_eq!(
         post_structured(b, "default", &order("on-b", 5000.0))
             .await

@@ -261,7 +261,7 @@ impl Rules {
 }
 
 /// The ownership key of a rule.
-fn owner_key(bus: &str, rule: &str) -> String {
+pub(super) fn owner_key(bus: &str, rule: &str) -> String {
     format!("rule/{bus}/{rule}")
 }
 

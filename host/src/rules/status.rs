@@ -68,13 +68,24 @@ impl Rules {
                 "updated_at".into(),
                 json!(format_rfc3339_micros(r.updated_at)),
             );
+            // In a cluster, another node may run it: its position and
+            // counters live there (this node's would be stale).
+            let node = self
+                .store
+                .owner(&super::runtime::owner_key(&bus.name, name));
+            let (cursor, lag) = if r.owned {
+                (json!(cursor), json!(bus.last_seq().saturating_sub(cursor)))
+            } else {
+                (Value::Null, Value::Null)
+            };
             o.insert(
                 "status".into(),
                 json!({
                     "state": if !r.rule.spec.enabled { "disabled" } else if degraded { "degraded" } else { "running" },
+                    "node": node,
                     "degraded": degraded,
                     "cursor": cursor,
-                    "lag": bus.last_seq().saturating_sub(cursor),
+                    "lag": lag,
                     "expired_events": gaps.expired_events,
                     "last_gap": gaps.last,
                     "plugins": plugins,
@@ -179,6 +190,10 @@ impl Rules {
                     value: f64::from(u8::from(is_degraded)),
                 });
                 let cursor = r.position.cursor();
+                if !r.owned {
+                    // Reported by the node that runs it.
+                    continue;
+                }
                 lag.push(Sample {
                     labels: rl.clone(),
                     value: bus.last_seq().saturating_sub(cursor) as f64,

@@ -384,6 +384,11 @@ pub trait Backend: BusLog + RuleProgress + DeliveryQueue + Traces + Catalogue {
         let _ = key;
         true
     }
+    /// In a cluster, the node that runs the work named `key`.
+    fn owner(&self, key: &str) -> Option<String> {
+        let _ = key;
+        None
+    }
     /// The cluster engine, when this is one.
     fn cluster(&self) -> Option<&nats::NatsStore> {
         None

@@ -75,6 +75,15 @@ impl Members {
             .is_none_or(|owner| *owner == self.me)
     }
 
+    /// The live node that owns `key`.
+    pub fn owner(&self, key: &str) -> Option<String> {
+        let view = self.inner.lock().expect("members lock");
+        view.live
+            .iter()
+            .max_by_key(|n| (weight(n, key), n.as_str()))
+            .cloned()
+    }
+
     /// How many nodes are alive.
     pub fn live_count(&self) -> usize {
         self.inner.lock().expect("members lock").live.len()

@@ -504,6 +504,10 @@ impl Backend for NatsStore {
         Some(self)
     }
 
+    fn owner(&self, key: &str) -> Option<String> {
+        self.inner.members.owner(key)
+    }
+
     fn close(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
             if self.inner.closed.swap(true, Ordering::AcqRel) {
