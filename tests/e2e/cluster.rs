@@ -177,9 +177,10 @@ async fn all_delivered(r: &Receiver, acked: &HashSet<String>, secs: u64) -> usiz
         }
         assert!(
             Instant::now() < deadline,
-            "{} of {} acknowledged events never arrived, e.g. {:?}",
+            "{} of {} acknowledged events never arrived ({} deliveries in all), e.g. {:?}",
             missing.len(),
             acked.len(),
+            got.len(),
             &missing[..missing.len().min(5)]
         );
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -69,40 +69,21 @@ impl Rules {
         // In a cluster only one node runs a rule; the others know it (for
         // the API and plugin-use checks) but start nothing for it.
         let owned = self.store.owns(&owner_key(&bus.name, &rule.name));
-        let mut targets = Vec::new();
-        for t in rule.targets.iter().filter(|_| owned) {
-            let queued = self
-                .store
-                .count_deliveries(bus.id, &rule.name, &t.id)
-                .await?;
-            let dead = self
-                .store
-                .count_dead_letters(bus.id, &rule.name, &t.id)
-                .await?;
-            targets.push(TargetHandle::start(
-                self.store.clone(),
-                (bus.id, &bus.name),
-                rule.name.clone(),
-                t.clone(),
-                queued,
-                dead,
-            ));
-        }
-        let targets = Arc::new(targets);
-        let cursor = match self.store.cursor(bus.id, &rule.name).await? {
-            Some(c) => c,
-            None if !owned => bus.last_seq(),
-            None => {
-                // A new rule starts at the head of the bus.
-                let head = bus.last_seq();
-                let mut b = self.store.batch();
-                b.set_cursor(bus.id, &rule.name, head);
-                self.store.commit(b).await?;
-                head
+        let (targets, position, owned) = match self.prepare(bus, &rule, owned).await {
+            Ok((targets, position)) => (targets, position, owned),
+            // In a cluster, JetStream may be briefly unavailable (a server
+            // restarting): keep the rule known but not running, marked as
+            // not owned, so the next rebalance starts it again.
+            Err(error) if self.store.cluster().is_some() => {
+                tracing::warn!(bus = %bus.name, rule = %rule.name, %error, "Cannot start the rule here yet; retrying.");
+                (
+                    Arc::new(Vec::new()),
+                    Arc::new(worker::Position::default()),
+                    false,
+                )
             }
+            Err(error) => return Err(error),
         };
-        let gaps = self.store.gaps(bus.id, &rule.name).await?;
-        let position = Arc::new(worker::Position::new(cursor, gaps));
         let worker = if rule.spec.enabled && owned {
             let _ = p
                 .dispatcher
@@ -140,6 +121,59 @@ impl Rules {
             },
         );
         Ok(())
+    }
+
+    /// What a rule needs from the store before it runs: its target workers
+    /// (when this node owns it) and its position.
+    async fn prepare(
+        &self,
+        bus: &Arc<Bus>,
+        rule: &Arc<CompiledRule>,
+        owned: bool,
+    ) -> Result<(Arc<Vec<TargetHandle>>, Arc<worker::Position>), RulesError> {
+        // Everything that can fail first, so a failure leaves no worker
+        // running.
+        let mut counts = Vec::new();
+        for t in rule.targets.iter().filter(|_| owned) {
+            let queued = self
+                .store
+                .count_deliveries(bus.id, &rule.name, &t.id)
+                .await?;
+            let dead = self
+                .store
+                .count_dead_letters(bus.id, &rule.name, &t.id)
+                .await?;
+            counts.push((t.clone(), queued, dead));
+        }
+        let cursor = match self.store.cursor(bus.id, &rule.name).await? {
+            Some(c) => c,
+            None if !owned => bus.last_seq(),
+            None => {
+                // A new rule starts at the head of the bus.
+                let head = bus.last_seq();
+                let mut b = self.store.batch();
+                b.set_cursor(bus.id, &rule.name, head);
+                self.store.commit(b).await?;
+                head
+            }
+        };
+        let gaps = self.store.gaps(bus.id, &rule.name).await?;
+        let position = Arc::new(worker::Position::new(cursor, gaps));
+        let targets = counts
+            .into_iter()
+            .map(|(t, queued, dead)| {
+                TargetHandle::start(
+                    self.store.clone(),
+                    (bus.id, &bus.name),
+                    rule.name.clone(),
+                    t,
+                    queued,
+                    dead,
+                )
+            })
+            .collect();
+        let targets = Arc::new(targets);
+        Ok((targets, position))
     }
 
     /// Re-reads a rule from the catalogue and runs (or stops) it as the

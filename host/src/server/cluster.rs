@@ -37,9 +37,14 @@ pub async fn follow(
 ) {
     // `changes` was subscribed before start-up loaded anything, so
     // nothing falls between the two.
+    // Rules that could not start (JetStream briefly unavailable) are tried
+    // again by a rebalance every few seconds.
+    let mut retry = tokio::time::interval(std::time::Duration::from_secs(3));
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let change = tokio::select! {
             c = changes.recv() => c,
+            _ = retry.tick() => Ok(ClusterChange::Members),
             _ = stop.changed() => return,
         };
         match change {

@@ -340,7 +340,7 @@ async fn follow(
 
 /// Reads up to `limit` messages of `s` from `start`, in order, stopping at
 /// `max_bytes` or the stream's end (the ordered consumer says how many are
-/// pending). A read that finds nothing for `idle` gives back what it has.
+/// pending). A read that waits `idle` for the next message fails.
 pub(super) async fn read_range(
     s: &stream::Stream,
     filter: Option<String>,
@@ -367,10 +367,16 @@ pub(super) async fn read_range(
     let mut out = Vec::new();
     let mut bytes = 0;
     while out.len() < limit && bytes < max_bytes {
+        // Every caller asked for messages that exist: one that does not
+        // come is a failure, not the end (an empty range never gets here).
         let next = match tokio::time::timeout(idle, messages.next()).await {
             Ok(Some(Ok(m))) => m,
             Ok(Some(Err(e))) => return Err(err("cannot read a stream", e)),
-            Ok(None) | Err(_) => break,
+            Ok(None) | Err(_) => {
+                drop(messages);
+                let _ = s.delete_consumer(&name).await;
+                return Err(err("cannot read a stream", "it stopped answering"));
+            }
         };
         let pending = next.info().map(|i| i.pending).unwrap_or(0);
         bytes += next.payload.len();
@@ -615,20 +621,39 @@ impl BusLog for NatsStore {
                     return Ok(v);
                 }
             }
-            let s = self.stream_of(bus).await?;
+            // Callers take a short answer for events that retention deleted
+            // (a gap they record and skip), so a slow or interrupted read
+            // must be an error, never a short answer.
+            let mut s = self.stream_of(bus).await?;
+            let state = s
+                .info()
+                .await
+                .map_err(|e| err("cannot read a bus's log", e))?
+                .state
+                .clone();
+            let start = (after + 1).max(state.first_sequence);
+            if state.messages == 0 || start > state.last_sequence {
+                return Ok(Vec::new());
+            }
             let msgs = read_range(
                 &s,
                 None,
                 DeliverPolicy::ByStartSequence {
-                    start_sequence: after + 1,
+                    start_sequence: start,
                 },
                 false,
                 limit,
                 READ_BYTES,
-                Duration::from_millis(500),
+                Duration::from_secs(5),
             )
             .await?;
-            msgs.iter().map(decode).collect()
+            match msgs.first().map(|m| m.info().map(|i| i.stream_sequence)) {
+                Some(Ok(first)) if first == start => msgs.iter().map(decode).collect(),
+                _ => Err(err(
+                    "cannot read a bus's log",
+                    format!("the read from seq {start} came back incomplete; retrying"),
+                )),
+            }
         })
     }
 
@@ -667,7 +692,9 @@ impl BusLog for NatsStore {
                             hi = mid;
                         }
                     }
-                    _ => hi = mid,
+                    Ok(_) => hi = mid,
+                    Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => hi = mid,
+                    Err(e) => return Err(err("cannot search a bus's log", e)),
                 }
             }
             Ok(lo)
@@ -700,7 +727,12 @@ impl BusLog for NatsStore {
             let mut found: Vec<StoredEvent> = Vec::new();
             // Each event id has its own subject, so this walks only the
             // events that share the id (and the rare hash collision).
-            while let Ok(m) = s.direct_get_next_for_subject(&subject, from).await {
+            loop {
+                let m = match s.direct_get_next_for_subject(&subject, from).await {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => break,
+                    Err(e) => return Err(err("cannot look an event up", e)),
+                };
                 let (event, received_at) = codec::decode_event(&m.payload)?;
                 if event.id == id && source.is_none_or(|src| event.source == src) {
                     found.retain(|e| e.event.source != event.source);

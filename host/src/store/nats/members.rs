@@ -12,10 +12,10 @@
 //! and when a node comes or goes only the keys it owned (or now owns) move.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::{ClusterChange, NatsStore, err};
 use crate::store::StoreError;
@@ -202,27 +202,62 @@ pub(super) async fn leave(store: &NatsStore) {
     let _ = store.inner.nodes.purge(beat_key(store.node())).await;
 }
 
-/// Heart-beats and watches the others until the store closes.
+/// Heart-beats and watches the others until the store closes. The others'
+/// heartbeats arrive through one long-lived watch of the bucket (polling
+/// its keys would make a consumer per poll).
 pub(super) async fn run(store: NatsStore) {
     let mut stop = store.stopped();
+    let beats: Arc<Mutex<BTreeMap<String, u64>>> = Default::default();
+    let watcher = tokio::spawn(watch_beats(store.clone(), beats.clone()));
     let mut tick = tokio::time::interval(BEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
         }
         if let Err(error) = beat(&store).await {
             tracing::warn!(%error, "Cannot write this node's heartbeat.");
         }
-        match read_beats(&store).await {
-            Ok(beats) => {
-                if store.inner.members.observe(beats) {
-                    let _ = store.inner.changes.send(ClusterChange::Members);
+        let snapshot: Vec<(String, u64)> = beats
+            .lock()
+            .expect("beats lock")
+            .iter()
+            .map(|(n, r)| (n.clone(), *r))
+            .collect();
+        if store.inner.members.observe(snapshot) {
+            let _ = store.inner.changes.send(ClusterChange::Members);
+        }
+    }
+    watcher.abort();
+}
+
+/// Keeps `beats` (node → heartbeat revision) up to date from a watch of
+/// the bucket, starting again when the watch ends.
+async fn watch_beats(store: NatsStore, beats: Arc<Mutex<BTreeMap<String, u64>>>) {
+    loop {
+        match store.inner.nodes.watch_with_history(">").await {
+            Ok(mut w) => {
+                while let Some(Ok(e)) = w.next().await {
+                    let Some(name) = e
+                        .key
+                        .strip_prefix("n.")
+                        .and_then(|h| hex::decode(h).ok())
+                        .and_then(|b| String::from_utf8(b).ok())
+                    else {
+                        continue;
+                    };
+                    let mut b = beats.lock().expect("beats lock");
+                    if e.operation == async_nats::jetstream::kv::Operation::Put {
+                        b.insert(name, e.revision);
+                    } else {
+                        b.remove(&name);
+                    }
                 }
             }
-            Err(error) => tracing::warn!(%error, "Cannot read the cluster's heartbeats."),
+            Err(error) => tracing::warn!(%error, "Cannot watch the cluster's heartbeats."),
         }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

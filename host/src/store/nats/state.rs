@@ -142,10 +142,7 @@ impl NatsStore {
     ) -> Result<Vec<async_nats::jetstream::Message>, StoreError> {
         // An ordered consumer with nothing to deliver would wait: check
         // first that something matches.
-        if s.direct_get_next_for_subject(filter.clone(), None)
-            .await
-            .is_err()
-        {
+        if !any_under(s, &filter).await? {
             return Ok(Vec::new());
         }
         read_range(
@@ -209,6 +206,21 @@ impl NatsStore {
             None => js.publish(subject, payload).await,
         };
         r.map_err(|e| err("cannot publish to JetStream", e))
+    }
+}
+
+/// Whether any message is stored under `filter`. Only "not found" means
+/// no: an unreachable server is an error, never an empty answer.
+async fn any_under(
+    s: &async_nats::jetstream::stream::Stream,
+    filter: &str,
+) -> Result<bool, StoreError> {
+    match s.direct_get_next_for_subject(filter, None).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => {
+            Ok(false)
+        }
+        Err(e) => Err(err("cannot read a stream", e)),
     }
 }
 
@@ -388,10 +400,19 @@ impl DeliveryQueue for NatsStore {
             let mut bytes = 0;
             let mut by_bytes = false;
             while let Some((seq, sub, m)) = fetched.next().await {
-                let Ok(m) = m else {
-                    // Removed meanwhile (another node, or a stale index).
-                    idx.lock().await.keys.remove(&(seq, sub));
-                    continue;
+                let m = match m {
+                    Ok(m) => m,
+                    Err(e)
+                        if e.kind()
+                            == async_nats::jetstream::stream::DirectGetErrorKind::NotFound =>
+                    {
+                        // Removed meanwhile (another node, or a stale index).
+                        idx.lock().await.keys.remove(&(seq, sub));
+                        continue;
+                    }
+                    // Anything else (a NATS server down, a timeout) says
+                    // nothing about the delivery: the worker reads again.
+                    Err(e) => return Err(err("cannot read a queued delivery", e)),
                 };
                 if m.payload.is_empty() {
                     idx.lock().await.keys.remove(&(seq, sub));
@@ -550,13 +571,7 @@ impl Traces for NatsStore {
     fn trace(&self, bus: BusId, seq: Seq) -> BoxFuture<'_, Result<Vec<TraceStep>, StoreError>> {
         Box::pin(async move {
             let filter = format!("t.{bus}.{seq}");
-            if self
-                .inner
-                .traces
-                .direct_get_next_for_subject(filter.clone(), None)
-                .await
-                .is_err()
-            {
+            if !any_under(&self.inner.traces, &filter).await? {
                 return Ok(Vec::new());
             }
             let msgs = read_range(
