@@ -160,9 +160,12 @@ impl Load {
 }
 
 /// Waits until the receiver has every acknowledged id; returns how many
-/// deliveries were duplicates.
-async fn all_delivered(r: &Receiver, acked: &HashSet<String>, secs: u64) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(secs);
+/// deliveries were duplicates. A backlog may take its time on a busy
+/// machine: this fails when deliveries stop arriving for `stall_secs`
+/// while some are missing (lost), not because draining is slow.
+async fn all_delivered(r: &Receiver, acked: &HashSet<String>, stall_secs: u64) -> usize {
+    let mut last_count = 0;
+    let mut last_progress = Instant::now();
     loop {
         let got = r.received();
         let mut count: HashMap<String, usize> = HashMap::new();
@@ -175,9 +178,13 @@ async fn all_delivered(r: &Receiver, acked: &HashSet<String>, secs: u64) -> usiz
         if missing.is_empty() {
             return count.values().map(|n| n - 1).sum();
         }
+        if got.len() != last_count {
+            last_count = got.len();
+            last_progress = Instant::now();
+        }
         assert!(
-            Instant::now() < deadline,
-            "{} of {} acknowledged events never arrived ({} deliveries in all), e.g. {:?}",
+            last_progress.elapsed() < Duration::from_secs(stall_secs),
+            "{} of {} acknowledged events never arrived ({} deliveries in all, none for {stall_secs}s), e.g. {:?}",
             missing.len(),
             acked.len(),
             got.len(),
@@ -375,7 +382,7 @@ async fn kill9_of_a_signalbox_node_under_load_loses_no_acknowledged_event() {
     let before = load.acked();
     wait_until(60, async || load.acked() > before + 500).await;
     let (acked, retries) = load.finish().await;
-    let dups = all_delivered(&r, &acked, 90).await;
+    let dups = all_delivered(&r, &acked, 60).await;
     eprintln!(
         "kill -9 of node {victim}: {} events acknowledged, all delivered; {dups} duplicate deliveries; {retries} retried requests",
         acked.len()
@@ -396,10 +403,8 @@ async fn kill9_of_a_nats_node_under_load_loses_no_acknowledged_event() {
     // goes on.
     let before = load.acked();
     wait_until(90, async || load.acked() > before + 1000).await;
-    let delivered = r.received().len();
-    wait_until(60, async || r.received().len() > delivered + 500).await;
     let (acked, retries) = load.finish().await;
-    let dups = all_delivered(&r, &acked, 120).await;
+    let dups = all_delivered(&r, &acked, 60).await;
     eprintln!(
         "kill -9 of a NATS node: {} events acknowledged, all delivered; {dups} duplicate deliveries; {retries} retried requests",
         acked.len()
@@ -434,7 +439,7 @@ async fn a_rolling_restart_under_load_loses_no_acknowledged_event() {
         wait_until(60, async || load.acked() > before + 200).await;
     }
     let (acked, retries) = load.finish().await;
-    let dups = all_delivered(&r, &acked, 90).await;
+    let dups = all_delivered(&r, &acked, 60).await;
     eprintln!(
         "rolling restart: {} events acknowledged, all delivered; {dups} duplicate deliveries; {retries} retried requests",
         acked.len()
