@@ -241,7 +241,10 @@ async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
     let (st, v) = get(b, "/v1/buses/default/rules/big-orders").await;
     assert_eq!(st, 200, "{v}");
     // Both nodes name the same node as the one running it; only that node
-    // reports a position.
+    // reports a position (once it has started it: a node that learns it
+    // owns a rule waits a moment for any previous owner to stop).
+    c.owner("default", "big-orders").await;
+    let (_, v) = get(b, "/v1/buses/default/rules/big-orders").await;
     let (_, va) = get(a, "/v1/buses/default/rules/big-orders").await;
     let runner = v["status"]["node"].as_str().unwrap().to_owned();
     assert_eq!(va["status"]["node"], runner.as_str(), "{va}");

@@ -192,6 +192,11 @@ async fn import(args: ImportArgs) -> anyhow::Result<Value> {
         for c in copy_all.into_iter().filter(|c| c.per_bus()) {
             for (key, value) in src.list_raw(c, Scope::Bus(bus.id)).await? {
                 if c == Collection::Rules {
+                    // The rule sees what the cluster's bus receives from now
+                    // on, whenever a node starts running it.
+                    let mut b = dst.batch();
+                    b.set_cursor(new.id, &key, new.last_seq());
+                    dst.commit(b).await?;
                     rules += 1;
                 } else {
                     other += 1;

@@ -50,6 +50,8 @@ impl Rules {
             next_replay: Mutex::new(0),
             max_rules_per_bus,
             log_dir,
+            acquired: Mutex::new(HashMap::new()),
+            fresh: Mutex::new(std::collections::HashSet::new()),
         });
         let uses = rules.uses.clone();
         registry.set_in_use_check(move |reference| {
@@ -219,6 +221,12 @@ impl Rules {
             let mut b = self.store.batch();
             b.set_cursor(bus.id, name, bus.last_seq());
             self.store.commit(b).await?;
+        }
+        if existing.is_none() {
+            self.fresh
+                .lock()
+                .expect("fresh lock")
+                .insert(super::runtime::owner_key(bus_name, name));
         }
         self.store.put(Scope::Bus(bus.id), name, &record).await?;
         let new_targets: Vec<String> = compiled.targets.iter().map(|t| t.id.clone()).collect();

@@ -120,4 +120,10 @@ pub struct Rules {
     max_rules_per_bus: usize,
     /// The only folder `log` targets write to.
     log_dir: std::path::PathBuf,
+    /// In a cluster: when this node first found itself the owner of a rule
+    /// (see `runtime::HANDOVER`).
+    acquired: Mutex<HashMap<String, std::time::Instant>>,
+    /// Rules just created through this node, which no other node can be
+    /// running yet.
+    fresh: Mutex<std::collections::HashSet<String>>,
 }

@@ -68,7 +68,8 @@ impl Rules {
         );
         // In a cluster only one node runs a rule; the others know it (for
         // the API and plugin-use checks) but start nothing for it.
-        let owned = self.store.owns(&owner_key(&bus.name, &rule.name));
+        let key = owner_key(&bus.name, &rule.name);
+        let owned = self.store.owns(&key) && self.handed_over(&key);
         let (targets, position, owned) = match self.prepare(bus, &rule, owned).await {
             Ok((targets, position)) => (targets, position, owned),
             // In a cluster, JetStream may be briefly unavailable (a server
@@ -121,6 +122,24 @@ impl Rules {
             },
         );
         Ok(())
+    }
+
+    /// In a cluster, whether a rule this node owns may start now. A node
+    /// that has just become the owner waits [`HANDOVER`] first, so that the
+    /// previous owner has seen the change and stopped: its last queued
+    /// deliveries are then in the queue this node reads when it starts.
+    /// (Until then the rule stays known but not running; the periodic
+    /// rebalance starts it.) A rule just created through this node starts
+    /// at once.
+    fn handed_over(&self, key: &str) -> bool {
+        if self.store.cluster().is_none() || self.fresh.lock().expect("fresh lock").remove(key) {
+            return true;
+        }
+        let mut acquired = self.acquired.lock().expect("acquired lock");
+        let since = *acquired
+            .entry(key.to_owned())
+            .or_insert_with(std::time::Instant::now);
+        since.elapsed() >= HANDOVER
     }
 
     /// What a rule needs from the store before it runs: its target workers
@@ -258,6 +277,12 @@ impl Rules {
                 .collect()
         };
         for (bus, name) in moved {
+            if !self.store.owns(&owner_key(&bus.name, &name)) {
+                self.acquired
+                    .lock()
+                    .expect("acquired lock")
+                    .remove(&owner_key(&bus.name, &name));
+            }
             tracing::info!(bus = %bus.name, rule = %name, owned = self.store.owns(&owner_key(&bus.name, &name)), "Rule ownership moved.");
             self.reload_rule(&bus, &name).await?;
         }
@@ -293,6 +318,11 @@ impl Rules {
         }
     }
 }
+
+/// How long a node that has just become a rule's owner waits before it
+/// runs the rule: more than the time the previous owner takes to see the
+/// change (a heartbeat period) and stop.
+const HANDOVER: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The ownership key of a rule.
 pub(super) fn owner_key(bus: &str, rule: &str) -> String {
