@@ -318,13 +318,10 @@ async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
 
     // A token created through a is required by b at once: authentication
     // switched on cluster-wide.
-    let (st, v) = status_json(
-        client()
-            .post(a.url("/v1/tokens"))
-            .json(&json!({"name": "ops", "scopes": ["admin"]}))
-            .send()
-            .await
-            .unwrap(),
+    let (st, v) = post_json(
+        a,
+        "/v1/tokens",
+        &json!({"name": "ops", "scopes": ["admin"]}),
     )
     .await;
     assert_eq!(st, 201, "{v}");
@@ -468,13 +465,10 @@ async fn cluster_import_moves_an_embedded_deployment_into_a_cluster() {
     )
     .await;
     assert_eq!(st, 201, "{v}");
-    let (st, v) = status_json(
-        client()
-            .post(embedded.url("/v1/tokens"))
-            .json(&json!({"name": "ops", "scopes": ["admin"]}))
-            .send()
-            .await
-            .unwrap(),
+    let (st, v) = post_json(
+        &embedded,
+        "/v1/tokens",
+        &json!({"name": "ops", "scopes": ["admin"]}),
     )
     .await;
     assert_eq!(st, 201, "{v}");

@@ -403,6 +403,11 @@ pub async fn put_json(s: &Server, path: &str, body: &Value) -> (u16, Value) {
     status_json(client().put(s.url(path)).json(body).send().await.unwrap()).await
 }
 
+/// POSTs JSON to a path; returns status and JSON body.
+pub async fn post_json(s: &Server, path: &str, body: &Value) -> (u16, Value) {
+    status_json(client().post(s.url(path)).json(body).send().await.unwrap()).await
+}
+
 /// Polls `f` every 50 ms until it returns true; panics after `secs`.
 pub async fn wait_until(secs: u64, mut f: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
