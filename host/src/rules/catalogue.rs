@@ -10,8 +10,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::rule::{self, RuleError, RuleSpec};
-use super::runtime::stop_rule;
-use super::{Rules, RulesError, dispatch, replay};
+use super::{Rules, RulesError, replay};
 use crate::event::time::now_micros;
 use crate::plugin::Registry;
 use crate::store::catalogue::{Collection, Record, Scope};
@@ -245,29 +244,9 @@ impl Rules {
             .store
             .bus(bus_name)
             .ok_or_else(|| RulesError::NoBus(bus_name.to_owned()))?;
-        let state = {
-            let mut buses = self.buses.lock().await;
-            let p = buses
-                .get_mut(bus_name)
-                .ok_or_else(|| RulesError::NoRule(name.to_owned()))?;
-            p.rules
-                .remove(name)
-                .ok_or_else(|| RulesError::NoRule(name.to_owned()))?
-        };
-        let dispatcher = self
-            .buses
-            .lock()
-            .await
-            .get(bus_name)
-            .map(|p| p.dispatcher.clone());
-        if let Some(d) = dispatcher {
-            let _ = d.send(dispatch::Command::Remove { id: state.id }).await;
+        if !self.unload(bus_name, name).await {
+            return Err(RulesError::NoRule(name.to_owned()));
         }
-        stop_rule(state).await;
-        self.uses
-            .lock()
-            .expect("uses lock")
-            .remove(&format!("{bus_name}/{name}"));
         self.store
             .delete::<RuleRecord>(Scope::Bus(bus.id), name)
             .await?;

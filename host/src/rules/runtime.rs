@@ -204,29 +204,34 @@ impl Rules {
                 self.install(bus, compiled, created_at, updated_at).await
             }
             None => {
-                let state = {
-                    let mut buses = self.buses.lock().await;
-                    buses.get_mut(&bus.name).and_then(|p| p.rules.remove(name))
-                };
-                if let Some(state) = state {
-                    let dispatcher = self
-                        .buses
-                        .lock()
-                        .await
-                        .get(&bus.name)
-                        .map(|p| p.dispatcher.clone());
-                    if let Some(d) = dispatcher {
-                        let _ = d.send(dispatch::Command::Remove { id: state.id }).await;
-                    }
-                    stop_rule(state).await;
-                    self.uses
-                        .lock()
-                        .expect("uses lock")
-                        .remove(&format!("{}/{name}", bus.name));
-                }
+                self.unload(&bus.name, name).await;
                 Ok(())
             }
         }
+    }
+
+    /// Stops what runs for a rule and forgets it here (the store keeps its
+    /// record and state); false if this node had no such rule.
+    pub(super) async fn unload(&self, bus_name: &str, name: &str) -> bool {
+        let (state, dispatcher) = {
+            let mut buses = self.buses.lock().await;
+            match buses.get_mut(bus_name) {
+                Some(p) => (p.rules.remove(name), Some(p.dispatcher.clone())),
+                None => (None, None),
+            }
+        };
+        let Some(state) = state else {
+            return false;
+        };
+        if let Some(d) = dispatcher {
+            let _ = d.send(dispatch::Command::Remove { id: state.id }).await;
+        }
+        stop_rule(state).await;
+        self.uses
+            .lock()
+            .expect("uses lock")
+            .remove(&format!("{bus_name}/{name}"));
+        true
     }
 
     /// Reloads every rule of every bus (after the cluster's change feed was
