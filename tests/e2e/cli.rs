@@ -233,3 +233,39 @@ async fn bench_deliver_counts_every_delivery_and_cleans_up() {
     assert_eq!(v["deliveries"], 200, "{v}");
     assert_eq!(v["ingest"]["rate"], 2000.0);
 }
+
+#[tokio::test]
+async fn bench_jetstream_stores_what_it_counts() {
+    let nats = crate::brokers::Nats::start();
+    let run = |n: &str| {
+        let out = Command::new(&*BIN)
+            .args(["--output", "json", "bench", "jetstream", "--nats"])
+            .arg(nats.url())
+            .args(["-c", "2", "-b", "50", "-s", "256", "-n", n])
+            .output()
+            .expect("run signalbox");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON report")
+    };
+    let v = run("1000");
+    assert_eq!(v["mode"], "jetstream");
+    assert_eq!(v["events"], 1000);
+    assert_eq!(v["event_bytes"], 256);
+    // Every counted message is in the stream, at its size; a second run
+    // starts from an empty stream.
+    let v = run("120");
+    assert_eq!(v["events"], 120);
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let mut stream = js.get_stream("SIGNALBOX_BENCH").await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.state.messages, 120);
+    let last = stream
+        .get_last_raw_message_by_subject("signalbox.bench.signalbox_bench")
+        .await
+        .unwrap();
+    assert_eq!(last.payload.len(), 256);
+}

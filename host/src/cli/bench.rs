@@ -28,6 +28,7 @@ use serde_json::json;
 use super::Output;
 
 mod deliver;
+mod jetstream;
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum BenchCmd {
@@ -37,6 +38,9 @@ pub(crate) enum BenchCmd {
     /// served by this command, and report delivery throughput and
     /// end-to-end latency (accepted by the server → received by the target).
     Deliver(deliver::DeliverArgs),
+    /// Measure NATS JetStream's durable publish the same way, for
+    /// comparison (needs a NATS server with JetStream; no Signalbox).
+    Jetstream(jetstream::JetStreamArgs),
 }
 
 /// How single events are encoded.
@@ -86,6 +90,7 @@ pub(crate) async fn run(
     match cmd {
         BenchCmd::Ingest(args) => ingest(server, token, out, args).await,
         BenchCmd::Deliver(args) => deliver::run(server, token, out, args).await,
+        BenchCmd::Jetstream(args) => jetstream::run(out, args).await,
     }
 }
 
