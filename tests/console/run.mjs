@@ -58,7 +58,7 @@ async function startServer(dataDir) {
   child.stdout.on('data', keep);
   const addr = await new Promise((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`signalbox did not say where it listens within 60 s:\n${log.join('')}`)), 60_000);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`signalbox did not say where it listens within 60 s:\n${log.join('')}`)); }, 60_000);
     child.stderr.on('data', (chunk) => {
       keep(chunk);
       buf += chunk.toString();
@@ -85,6 +85,8 @@ async function startServer(dataDir) {
       last = String(e.cause || e);
     }
     if (Date.now() > deadline) {
+      // The caller has no handle to stop it yet: do not leave it running.
+      child.kill('SIGKILL');
       throw new Error(`signalbox did not become ready within 60 s; /readyz: ${last}\n${log.join('').slice(-4000)}`);
     }
     await sleep(100);

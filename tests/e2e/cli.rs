@@ -269,3 +269,30 @@ async fn bench_jetstream_stores_what_it_counts() {
         .unwrap();
     assert_eq!(last.payload.len(), 256);
 }
+
+#[tokio::test]
+async fn a_closed_stdout_pipe_ends_the_client_quietly() {
+    let s = Server::start();
+    // Enough lines that the client is still printing when the reader goes.
+    let batch: Vec<Value> = (0..1000).map(|i| event(&format!("e{i}"))).collect();
+    assert_eq!(post_batch(&s, "default", &Value::Array(batch)).await.0, 200);
+    let mut child = Command::new(&*BIN)
+        .arg("--server")
+        .arg(&s.base)
+        .args([
+            "--output", "json", "events", "list", "--bus", "default", "--limit", "1000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run signalbox");
+    // Read one byte, then close the pipe, like `| head -c1`.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut one = [0u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut one).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}

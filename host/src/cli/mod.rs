@@ -176,6 +176,26 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Client commands print with `println!`, which panics when stdout is a
+/// pipe whose reader has gone (`signalbox events tail … | head`). That is
+/// not an error of ours: exit quietly with the status a shell gives a
+/// process killed by `SIGPIPE` (128 + 13), as `cat` or `grep` would.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -196,6 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         command => {
+            quiet_on_closed_stdout();
             // Plugin output is shown even for client commands: `plugin test`
             // runs plugins locally and authors want their prints.
             init_logging("warn,signalbox::plugin::output=info", false);
