@@ -227,6 +227,24 @@ pub(super) async fn ensure_bus(client: &super::client::Client, bus: &str) -> any
     Ok(())
 }
 
+/// When a load generator stops: `--duration` parsed, and the shared count of
+/// events still to send (`--events`, unbounded with a duration, else 200,000).
+pub(super) fn stop_after(
+    events: Option<u64>,
+    duration: Option<&str>,
+) -> anyhow::Result<(Option<Duration>, Arc<AtomicI64>)> {
+    let duration = duration
+        .map(crate::duration::parse_duration)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    let budget = match (events, duration) {
+        (Some(n), _) => i64::try_from(n).unwrap_or(i64::MAX),
+        (None, Some(_)) => i64::MAX,
+        (None, None) => 200_000,
+    };
+    Ok((duration, Arc::new(AtomicI64::new(budget))))
+}
+
 /// Publishes events as `args` says, to a bus that exists.
 pub(super) async fn drive(
     server: &str,
@@ -241,17 +259,7 @@ pub(super) async fn drive(
     target.auth = token.map(|t| format!("Bearer {t}"));
     let target = Arc::new(target);
 
-    let duration = args
-        .duration
-        .as_deref()
-        .map(crate::duration::parse_duration)
-        .transpose()
-        .map_err(|e| anyhow!(e))?;
-    let budget = Arc::new(AtomicI64::new(match (args.events, duration) {
-        (Some(n), _) => n as i64,
-        (None, Some(_)) => i64::MAX,
-        (None, None) => 200_000,
-    }));
+    let (duration, budget) = stop_after(args.events, args.duration.as_deref())?;
     let ids = Arc::new(Ids(AtomicU64::new(
         (crate::event::time::now_micros() as u64 % 1_000_000_000) * 1_000_000,
     )));
@@ -567,6 +575,20 @@ mod tests {
         let s = Template::structured(&payload(200));
         let e = parse_structured(&s.fill(7)).unwrap().unwrap();
         assert_eq!(e.id, "00000000000000000007");
+    }
+
+    #[test]
+    fn stop_after_events_duration_or_the_default() {
+        let (d, b) = stop_after(Some(500), None).unwrap();
+        assert_eq!((d, b.load(Ordering::Relaxed)), (None, 500));
+        let (d, b) = stop_after(None, Some("3s")).unwrap();
+        assert_eq!(d, Some(Duration::from_secs(3)));
+        assert_eq!(b.load(Ordering::Relaxed), i64::MAX);
+        let (_, b) = stop_after(None, None).unwrap();
+        assert_eq!(b.load(Ordering::Relaxed), 200_000);
+        let (_, b) = stop_after(Some(u64::MAX), None).unwrap();
+        assert_eq!(b.load(Ordering::Relaxed), i64::MAX);
+        assert!(stop_after(None, Some("soon")).is_err());
     }
 
     #[test]

@@ -10,8 +10,7 @@
 //! stream is created if missing and purged before the run.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
@@ -74,17 +73,7 @@ pub(crate) async fn run(out: Output, args: JetStreamArgs) -> anyhow::Result<Exit
         .await
         .map_err(|e| anyhow!("cannot purge stream {}: {e}", args.stream))?;
 
-    let duration = args
-        .duration
-        .as_deref()
-        .map(crate::duration::parse_duration)
-        .transpose()
-        .map_err(|e| anyhow!(e))?;
-    let budget = Arc::new(AtomicI64::new(match (args.events, duration) {
-        (Some(n), _) => n as i64,
-        (None, Some(_)) => i64::MAX,
-        (None, None) => 200_000,
-    }));
+    let (duration, budget) = super::stop_after(args.events, args.duration.as_deref())?;
     let payload = Bytes::from(vec![b'x'; args.size]);
     let mut clients = Vec::with_capacity(args.concurrency);
     for _ in 0..args.concurrency {
