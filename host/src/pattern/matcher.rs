@@ -972,12 +972,7 @@ impl Matcher {
                     }
                     if e.whole {
                         let conds = [c, g.key, e.others[0], e.others[1], e.others[2]];
-                        let ok = if at_most_one_in_arrays(&conds, &s.run) {
-                            Some(true)
-                        } else {
-                            flat_consistent(&conds, &s.run)
-                        };
-                        match ok {
+                        match simple_consistent(&conds, &s.run) {
                             Some(true) => {
                                 s.run.rule_seen[e.rule as usize] = epoch;
                                 out.push(e.id);
@@ -1027,11 +1022,7 @@ impl Matcher {
             if sub.conds.len() == 1 {
                 return true;
             }
-            let r = &s.run;
-            if at_most_one_in_arrays(&sub.conds, r) {
-                return true;
-            }
-            if let Some(ok) = flat_consistent(&sub.conds, r) {
+            if let Some(ok) = simple_consistent(&sub.conds, &s.run) {
                 return ok;
             }
         }
@@ -1134,17 +1125,21 @@ fn flat_consistent(conds: &[CondId], r: &RunState) -> Option<bool> {
     Some(true)
 }
 
-/// Whether at most one of a simple sub-rule's fired conditions (`NONE`
-/// skipped) has hits in arrays: hits of a single condition are always
-/// consistent with hits outside arrays, so only two or more conditions with
-/// array hits need the consistency check.
+/// Array consistency of a simple sub-rule (no `exists: false`) whose
+/// conditions (`NONE` skipped) all fired, where it is cheap: hits of a single
+/// condition are always consistent with hits outside arrays, so only two or
+/// more conditions with array hits need a check, and the common one-array
+/// shape is [`flat_consistent`]. `None`: the general search must decide.
 #[inline]
-fn at_most_one_in_arrays(conds: &[CondId], r: &RunState) -> bool {
-    conds
+fn simple_consistent(conds: &[CondId], r: &RunState) -> Option<bool> {
+    let in_arrays = conds
         .iter()
         .filter(|&&c| c != NONE && r.cond_slots.get(c as usize).is_some_and(|s| s.arr))
-        .count()
-        <= 1
+        .count();
+    if in_arrays <= 1 {
+        return Some(true);
+    }
+    flat_consistent(conds, r)
 }
 
 /// Operators whose hits are proportional to matching values (no `exists`, no
