@@ -189,10 +189,25 @@ async fn bench_ingest_runs_against_the_server() {
     assert_eq!(v["events"], 2000);
     assert_eq!(v["errors"], 0);
     assert!(v["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
-    let v = ok_json(&s, &["bench", "ingest", "-c", "2", "-n", "300"]);
+    assert_eq!(v["data"], "padded");
+    let v = ok_json(
+        &s,
+        &[
+            "bench", "ingest", "-c", "2", "-n", "300", "--data", "orders",
+        ],
+    );
     assert_eq!(v["events"], 300);
     assert_eq!(v["mode"], "binary");
-    assert_eq!(all_events(&s, "bench").await.len(), 2300);
+    assert_eq!(v["data"], "orders");
+    let events = all_events(&s, "bench").await;
+    assert_eq!(events.len(), 2300);
+    // The order documents arrive as JSON data, distinct per connection.
+    let orders: std::collections::HashSet<String> = events
+        .iter()
+        .filter(|e| e["data"].get("orderId").is_some())
+        .map(|e| e["data"]["orderId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(orders.len(), 2);
 }
 
 #[tokio::test]
@@ -241,7 +256,9 @@ async fn bench_jetstream_stores_what_it_counts() {
         let out = Command::new(&*BIN)
             .args(["--output", "json", "bench", "jetstream", "--nats"])
             .arg(nats.url())
-            .args(["-c", "2", "-b", "50", "-s", "256", "-n", n])
+            .args([
+                "-c", "2", "-b", "50", "-s", "512", "--data", "orders", "-n", n,
+            ])
             .output()
             .expect("run signalbox");
         assert!(
@@ -254,11 +271,12 @@ async fn bench_jetstream_stores_what_it_counts() {
     let v = run("1000");
     assert_eq!(v["mode"], "jetstream");
     assert_eq!(v["events"], 1000);
-    assert_eq!(v["event_bytes"], 256);
+    assert_eq!(v["event_bytes"], 512);
     // Every counted message is in the stream, at its size; a second run
     // starts from an empty stream.
     let v = run("120");
     assert_eq!(v["events"], 120);
+    assert_eq!(v["data"], "orders");
     let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
     let mut stream = js.get_stream("SIGNALBOX_BENCH").await.unwrap();
     let info = stream.info().await.unwrap();
@@ -267,7 +285,9 @@ async fn bench_jetstream_stores_what_it_counts() {
         .get_last_raw_message_by_subject("signalbox.bench.signalbox_bench")
         .await
         .unwrap();
-    assert_eq!(last.payload.len(), 256);
+    assert_eq!(last.payload.len(), 512);
+    let order: Value = serde_json::from_slice(&last.payload).expect("an order document");
+    assert!(order["items"].is_array(), "{order}");
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //!
 //! Opens C keep-alive HTTP/1.1 connections and, on each, sends requests back
 //! to back: single events in binary (or structured) mode, or batches of B
-//! events in batch mode. Each event is about S bytes and has a unique id.
+//! events in batch mode. Each event is about S bytes and has a unique id;
+//! `--data` picks how compressible its data is (see [`data`]).
 //! Stops after N events or T seconds and prints throughput and request
 //! latency percentiles from an HDR histogram (so the tail is exact, not
 //! averaged away).
@@ -26,7 +27,9 @@ use hyper::Request;
 use serde_json::json;
 
 use super::Output;
+use data::DataKind;
 
+mod data;
 mod deliver;
 mod jetstream;
 
@@ -69,6 +72,10 @@ pub(crate) struct IngestArgs {
     /// Encoding of single events (batch size 1).
     #[arg(long, value_enum, default_value_t = SingleMode::Binary)]
     mode: SingleMode,
+    /// What each event's `data` holds; storage compresses, so this changes
+    /// what is measured (see docs/benchmarks.md).
+    #[arg(long, value_enum, default_value_t = DataKind::Padded)]
+    data: DataKind,
     /// Stop after this many events (default 200000 unless --duration).
     #[arg(long, short = 'n')]
     events: Option<u64>,
@@ -120,12 +127,11 @@ async fn resolve(server: &str, bus: &str) -> anyhow::Result<Target> {
     })
 }
 
-/// Builds the `data` JSON for an event of about `size` bytes in total.
-fn payload(size: usize) -> String {
-    // Attribute names and values (with a 20-digit id) take 94 bytes and
-    // `{"pad":""}` 10 more, as counted by `CloudEvent::size`.
-    let pad = size.saturating_sub(104).max(1);
-    format!(r#"{{"pad":"{}"}}"#, "x".repeat(pad))
+/// `n` distinct `data` JSON documents for events of `size` bytes in total.
+fn payloads(kind: DataKind, size: usize, n: usize) -> Vec<String> {
+    // Attribute names and values (with a 20-digit id) take 94 bytes, as
+    // counted by `CloudEvent::size`.
+    data::documents(kind, size.saturating_sub(94), n)
 }
 
 const ID_WIDTH: usize = 20;
@@ -138,7 +144,8 @@ struct Template {
 }
 
 impl Template {
-    fn batch(n: usize, data: &str) -> Template {
+    /// `n` events; the i-th carries `data[i % data.len()]`.
+    fn batch(n: usize, data: &[String]) -> Template {
         let mut body = b"[".to_vec();
         let mut id_offsets = Vec::with_capacity(n);
         for i in 0..n {
@@ -151,7 +158,7 @@ impl Template {
             body.extend_from_slice(
                 br#"","source":"/bench","type":"bench.event","datacontenttype":"application/json","data":"#,
             );
-            body.extend_from_slice(data.as_bytes());
+            body.extend_from_slice(data[i % data.len()].as_bytes());
             body.push(b'}');
         }
         body.push(b']');
@@ -159,7 +166,7 @@ impl Template {
     }
 
     fn structured(data: &str) -> Template {
-        let mut t = Template::batch(1, data);
+        let mut t = Template::batch(1, &[data.to_owned()]);
         t.body.remove(0);
         t.body.pop();
         t.id_offsets[0] -= 1;
@@ -271,22 +278,30 @@ pub(super) async fn drive(
         Some(_) => bail!("--rate must be positive"),
         None => None,
     };
-    let data = payload(args.size);
-    let template = Arc::new(if args.batch > 1 {
-        Template::batch(args.batch, &data)
-    } else {
-        Template::structured(&data)
-    });
+    // Distinct documents for the events of a batch, or for the connections
+    // sending single events.
+    let docs = Arc::new(payloads(
+        args.data,
+        args.size,
+        args.batch.max(args.concurrency),
+    ));
+    let batch_template = Arc::new(Template::batch(args.batch, &docs));
 
     let start = Instant::now();
     let deadline = duration.map(|d| start + d);
     let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
+    for w in 0..args.concurrency {
         let target = target.clone();
         let budget = budget.clone();
         let ids = ids.clone();
-        let template = template.clone();
-        let data = Bytes::from(data.clone());
+        let own = &docs[w % docs.len()];
+        let template = if args.batch > 1 {
+            batch_template.clone()
+        } else {
+            Arc::new(Template::structured(own))
+        };
+        let data = Bytes::from(own.clone());
+        let docs = docs.clone();
         let shape = Shape {
             batch: args.batch,
             mode: args.mode,
@@ -295,7 +310,7 @@ pub(super) async fn drive(
             acks: acks.clone(),
         };
         tasks.push(tokio::spawn(async move {
-            worker(&target, budget, ids, template, data, shape).await
+            worker(&target, budget, ids, template, data, &docs, shape).await
         }));
     }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
@@ -326,6 +341,7 @@ impl Load {
         let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
         json!({
             "mode": mode_name(args),
+            "data": args.data.name(),
             "concurrency": args.concurrency,
             "event_bytes": args.size,
             "batch": args.batch,
@@ -348,12 +364,13 @@ impl Load {
         let eps = total.events as f64 / secs;
         let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
         println!(
-            "{}: {} events in {} requests over {secs:.2}s with {} connections, {} B events, batch {}",
+            "{}: {} events in {} requests over {secs:.2}s with {} connections, {} B events ({} data), batch {}",
             mode_name(args),
             total.events,
             total.requests,
             args.concurrency,
             args.size,
+            args.data.name(),
             args.batch
         );
         println!(
@@ -429,6 +446,7 @@ async fn worker(
     ids: Arc<Ids>,
     template: Arc<Template>,
     data: Bytes,
+    docs: &[String],
     shape: Shape,
 ) -> anyhow::Result<(WorkerResult, Histogram<u64>)> {
     let Shape {
@@ -478,7 +496,7 @@ async fn worker(
             if n == batch {
                 template.fill(first_id)
             } else {
-                Template::batch(n, std::str::from_utf8(&data).unwrap_or("{}")).fill(first_id)
+                Template::batch(n, docs).fill(first_id)
             }
         } else if mode == SingleMode::Structured {
             builder = builder.header("content-type", "application/cloudevents+json");
@@ -561,7 +579,7 @@ mod tests {
 
     #[test]
     fn templates_produce_valid_unique_events() {
-        let t = Template::batch(3, &payload(1024));
+        let t = Template::batch(3, &payloads(DataKind::Orders, 1024, 3));
         let events: Vec<_> = parse_batch(&t.fill(41))
             .unwrap()
             .into_iter()
@@ -572,7 +590,8 @@ mod tests {
         assert_eq!(events[2].id, "00000000000000000043");
         let size = events[0].size();
         assert_eq!(size, 1024);
-        let s = Template::structured(&payload(200));
+        assert_ne!(events[0].data, events[1].data);
+        let s = Template::structured(&payloads(DataKind::Padded, 200, 1)[0]);
         let e = parse_structured(&s.fill(7)).unwrap().unwrap();
         assert_eq!(e.id, "00000000000000000007");
     }

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
+use super::data::DataKind;
 use crate::cli::Output;
 
 #[derive(Debug, clap::Args)]
@@ -38,6 +39,9 @@ pub(crate) struct JetStreamArgs {
     /// Message payload size in bytes.
     #[arg(long, short, default_value_t = 1024)]
     size: usize,
+    /// What each payload holds (the same documents as `bench ingest --data`).
+    #[arg(long, value_enum, default_value_t = DataKind::Padded)]
+    data: DataKind,
     /// Publishes in flight per connection before waiting for their acks.
     #[arg(long, short, default_value_t = 100)]
     batch: usize,
@@ -74,7 +78,13 @@ pub(crate) async fn run(out: Output, args: JetStreamArgs) -> anyhow::Result<Exit
         .map_err(|e| anyhow!("cannot purge stream {}: {e}", args.stream))?;
 
     let (duration, budget) = super::stop_after(args.events, args.duration.as_deref())?;
-    let payload = Bytes::from(vec![b'x'; args.size]);
+    // Distinct payloads for the messages in flight on a connection, as
+    // `bench ingest` has distinct events in a batch.
+    let payloads: std::sync::Arc<[Bytes]> =
+        super::data::documents(args.data, args.size, args.batch)
+            .into_iter()
+            .map(Bytes::from)
+            .collect();
     let mut clients = Vec::with_capacity(args.concurrency);
     for _ in 0..args.concurrency {
         clients.push(
@@ -88,7 +98,7 @@ pub(crate) async fn run(out: Output, args: JetStreamArgs) -> anyhow::Result<Exit
     let deadline = duration.map(|d| start + d);
     let mut tasks = Vec::new();
     for client in clients {
-        let (budget, payload, subject) = (budget.clone(), payload.clone(), subject.clone());
+        let (budget, payloads, subject) = (budget.clone(), payloads.clone(), subject.clone());
         let batch = args.batch as i64;
         tasks.push(tokio::spawn(async move {
             let js = jetstream::new(client);
@@ -105,9 +115,9 @@ pub(crate) async fn run(out: Output, args: JetStreamArgs) -> anyhow::Result<Exit
                 }
                 let n = batch.min(left);
                 let t0 = Instant::now();
-                for _ in 0..n {
+                for i in 0..n as usize {
                     acks.push(
-                        js.publish(subject.clone(), payload.clone())
+                        js.publish(subject.clone(), payloads[i % payloads.len()].clone())
                             .await
                             .map_err(|e| anyhow!("publish: {e}"))?,
                     );
@@ -138,6 +148,7 @@ pub(crate) async fn run(out: Output, args: JetStreamArgs) -> anyhow::Result<Exit
                 "mode": "jetstream",
                 "concurrency": args.concurrency,
                 "event_bytes": args.size,
+                "data": args.data.name(),
                 "batch": args.batch,
                 "events": total,
                 "seconds": secs,
@@ -148,8 +159,11 @@ pub(crate) async fn run(out: Output, args: JetStreamArgs) -> anyhow::Result<Exit
         ),
         Output::Table => {
             println!(
-                "jetstream: {total} messages over {secs:.2}s with {} connections, {} B messages, batch {}",
-                args.concurrency, args.size, args.batch
+                "jetstream: {total} messages over {secs:.2}s with {} connections, {} B messages ({} data), batch {}",
+                args.concurrency,
+                args.size,
+                args.data.name(),
+                args.batch
             );
             println!(
                 "throughput: {mps:.0} messages/s, {:.1} MB/s",
