@@ -85,6 +85,64 @@ async fn only_matching_events_arrive_in_each_mode() {
 }
 
 #[tokio::test]
+async fn a_batch_mode_target_gets_every_event_in_cloudevents_batches() {
+    let s = Server::start();
+    let r = Receiver::start().await;
+    let (st, v) = put_rule(
+        &s,
+        "default",
+        "batched",
+        json!({
+            "pattern": {"type": ["order.created"]},
+            "targets": [{"id": "warehouse", "type": "http", "url": r.url, "mode": "batch", "batch_size": 40}]
+        }),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["targets"][0]["batch_size"], 40, "{v}");
+    // 250 events in one publish reach the target's queue together, so the
+    // worker finds a backlog and fills batches.
+    let events: Vec<Value> = (0..250).map(|i| order(&format!("o{i}"), 10.0)).collect();
+    assert_eq!(
+        post_batch(&s, "default", &Value::Array(events)).await.0,
+        200
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut ids = std::collections::BTreeSet::new();
+    let mut largest = 0;
+    while ids.len() < 250 {
+        assert!(Instant::now() < deadline, "got {} of 250 events", ids.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ids.clear();
+        for got in r.received() {
+            assert_eq!(
+                got.header("content-type").as_deref(),
+                Some("application/cloudevents-batch+json")
+            );
+            let batch = got.json();
+            let batch = batch.as_array().expect("a JSON array of events");
+            assert!(
+                (1..=40).contains(&batch.len()),
+                "{} events in one request",
+                batch.len()
+            );
+            largest = largest.max(batch.len());
+            for e in batch {
+                assert_eq!(e["specversion"], "1.0");
+                assert_eq!(e["type"], "order.created");
+                ids.insert(e["id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert!(largest > 1, "no request carried more than one event");
+    let (_, status) = get(&s, "/v1/buses/default/rules/batched").await;
+    assert_eq!(
+        status["status"]["targets"][0]["dead_letters"], 0,
+        "{status}"
+    );
+}
+
+#[tokio::test]
 async fn failing_target_retries_then_dead_letters_while_healthy_target_is_on_time() {
     let s = Server::start();
     let good = Receiver::start().await;
@@ -476,6 +534,14 @@ async fn invalid_rules_name_the_field() {
         (
             json!({"pattern": {"a": ["b"]}, "targets": [{"id": "t", "type": "smtp"}]}),
             "targets[0]",
+        ),
+        (
+            json!({"pattern": {"a": ["b"]}, "targets": [{"id": "t", "type": "http", "url": "http://x", "batch_size": 5}]}),
+            "targets[0].batch_size",
+        ),
+        (
+            json!({"pattern": {"a": ["b"]}, "targets": [{"id": "t", "type": "http", "url": "http://x", "mode": "batch", "batch_size": 0}]}),
+            "targets[0].batch_size",
         ),
         (
             json!({"pattern": {"a": ["b"]}, "targets": [{"id": "t", "type": "log"}, {"id": "t", "type": "log"}]}),

@@ -43,6 +43,14 @@
 //! * **body** — just a body: the transformed [`Body`] passed to `send`
 //!   (an `"output": "body"` transform), or else the event's data with its
 //!   `datacontenttype`. No `ce-*` headers.
+//! * **batch** — the CloudEvents HTTP binding's batch mode: `Content-Type:
+//!   application/cloudevents-batch+json` and a JSON array of events in the
+//!   JSON format. A request carries up to `batch_size` events (default
+//!   100, at most 1000) and about 1 MiB ([`MAX_BATCH_BYTES`]; a larger
+//!   event goes alone): whatever is due in the target's queue when a
+//!   request starts, so a quiet target still sends each event at once and
+//!   only a backlog fills batches. The response decides for every event in
+//!   the request.
 //! * **aws** — like `body`, but without a transformed body the event goes
 //!   as the AWS EventBridge envelope (`application/json`, see
 //!   [`crate::pattern::envelope::aws_envelope_text`]): what EventBridge's
@@ -97,6 +105,15 @@ use crate::store::queue::PreparedBody as Body;
 pub const USER_AGENT: &str = concat!("signalbox/", env!("CARGO_PKG_VERSION"));
 /// Content type of structured-mode requests.
 pub const STRUCTURED_CONTENT_TYPE: &str = "application/cloudevents+json";
+/// Content type of batch-mode requests.
+pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
+/// Events per batch-mode request when `batch_size` is not given.
+pub const DEFAULT_BATCH_SIZE: usize = 100;
+/// The most `batch_size` may be.
+pub const MAX_BATCH_SIZE: usize = 1000;
+/// A batch stops growing once its events take about this many bytes (it
+/// always holds at least one event).
+pub const MAX_BATCH_BYTES: usize = 1 << 20;
 /// How much of a response body is read (the rest is discarded).
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// How much of a failed response's body is kept for the error text.
@@ -191,6 +208,8 @@ pub enum Mode {
     Body,
     /// A plain body (transformed, or the AWS EventBridge envelope).
     Aws,
+    /// CloudEvents batch mode: a JSON array of events per request.
+    Batch,
 }
 
 impl Mode {
@@ -200,6 +219,7 @@ impl Mode {
             Mode::Structured => "structured",
             Mode::Body => "body",
             Mode::Aws => "aws",
+            Mode::Batch => "batch",
         }
     }
 
@@ -296,6 +316,10 @@ pub struct HttpTarget {
     /// default 1 (evenly spaced). Needs `rate_limit_per_s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_burst: Option<u32>,
+    /// Events per request in `batch` mode, 1..=1000; default 100. Only
+    /// with `"mode": "batch"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
 }
 
 impl fmt::Debug for HttpTarget {
@@ -310,6 +334,7 @@ impl fmt::Debug for HttpTarget {
             .field("concurrency", &self.concurrency)
             .field("rate_limit_per_s", &self.rate_limit_per_s)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("batch_size", &self.batch_size)
             .finish()
     }
 }
@@ -468,6 +493,7 @@ impl HttpTarget {
             concurrency: None,
             rate_limit_per_s: None,
             rate_limit_burst: None,
+            batch_size: None,
         }
     }
 
@@ -506,6 +532,7 @@ impl HttpTarget {
             permits: Semaphore::new(c.concurrency.max() as usize),
             limiter: c.limiter,
             retry_max,
+            batch_size: c.batch_size,
         })
     }
 
@@ -646,6 +673,31 @@ impl HttpTarget {
                 })?)
             }
         };
+        let batch_size = match (self.mode, self.batch_size) {
+            (Mode::Batch, n) => {
+                let n = n.unwrap_or(DEFAULT_BATCH_SIZE);
+                if !(1..=MAX_BATCH_SIZE).contains(&n) {
+                    return Err(HttpConfigError::new(
+                        "batch_size",
+                        format!("must be between 1 and {MAX_BATCH_SIZE}, got {n}"),
+                    ));
+                }
+                if !self.method.has_body() {
+                    return Err(HttpConfigError::new(
+                        "method",
+                        "batch mode sends the events as the body; GET and HEAD have none",
+                    ));
+                }
+                n
+            }
+            (_, None) => 1,
+            (_, Some(_)) => {
+                return Err(HttpConfigError::new(
+                    "batch_size",
+                    "needs \"mode\": \"batch\" (other modes send one event per request)",
+                ));
+            }
+        };
         Ok(Checked {
             url,
             headers,
@@ -653,6 +705,7 @@ impl HttpTarget {
             concurrency,
             limiter,
             oauth,
+            batch_size,
         })
     }
 
@@ -793,6 +846,7 @@ struct Checked {
     concurrency: Concurrency,
     limiter: Option<TokenBucket>,
     oauth: Option<OAuth>,
+    batch_size: usize,
 }
 
 /// OAuth client credentials, checked, with the current access token.
@@ -914,6 +968,8 @@ pub struct HttpSender {
     limiter: Option<TokenBucket>,
     /// The longest `Retry-After` honoured.
     retry_max: Duration,
+    /// Events per request (1 except in batch mode).
+    batch_size: usize,
 }
 
 /// The result of one attempt.
@@ -971,6 +1027,38 @@ impl HttpSender {
     /// event itself, so it is ignored there). Never panics; every failure is
     /// in the outcome.
     pub async fn send(&self, event: &CloudEvent, body_override: Option<&Body>) -> SendOutcome {
+        self.attempt(|| self.request_parts(event, body_override))
+            .await
+    }
+
+    /// Makes one delivery attempt with `events` as one request. In batch
+    /// mode they go as one CloudEvents JSON batch; the other modes send one
+    /// event per request, so there `events` must hold exactly one (anything
+    /// else is refused without a request).
+    pub async fn send_batch(&self, events: &[&CloudEvent]) -> SendOutcome {
+        self.attempt(|| match (self.mode, events) {
+            (Mode::Batch, _) => Ok(self.batch_parts(events)),
+            (_, [event]) => self.request_parts(event, None),
+            _ => Err(format!(
+                "{} mode sends one event per request, got {}",
+                self.mode.name(),
+                events.len()
+            )),
+        })
+        .await
+    }
+
+    /// Events per request: `batch_size` in batch mode, else 1.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// One attempt with the request `parts` builds once a concurrency slot
+    /// and the rate limit allow it.
+    async fn attempt(
+        &self,
+        parts: impl FnOnce() -> Result<(HeaderMap, Bytes), String>,
+    ) -> SendOutcome {
         let Ok(_permit) = self.permits.acquire().await else {
             return SendOutcome {
                 action: RetryAction::Retry { after: None },
@@ -984,7 +1072,7 @@ impl HttpSender {
             limiter.acquire().await;
         }
         let start = Instant::now();
-        let (mut headers, body) = match self.request_parts(event, body_override) {
+        let (mut headers, body) = match parts() {
             Ok(parts) => parts,
             Err(e) => {
                 return SendOutcome {
@@ -1133,6 +1221,7 @@ impl HttpSender {
                 );
                 Bytes::from(crate::event::json::to_json_string(event))
             }
+            Mode::Batch => return Ok(self.batch_parts(&[event])),
             Mode::Body | Mode::Aws => {
                 let (bytes, ct) = match body_override {
                     Some(b) => (b.bytes.clone(), Some(b.content_type.as_str())),
@@ -1160,6 +1249,30 @@ impl HttpSender {
             h.insert(name.clone(), value.clone());
         }
         Ok((h, body))
+    }
+}
+
+impl HttpSender {
+    /// Batch mode's headers and body: the events as a JSON array.
+    fn batch_parts(&self, events: &[&CloudEvent]) -> (HeaderMap, Bytes) {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(BATCH_CONTENT_TYPE),
+        );
+        let mut body = String::with_capacity(events.iter().map(|e| e.size() + 130).sum());
+        body.push('[');
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            crate::event::json::write_json(e, &[], &mut body);
+        }
+        body.push(']');
+        for (name, value) in &self.headers {
+            h.insert(name.clone(), value.clone());
+        }
+        (h, Bytes::from(body))
     }
 }
 

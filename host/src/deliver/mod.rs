@@ -261,7 +261,8 @@ pub struct PluginTargetSpec {
     /// Hosts the connector may reach (default: none).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
-    /// Events per `deliver` call (default 1, at most 1000).
+    /// Events per `deliver` call (default 1, at most 1000); a call also
+    /// stops at about 1 MiB of events ([`http::MAX_BATCH_BYTES`]).
     #[serde(default = "one")]
     pub batch_size: usize,
     /// Concurrent `deliver` calls (default 1).
@@ -383,7 +384,8 @@ pub struct CompiledTarget {
     /// Whether the worker adapts its concurrency to the receiver, up to
     /// `concurrency` (see [`adaptive`]).
     pub adaptive_concurrency: bool,
-    /// Deliveries per send (connectors).
+    /// Deliveries per send (connectors and batch-mode HTTP targets; 1 for
+    /// the rest). A batch also stops at about [`http::MAX_BATCH_BYTES`].
     pub batch_size: usize,
     /// The sender.
     pub sender: Sender,
@@ -476,7 +478,7 @@ pub fn compile_target(
             (
                 "http",
                 concurrency.max() as usize,
-                1,
+                sender.batch_size(),
                 Sender::Http(Box::new(sender)),
             )
         }
@@ -564,13 +566,19 @@ impl CompiledTarget {
         Some(v.unwrap_or_default())
     }
 
-    /// Sends a batch (one delivery except for connectors).
+    /// Sends a batch (one delivery except for connectors and batch-mode
+    /// HTTP targets).
     pub async fn send(&self, store: &Store, batch: &[Delivery]) -> Outcome {
         let start = Instant::now();
         let mut out = match &self.sender {
             Sender::Http(h) => {
-                let d = &batch[0];
-                let o = h.send(&d.event, d.body.as_ref()).await;
+                let o = if h.mode() == Mode::Batch {
+                    let events: Vec<&CloudEvent> = batch.iter().map(|d| &d.event).collect();
+                    h.send_batch(&events).await
+                } else {
+                    let d = &batch[0];
+                    h.send(&d.event, d.body.as_ref()).await
+                };
                 Outcome {
                     action: o.action,
                     status: o.status,

@@ -409,10 +409,12 @@ impl Worker {
     }
 
     /// The next batch to send: due, not in flight, and — with an ordering
-    /// key — the oldest of its key.
+    /// key — the oldest of its key; at most `batch_size` deliveries and,
+    /// past the first, about [`super::http::MAX_BATCH_BYTES`].
     fn next_batch(&mut self, now: i64) -> Option<Vec<Delivery>> {
         let mut blocked: HashSet<String> = HashSet::new();
         let mut picked: Vec<usize> = Vec::new();
+        let mut bytes = 0usize;
         for (i, slot) in self.window.iter().enumerate() {
             let d = &slot.d;
             let key = self.target.ordering_value(&d.event);
@@ -425,6 +427,10 @@ impl Worker {
             }
             if slot.busy || d.next_attempt_at > now {
                 continue;
+            }
+            bytes += d.approx_bytes();
+            if !picked.is_empty() && bytes > super::http::MAX_BATCH_BYTES {
+                break;
             }
             picked.push(i);
             if picked.len() >= self.target.batch_size {

@@ -46,6 +46,11 @@ pub(crate) struct DeliverArgs {
     /// targets' default).
     #[arg(long, default_value = "adaptive", value_parser = parse_concurrency)]
     target_concurrency: crate::deliver::Concurrency,
+    /// Send to the healthy targets in CloudEvents batch mode, up to this
+    /// many events per request (`"mode": "batch"`); default: binary mode,
+    /// one event per request.
+    #[arg(long)]
+    target_batch_size: Option<usize>,
     /// How long to wait for deliveries after publishing, e.g. 120s.
     #[arg(long, default_value = "120s")]
     wait: String,
@@ -81,18 +86,30 @@ impl Sink {
             .get("ce-id")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let batch = req
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes() == crate::deliver::http::BATCH_CONTENT_TYPE.as_bytes());
         // Read the body: the server's cost of sending it is part of delivery.
-        let _ = req.into_body().collect().await;
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        // A batch delivers each event in it.
+        let ids: Vec<Option<u64>> = if batch { batch_ids(&body) } else { vec![id] };
         let status = if let Some(i) = path
             .strip_prefix("/ok/")
             .and_then(|i| i.parse::<usize>().ok())
             .filter(|i| *i < self.delivered.len())
         {
             let now = Instant::now();
-            if let Some(id) = id {
-                self.received.lock().expect("received lock").push((id, now));
-            }
-            self.delivered[i].fetch_add(1, Ordering::Relaxed);
+            self.received
+                .lock()
+                .expect("received lock")
+                .extend(ids.iter().flatten().map(|id| (*id, now)));
+            self.delivered[i].fetch_add(ids.len() as u64, Ordering::Relaxed);
             StatusCode::NO_CONTENT
         } else {
             self.failed_attempts.fetch_add(1, Ordering::Relaxed);
@@ -102,6 +119,19 @@ impl Sink {
         *resp.status_mut() = status;
         resp
     }
+}
+
+/// The ids of a CloudEvents JSON batch, one entry per event (`None` where
+/// an id is not the benchmark's number).
+fn batch_ids(body: &[u8]) -> Vec<Option<u64>> {
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        #[serde(borrow)]
+        id: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_slice::<Vec<Entry<'_>>>(body)
+        .map(|entries| entries.iter().map(|e| e.id.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 async fn serve(sink: Arc<Sink>) -> anyhow::Result<std::net::SocketAddr> {
@@ -146,13 +176,21 @@ pub(super) async fn run(
     let client = super::super::client::Client::new(server, token)?;
     let bus = &args.load.bus;
     ensure_bus(&client, bus).await?;
+    let healthy_mode = match args.target_batch_size {
+        Some(n) => json!({"mode": "batch", "batch_size": n}),
+        None => json!({"mode": "binary"}),
+    };
     let mut rule_paths = Vec::new();
     for r in 0..args.rules {
         let mut targets: Vec<_> = (0..args.targets)
             .map(|k| {
                 let i = r * args.targets + k;
-                json!({"id": format!("ok-{k}"), "type": "http", "url": format!("http://{addr}/ok/{i}"),
-                       "mode": "binary", "concurrency": args.target_concurrency})
+                let mut t = json!({"id": format!("ok-{k}"), "type": "http", "url": format!("http://{addr}/ok/{i}"),
+                       "concurrency": args.target_concurrency});
+                t.as_object_mut()
+                    .expect("an object")
+                    .extend(healthy_mode.as_object().expect("an object").clone());
+                t
             })
             .collect();
         if r == 0 {
@@ -229,6 +267,7 @@ pub(super) async fn run(
                 "rules": args.rules,
                 "targets_per_rule": args.targets,
                 "failing_targets": args.failing_targets,
+                "target_batch_size": args.target_batch_size,
                 "expected_deliveries": expected,
                 "deliveries": delivered,
                 "per_target": per_target,

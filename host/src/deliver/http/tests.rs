@@ -295,6 +295,52 @@ async fn structured_mode_wire_format() {
 }
 
 #[tokio::test]
+async fn batch_mode_sends_the_events_as_one_json_batch() {
+    let server = Server::start().await;
+    let s = sender(
+        &server.url("/ok"),
+        r#", "mode": "batch", "batch_size": 3, "headers": {"X-Tenant": "acme"}"#,
+    );
+    assert_eq!(s.batch_size(), 3);
+    let mut second = event(FULL);
+    second.id = "o-2".into();
+    let (a, b) = (event(FULL), second);
+    let out = s.send_batch(&[&a, &b]).await;
+    assert_eq!(out.action, RetryAction::Delivered);
+    let seen = server.last();
+    assert_eq!(header(&seen, "content-type"), Some(BATCH_CONTENT_TYPE));
+    assert_eq!(header(&seen, "x-tenant"), Some("acme"));
+    assert!(ce_headers(&seen).is_empty());
+    let got = crate::event::json::parse_batch(&seen.body).unwrap();
+    let got: Vec<CloudEvent> = got.into_iter().map(Result::unwrap).collect();
+    assert_eq!(got, vec![a.clone(), b]);
+    // One event through `send` is a batch of one.
+    assert_eq!(s.send(&a, None).await.action, RetryAction::Delivered);
+    let seen = server.last();
+    assert_eq!(header(&seen, "content-type"), Some(BATCH_CONTENT_TYPE));
+    assert_eq!(seen.body, format!("[{}]", to_json_string(&a)).as_bytes());
+    // The response decides for the whole request.
+    let failing = sender(&server.url("/status/503"), r#", "mode": "batch""#);
+    assert_eq!(failing.batch_size(), DEFAULT_BATCH_SIZE);
+    let out = failing.send_batch(&[&a, &a]).await;
+    assert!(matches!(out.action, RetryAction::Retry { .. }), "{out:?}");
+}
+
+#[tokio::test]
+async fn other_modes_send_one_event_per_request() {
+    let server = Server::start().await;
+    let s = sender(&server.url("/ok"), r#", "mode": "structured""#);
+    assert_eq!(s.batch_size(), 1);
+    let e = event(FULL);
+    assert_eq!(s.send_batch(&[&e]).await.action, RetryAction::Delivered);
+    assert_eq!(server.last().body, to_json_string(&e).as_bytes());
+    let out = s.send_batch(&[&e, &e]).await;
+    assert_eq!(out.action, RetryAction::DeadLetter);
+    assert!(out.error.unwrap().contains("one event per request"));
+    assert_eq!(server.seen().len(), 1, "no request for a refused batch");
+}
+
+#[tokio::test]
 async fn body_mode_wire_format() {
     let server = Server::start().await;
     let s = sender(
@@ -739,6 +785,36 @@ fn validation_names_the_field() {
             "https://x",
             "headers.content-type",
             "structured mode",
+        ),
+        (
+            r#", "batch_size": 10"#,
+            "https://x",
+            "batch_size",
+            "needs \"mode\": \"batch\"",
+        ),
+        (
+            r#", "mode": "batch", "batch_size": 0"#,
+            "https://x",
+            "batch_size",
+            "between 1 and 1000, got 0",
+        ),
+        (
+            r#", "mode": "batch", "batch_size": 1001"#,
+            "https://x",
+            "batch_size",
+            "between 1 and 1000",
+        ),
+        (
+            r#", "mode": "batch", "method": "GET""#,
+            "https://x",
+            "method",
+            "GET and HEAD",
+        ),
+        (
+            r#", "mode": "batch", "headers": {"content-type": "a/b"}"#,
+            "https://x",
+            "headers.content-type",
+            "batch mode",
         ),
         (
             r#", "headers": {"ce-id": "x"}"#,
