@@ -248,23 +248,10 @@ async fn bench_deliver_counts_every_delivery_and_cleans_up() {
     assert_eq!(v["deliveries"], 200, "{v}");
     assert_eq!(v["ingest"]["rate"], 2000.0);
     // Batch-mode targets: every event of every batch is counted once.
-    let v = ok_json(
-        &s,
-        &[
-            "bench",
-            "deliver",
-            "-c",
-            "2",
-            "-n",
-            "600",
-            "-b",
-            "100",
-            "--rules",
-            "2",
-            "--target-batch-size",
-            "50",
-        ],
-    );
+    let args: Vec<&str> = "bench deliver -c 2 -n 600 -b 100 --rules 2 --target-batch-size 50"
+        .split(' ')
+        .collect();
+    let v = ok_json(&s, &args);
     assert_eq!(v["target_batch_size"], 50);
     assert_eq!(v["deliveries"], 1200, "{v}");
     assert_eq!(v["per_target"], serde_json::json!([600, 600]));
