@@ -49,8 +49,11 @@
 //!   100, at most 1000) and about 1 MiB ([`MAX_BATCH_BYTES`]; a larger
 //!   event goes alone): whatever is due in the target's queue when a
 //!   request starts, so a quiet target still sends each event at once and
-//!   only a backlog fills batches. The response decides for every event in
-//!   the request.
+//!   only a backlog fills batches; with an `ordering_key`, a batch holds at
+//!   most one event per key. The response decides for every event in the
+//!   request, so a receiver that answers `413` to a batch too large for it
+//!   dead-letters the whole batch: give `batch_size` a value whose batches
+//!   fit its limit.
 //! * **aws** — like `body`, but without a transformed body the event goes
 //!   as the AWS EventBridge envelope (`application/json`, see
 //!   [`crate::pattern::envelope::aws_envelope_text`]): what EventBridge's
@@ -789,6 +792,14 @@ impl HttpTarget {
             return Err(HttpConfigError::new(
                 field,
                 format!("'{name}' is managed by the HTTP client and cannot be set"),
+            ));
+        }
+        if self.mode == Mode::Batch && (lower == "content-type" || lower.starts_with("ce-")) {
+            return Err(HttpConfigError::new(
+                field,
+                format!(
+                    "'{name}' cannot be set in batch mode: the content type is {BATCH_CONTENT_TYPE} and each event carries its own attributes"
+                ),
             ));
         }
         if !self.mode.is_plain() && (lower == "content-type" || lower.starts_with("ce-")) {

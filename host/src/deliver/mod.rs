@@ -545,6 +545,18 @@ pub fn compile_target(
 }
 
 impl CompiledTarget {
+    /// What `d` adds to a batch's size, for the [`http::MAX_BATCH_BYTES`]
+    /// cap: exactly its bytes in a batch-mode request body (with its comma),
+    /// else an estimate of the event and its prepared body.
+    pub fn batch_bytes(&self, d: &Delivery) -> usize {
+        match &self.sender {
+            Sender::Http(h) if h.mode() == Mode::Batch => {
+                crate::event::json::json_len(&d.event) + 1
+            }
+            _ => d.approx_bytes(),
+        }
+    }
+
     /// The connector plugin, for plugin targets.
     pub fn plugin(&self) -> Option<&Arc<RulePlugin>> {
         match &self.sender {

@@ -4,9 +4,11 @@
 //! [`WINDOW`] deliveries, loaded in queue order) and, whenever there is
 //! capacity, starts sends for deliveries that are due: up to the target's
 //! concurrency, one batch each (a batch is one delivery except for
-//! connectors). With an `ordering_key`, only the oldest delivery of each key
-//! in the window may be sent; the rest of that key waits for it, so per-key
-//! order holds even across retries — and other keys are not held up.
+//! connectors and batch-mode HTTP targets, which take what is due up to
+//! their `batch_size` and about 1 MiB). With an `ordering_key`, only the
+//! oldest delivery of each key in the window may be sent, so a batch holds
+//! at most one delivery per key; the rest of that key waits for it, so
+//! per-key order holds even across retries — and other keys are not held up.
 //!
 //! Each finished send is recorded durably: a success removes the delivery; a
 //! retryable failure stores the delivery again with one more attempt and its
@@ -414,7 +416,8 @@ impl Worker {
     fn next_batch(&mut self, now: i64) -> Option<Vec<Delivery>> {
         let mut blocked: HashSet<String> = HashSet::new();
         let mut picked: Vec<usize> = Vec::new();
-        let mut bytes = 0usize;
+        // the brackets of a batch-mode body
+        let mut bytes = 2usize;
         for (i, slot) in self.window.iter().enumerate() {
             let d = &slot.d;
             let key = self.target.ordering_value(&d.event);
@@ -428,7 +431,7 @@ impl Worker {
             if slot.busy || d.next_attempt_at > now {
                 continue;
             }
-            bytes += d.approx_bytes();
+            bytes += self.target.batch_bytes(d);
             if !picked.is_empty() && bytes > super::http::MAX_BATCH_BYTES {
                 break;
             }

@@ -487,6 +487,62 @@ pub fn write_json(event: &CloudEvent, extra: &[(&str, &str)], out: &mut String) 
     out.push('}');
 }
 
+/// The length in bytes of `event` in the JSON event format, exactly what
+/// [`to_json_string`] would produce, without building it (batch-mode
+/// delivery sizes its requests with it).
+pub fn json_len(event: &CloudEvent) -> usize {
+    // `"name":` plus the comma before every member but the first
+    let member = |name: &str| escaped_len(name) + 4;
+    let string = |v: &str| escaped_len(v) + 2;
+    let mut n = 2 + member("specversion") + string(super::SPEC_VERSION) - 1;
+    n += member("id") + string(&event.id);
+    n += member("source") + string(&event.source);
+    n += member("type") + string(&event.ty);
+    for (name, v) in [
+        ("datacontenttype", &event.datacontenttype),
+        ("dataschema", &event.dataschema),
+        ("subject", &event.subject),
+        ("time", &event.time),
+    ] {
+        if let Some(v) = v {
+            n += member(name) + string(v);
+        }
+    }
+    for (name, v) in &event.extensions {
+        n += member(name)
+            + match v {
+                ExtensionValue::String(s) => string(s),
+                ExtensionValue::Boolean(true) => 4,
+                ExtensionValue::Boolean(false) => 5,
+                ExtensionValue::Integer(i) => {
+                    usize::from(*i < 0)
+                        + i.unsigned_abs()
+                            .checked_ilog10()
+                            .map_or(1, |d| d as usize + 1)
+                }
+            };
+    }
+    match &event.data {
+        Some(Data::Json(text)) => n += member("data") + text.len(),
+        Some(Data::Text(text)) => n += member("data") + string(text),
+        Some(Data::Binary(bytes)) => n += member("data_base64") + bytes.len().div_ceil(3) * 4 + 2,
+        None => {}
+    }
+    n
+}
+
+/// The length of `s` escaped by [`push_json_escaped`].
+fn escaped_len(s: &str) -> usize {
+    s.len()
+        + s.bytes()
+            .map(|b| match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' => 1,
+                0..=0x1f => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
+}
+
 /// The JSON event format of `event` as a string.
 pub fn to_json_string(event: &CloudEvent) -> String {
     let mut s = String::with_capacity(event.size() + 128);
@@ -528,6 +584,27 @@ pub fn push_json_escaped(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_len_is_the_length_of_the_json_format() {
+        for json in [
+            r#"{"specversion":"1.0","id":"1","source":"/s","type":"t"}"#,
+            r#"{"specversion":"1.0","id":"q\"uo\\te","source":"/s","type":"t","subject":"tab\there\u0001","time":"2024-05-01T12:00:00Z",
+               "dataschema":"https://x/s.json","datacontenttype":"application/json","neg":-123,"zero":0,"big":2147483647,
+               "min":-2147483648,"yes":true,"no":false,"ext":"Zoë\n","data":{"a":[1,2,{"b":"c"}]}}"#,
+            r#"{"specversion":"1.0","id":"2","source":"/s","type":"t","datacontenttype":"text/plain","data":"line\r\nnext \u001f \"q\""}"#,
+            r#"{"specversion":"1.0","id":"3","source":"/s","type":"t","data_base64":"AAECAwQ="}"#,
+            r#"{"specversion":"1.0","id":"4","source":"/s","type":"t","data_base64":"AAECAw=="}"#,
+        ] {
+            let e = ok(json);
+            assert_eq!(
+                json_len(&e),
+                to_json_string(&e).len(),
+                "{}",
+                to_json_string(&e)
+            );
+        }
+    }
 
     fn ok(json: &str) -> CloudEvent {
         parse_structured(json.as_bytes()).unwrap().unwrap()
