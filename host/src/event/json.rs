@@ -422,6 +422,20 @@ fn extension_value(name: &str, raw: &RawValue) -> Result<Option<ExtensionValue>,
     }
 }
 
+/// The optional context attributes `event` has, in the order the JSON
+/// format writes them (shared by [`write_json`] and [`json_len`], which must
+/// agree).
+fn optional_attributes(event: &CloudEvent) -> impl Iterator<Item = (&'static str, &str)> {
+    [
+        ("datacontenttype", &event.datacontenttype),
+        ("dataschema", &event.dataschema),
+        ("subject", &event.subject),
+        ("time", &event.time),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| Some((name, v.as_deref()?)))
+}
+
 /// Writes `event` in the JSON event format. `extra` members (such as `seq`
 /// and `received_at` in API responses) are appended before `data`; their
 /// values must already be JSON text.
@@ -444,16 +458,9 @@ pub fn write_json(event: &CloudEvent, extra: &[(&str, &str)], out: &mut String) 
     push_json_str(out, &event.source);
     member(out, &mut first, "type");
     push_json_str(out, &event.ty);
-    for (name, v) in [
-        ("datacontenttype", &event.datacontenttype),
-        ("dataschema", &event.dataschema),
-        ("subject", &event.subject),
-        ("time", &event.time),
-    ] {
-        if let Some(v) = v {
-            member(out, &mut first, name);
-            push_json_str(out, v);
-        }
+    for (name, v) in optional_attributes(event) {
+        member(out, &mut first, name);
+        push_json_str(out, v);
     }
     for (name, v) in &event.extensions {
         member(out, &mut first, name);
@@ -498,15 +505,8 @@ pub fn json_len(event: &CloudEvent) -> usize {
     n += member("id") + string(&event.id);
     n += member("source") + string(&event.source);
     n += member("type") + string(&event.ty);
-    for (name, v) in [
-        ("datacontenttype", &event.datacontenttype),
-        ("dataschema", &event.dataschema),
-        ("subject", &event.subject),
-        ("time", &event.time),
-    ] {
-        if let Some(v) = v {
-            n += member(name) + string(v);
-        }
+    for (name, v) in optional_attributes(event) {
+        n += member(name) + string(v);
     }
     for (name, v) in &event.extensions {
         n += member(name)
