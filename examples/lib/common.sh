@@ -66,12 +66,17 @@ build_guest_plugins() {
 }
 
 # Waits until FILE has a line `listening on http://ADDR`; prints the URL.
+# Only a whole line counts (`read` fails on a last line with no newline yet),
+# so a half-written address is never taken for the port.
 wait_listening() {
-  local file="$1" what="$2" i
+  local file="$1" what="$2" i line
   for i in $(seq 1 600); do
-    if grep -q '^listening on ' "$file" 2>/dev/null; then
-      sed -n 's/^listening on //p' "$file" | head -n1
-      return 0
+    if [ -f "$file" ]; then
+      while IFS= read -r line; do
+        case "$line" in
+          "listening on "*) echo "${line#listening on }"; return 0 ;;
+        esac
+      done <"$file"
     fi
     sleep 0.1
   done

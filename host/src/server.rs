@@ -155,7 +155,7 @@ pub async fn run_until(
         config.http.request_timeout,
     ));
     let scheme = if tls.is_some() { "https" } else { "http" };
-    eprintln!("listening on {scheme}://{addr}");
+    announce_listening(&format!("{scheme}://{addr}"));
     tracing::info!(%addr, "Listening.");
 
     let (stopping_tx, mut stopping_rx) = watch::channel(false);
@@ -353,6 +353,18 @@ struct Services {
 /// CPU without SSE4.2 or CLMUL its checksums would crash the process with
 /// SIGILL, so refuse to start with a message instead. Everything else in
 /// the binary is baseline x86-64.
+/// Prints `listening on URL` to stderr as one `write`.
+///
+/// Scripts and tests read this line to learn the port. `eprintln!` goes to an
+/// unbuffered stderr one format piece at a time (13 writes for this line), so
+/// a reader could see `listening on http://127.` and take it for the whole
+/// address; one write of the whole line, newline included, cannot be split.
+pub(crate) fn announce_listening(url: &str) {
+    use std::io::Write as _;
+    let line = format!("listening on {url}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 fn check_cpu() -> Result<(), ServeError> {
     #[cfg(target_arch = "x86_64")]
     {

@@ -62,7 +62,8 @@ async function startServer(dataDir) {
     child.stderr.on('data', (chunk) => {
       keep(chunk);
       buf += chunk.toString();
-      const m = /listening on http:\/\/(\S+)/.exec(buf);
+      // Only a whole line counts: a read can end inside the address.
+      const m = /listening on http:\/\/(\S+)\r?\n/.exec(buf);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
@@ -87,7 +88,7 @@ async function startServer(dataDir) {
     if (Date.now() > deadline) {
       // The caller has no handle to stop it yet: do not leave it running.
       child.kill('SIGKILL');
-      throw new Error(`signalbox did not become ready within 60 s; /readyz: ${last}\n${log.join('').slice(-4000)}`);
+      throw new Error(`signalbox did not become ready within 60 s; ${url}/readyz: ${last}\n${log.join('').slice(-4000)}`);
     }
     await sleep(100);
   }

@@ -112,7 +112,7 @@ pub(crate) async fn run(out: Output, args: SinkArgs) -> anyhow::Result<ExitCode>
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    eprintln!("listening on http://{}", listener.local_addr()?);
+    crate::server::announce_listening(&format!("http://{}", listener.local_addr()?));
 
     let started = Instant::now();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
