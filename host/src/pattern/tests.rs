@@ -1045,6 +1045,8 @@ fn matcher_api() {
     assert_eq!(run(&m, r#"{"a": "x"}"#), vec![1, 2]);
     assert_eq!(run(&m, r#"{"a": "xy", "b": "y"}"#), vec![1, 2]);
     assert_eq!(run(&m, r#"{"a": "z", "b": "x"}"#), vec![3]);
+    // both alternatives of rule 1 hold: it is reported once
+    assert_eq!(run(&m, r#"{"a": "x", "b": "y"}"#), vec![1, 2]);
     // out is appended to, not cleared
     let mut out = vec![99];
     m.matches_json(br#"{"b": "x"}"#, &mut out).unwrap();
@@ -1067,6 +1069,33 @@ fn matcher_api() {
     assert!(m.is_empty());
     assert_eq!(run(&m, r#"{"a": "x", "b": "x"}"#), Vec::<u32>::new());
     assert_eq!(run(&c, r#"{"a": "x", "b": "x"}"#), vec![2, 3]);
+}
+
+/// A rule added once, then again (a further alternative), then again: each
+/// event reports it once however many of its alternatives hold, including
+/// alternatives whose pivot carries nothing else (the matcher's fast path for
+/// rules with a single sub-rule must not survive the second `add`).
+#[test]
+fn a_rule_added_again_is_reported_once() {
+    let mut m = Matcher::new();
+    m.add(7, &pat(r#"{"n": [{"numeric": [">", 10, "<", 20]}]}"#));
+    m.add(7, &pat(r#"{"n": [{"numeric": [">", 12, "<", 30]}]}"#));
+    m.add(7, &pat(r#"{"s": ["x"], "t": ["y"]}"#));
+    let run = |m: &Matcher, ev: &str| {
+        let mut out = Vec::new();
+        m.matches_json(ev.as_bytes(), &mut out).unwrap();
+        out
+    };
+    assert_eq!(run(&m, r#"{"n": 15}"#), vec![7]);
+    assert_eq!(run(&m, r#"{"n": 15, "s": "x", "t": "y"}"#), vec![7]);
+    assert_eq!(run(&m, r#"{"n": 11, "s": "x", "t": "y"}"#), vec![7]);
+    assert_eq!(run(&m, r#"{"n": 25}"#), vec![7]);
+    assert_eq!(run(&m, r#"{"n": 5, "s": "x"}"#), Vec::<u32>::new());
+    // removed and added back as one alternative: the fast path again
+    assert!(m.remove(7));
+    m.add(7, &pat(r#"{"n": [{"numeric": [">", 10, "<", 20]}]}"#));
+    assert_eq!(run(&m, r#"{"n": 15}"#), vec![7]);
+    assert_eq!(run(&m, r#"{"n": 25}"#), Vec::<u32>::new());
 }
 
 #[test]
