@@ -313,14 +313,13 @@ impl Matcher {
         // only one) is no longer the rule's only way in.
         let had = self.rules[slot as usize]
             .as_ref()
-            .map_or(0, |r| r.subs.len());
-        if had == 1 && !pattern.subs.is_empty() {
-            let first = self.rules[slot as usize].as_ref().map(|r| r.subs[0]);
-            if let Some(sid) = first {
-                self.set_single(sid, false);
-            }
+            .map_or(&[][..], |r| &r.subs[..]);
+        let single = had.is_empty() && pattern.subs.len() == 1;
+        if let [sid] = *had
+            && !pattern.subs.is_empty()
+        {
+            self.clear_single(sid);
         }
-        let single = had == 0 && pattern.subs.len() == 1;
         for sr in &pattern.subs {
             let mut conds = Vec::with_capacity(sr.conds.len());
             let mut required = 0;
@@ -442,8 +441,9 @@ impl Matcher {
         true
     }
 
-    /// Sets the `single` flag of sub-rule `sid`'s pivot entry.
-    fn set_single(&mut self, sid: SubId, single: bool) {
+    /// Clears the `single` flag of sub-rule `sid`'s pivot entry: its rule
+    /// gained another alternative.
+    fn clear_single(&mut self, sid: SubId) {
         let Some(Some(sub)) = self.subs.get(sid as usize) else {
             return;
         };
@@ -453,7 +453,7 @@ impl Matcher {
             && let Some(g) = ci.pivot_groups.get_mut(gi as usize)
             && let Some(e) = g.entries.iter_mut().find(|e| e.sub == sid)
         {
-            e.single = single;
+            e.single = false;
             self.refresh_head(pivot);
         }
     }
