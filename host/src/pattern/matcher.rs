@@ -153,31 +153,45 @@ impl PivotEntry {
 /// rare exact value) carry a single sub-rule, yet reaching it took three
 /// dependent cache misses: the condition, its group list, the group's entry
 /// list (`perf annotate` of `finish` put half its time on them). For such a
-/// pivot the group key and the entry are copied here, one load away.
+/// pivot the group key and the entry are copied here, one load away: 32
+/// bytes, aligned so that a head never straddles two cache lines.
 #[derive(Clone, Copy)]
+#[repr(C, align(32))]
 struct PivotHead {
-    kind: HeadKind,
-    /// the key of the condition's one group (`HeadKind::One`)
+    /// the key of the condition's one group (when `entry.sub != NONE`)
     key: CondId,
-    /// the group's one entry (`HeadKind::One`)
+    /// the one entry of the condition's one group; `sub == NONE` when the
+    /// condition has none or several (look in its `pivot_groups`)
     entry: PivotEntry,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum HeadKind {
-    /// not a pivot of any sub-rule
-    None,
-    /// one group with one entry, copied into the head
-    One,
-    /// look in the condition's `pivot_groups`
-    Many,
 }
 
 impl PivotHead {
     const NONE: PivotHead = PivotHead {
-        kind: HeadKind::None,
         key: NONE,
         entry: PivotEntry::EMPTY,
+    };
+}
+
+const _: () = assert!(std::mem::size_of::<PivotHead>() == 32);
+
+/// What `ensure` needs of a condition before its operators, in a dense array
+/// indexed by condition id: most lazy requests end here (the condition is a
+/// pivot that did not fire, its field's batch already ran, or its field has
+/// no value in the event) without loading the 150-byte [`CondInfo`].
+#[derive(Clone, Copy)]
+struct CondBrief {
+    field: FieldId,
+    /// [`CondInfo::indexed`]
+    indexed: bool,
+    /// [`CondInfo::batched`]
+    batched: bool,
+}
+
+impl CondBrief {
+    const NONE: CondBrief = CondBrief {
+        field: NONE,
+        indexed: false,
+        batched: false,
     };
 }
 
@@ -217,6 +231,8 @@ pub struct Matcher {
     conds: Vec<Option<CondInfo>>,
     /// by condition id: what a fired pivot needs first (see [`PivotHead`])
     heads: Vec<PivotHead>,
+    /// by condition id: see [`CondBrief`]
+    briefs: Vec<CondBrief>,
     free_conds: Vec<CondId>,
     intern: FxMap<String, CondId>,
     subs: Vec<Option<SubInfo>>,
@@ -256,6 +272,7 @@ impl Matcher {
             free_fields: Vec::new(),
             conds: Vec::new(),
             heads: Vec::new(),
+            briefs: Vec::new(),
             free_conds: Vec::new(),
             intern: FxMap::default(),
             subs: Vec::new(),
@@ -464,14 +481,10 @@ impl Matcher {
             Some(Some(ci)) => match ci.pivot_groups.as_slice() {
                 [] => PivotHead::NONE,
                 [g] if g.entries.len() == 1 => PivotHead {
-                    kind: HeadKind::One,
                     key: g.key,
                     entry: g.entries[0],
                 },
-                _ => PivotHead {
-                    kind: HeadKind::Many,
-                    ..PivotHead::NONE
-                },
+                _ => PivotHead::NONE,
             },
             _ => PivotHead::NONE,
         };
@@ -480,6 +493,23 @@ impl Matcher {
             self.heads.resize(i + 1, PivotHead::NONE);
         }
         self.heads[i] = head;
+    }
+
+    /// Brings condition `c`'s [`CondBrief`] in line with its [`CondInfo`].
+    fn refresh_brief(&mut self, c: CondId) {
+        let brief = match self.conds.get(c as usize) {
+            Some(Some(ci)) => CondBrief {
+                field: ci.field,
+                indexed: ci.indexed,
+                batched: ci.batched,
+            },
+            _ => CondBrief::NONE,
+        };
+        let i = c as usize;
+        if self.briefs.len() <= i {
+            self.briefs.resize(i + 1, CondBrief::NONE);
+        }
+        self.briefs[i] = brief;
     }
 
     /// Estimated chance that a condition fires, as a sort key (smaller = rarer).
@@ -556,6 +586,7 @@ impl Matcher {
         let id = alloc(&mut self.conds, &mut self.free_conds, info);
         self.intern.insert(key, id);
         self.batch_add(id);
+        self.refresh_brief(id);
         id
     }
 
@@ -570,6 +601,7 @@ impl Matcher {
         }
         ci.batched = true;
         self.fields[ci.field as usize].batch_insert(&ci.ops, id);
+        self.refresh_brief(id);
     }
 
     fn batch_remove(&mut self, id: CondId) {
@@ -579,6 +611,7 @@ impl Matcher {
         if ci.batched {
             ci.batched = false;
             self.fields[ci.field as usize].batch_remove(&ci.ops, id);
+            self.refresh_brief(id);
         }
     }
 
@@ -618,6 +651,7 @@ impl Matcher {
             f.insert(op, id, *s);
         }
         ci.slots = slots;
+        self.refresh_brief(id);
     }
 
     /// Takes a condition's operators out of its field index.
@@ -638,6 +672,7 @@ impl Matcher {
             }
         }
         ci.slots.clear();
+        self.refresh_brief(id);
         self.batch_add(id);
     }
 
@@ -667,6 +702,7 @@ impl Matcher {
             }
         }
         self.free_conds.push(id);
+        self.refresh_brief(id);
         if let Some(p) = ci.presence {
             self.release_cond(p);
         }
@@ -829,9 +865,11 @@ impl Matcher {
         s.verify.exhausted = false;
         let r = &mut s.run;
         if r.epoch == u32::MAX {
-            r.cond_slots.iter_mut().for_each(|c| c.epoch = 0);
-            r.evaluated.iter_mut().for_each(|c| *c = 0);
+            r.cond_slots
+                .iter_mut()
+                .for_each(|c| *c = CondSlot::default());
             r.sorted_at.iter_mut().for_each(|c| c.0 = 0);
+            r.flat.iter_mut().for_each(|c| c.epoch = 0);
             r.field_slots.iter_mut().for_each(|c| c.epoch = 0);
             r.field_asks.iter_mut().for_each(|c| c.0 = 0);
             r.field_batched.iter_mut().for_each(|c| *c = 0);
@@ -850,9 +888,9 @@ impl Matcher {
         if r.cond_slots.len() < self.conds.len() {
             r.cond_slots.resize(self.conds.len(), CondSlot::default());
         }
-        if r.evaluated.len() < self.conds.len() {
-            r.evaluated.resize(self.conds.len(), 0);
+        if r.sorted_at.len() < self.conds.len() {
             r.sorted_at.resize(self.conds.len(), (0, 0, 0));
+            r.flat.resize(self.conds.len(), FlatMask::default());
         }
         if r.field_slots.len() < self.fields.len() {
             r.field_slots
@@ -875,24 +913,23 @@ impl Matcher {
     #[inline(always)]
     pub(crate) fn hit(&self, r: &mut RunState, c: CondId, (ms, ml): (u32, u32), pivot: bool) {
         let hi = r.hits.len() as u32;
-        r.hits.push(Hit { ms, ml, next: NONE });
         let epoch = r.epoch;
         let Some(slot) = r.cond_slots.get_mut(c as usize) else {
             return;
         };
+        // Hits are prepended: their order does not matter (`gather` sorts
+        // them), and no tail pointer keeps the slot at 16 bytes.
         if slot.epoch == epoch {
-            let t = slot.tail;
-            slot.tail = hi;
+            let next = slot.head;
+            slot.head = hi;
             slot.arr |= ml > 0;
-            r.hits[t as usize].next = hi;
+            r.hits.push(Hit { ms, ml, next });
             return;
         }
-        *slot = CondSlot {
-            epoch,
-            head: hi,
-            tail: hi,
-            arr: ml > 0,
-        };
+        slot.epoch = epoch;
+        slot.head = hi;
+        slot.arr = ml > 0;
+        r.hits.push(Hit { ms, ml, next: NONE });
         if pivot {
             r.fired.push(c);
         }
@@ -903,13 +940,13 @@ impl Matcher {
     #[inline(always)]
     fn ensure(&self, r: &mut RunState, es: &mut EvalScratch, doc: &[u8], c: CondId) -> bool {
         let epoch = r.epoch;
-        if r.cond_slots
-            .get(c as usize)
-            .is_some_and(|s| s.epoch == epoch)
-        {
+        let Some(slot) = r.cond_slots.get(c as usize) else {
+            return false;
+        };
+        if slot.epoch == epoch {
             return true;
         }
-        if r.evaluated.get(c as usize).is_none_or(|e| *e == epoch) {
+        if slot.evaluated == epoch {
             return false;
         }
         self.ensure_slow(r, es, doc, c)
@@ -919,19 +956,19 @@ impl Matcher {
     #[inline(never)]
     fn ensure_slow(&self, r: &mut RunState, es: &mut EvalScratch, doc: &[u8], c: CondId) -> bool {
         let epoch = r.epoch;
-        let Some(Some(ci)) = self.conds.get(c as usize) else {
+        let Some(&brief) = self.briefs.get(c as usize) else {
             return false;
         };
-        if ci.indexed {
+        if brief.indexed || brief.field == NONE {
             // evaluated during the scan: it did not fire
-            r.evaluated[c as usize] = epoch;
+            r.cond_slots[c as usize].evaluated = epoch;
             return false;
         }
-        let f = ci.field as usize;
-        if ci.batched {
+        let f = brief.field as usize;
+        if brief.batched {
             let fired = |r: &RunState| r.cond_slots[c as usize].epoch == epoch;
             if r.field_batched[f] == epoch {
-                r.evaluated[c as usize] = epoch;
+                r.cond_slots[c as usize].evaluated = epoch;
                 return fired(r);
             }
             // Once a good share of the field's batchable conditions has been
@@ -945,13 +982,19 @@ impl Matcher {
             let n = self.fields[f].batch_count;
             if asks.1 >= BATCH_MIN_ASKS.max(n / BATCH_SHARE) {
                 self.run_batch(r, es, doc, f);
-                r.evaluated[c as usize] = epoch;
+                r.cond_slots[c as usize].evaluated = epoch;
                 return fired(r);
             }
         }
-        r.evaluated[c as usize] = epoch;
-        let fs = r.field_slots[ci.field as usize];
-        if fs.epoch != epoch || ci.ops.is_empty() {
+        r.cond_slots[c as usize].evaluated = epoch;
+        let fs = r.field_slots[f];
+        if fs.epoch != epoch {
+            return false;
+        }
+        let Some(Some(ci)) = self.conds.get(c as usize) else {
+            return false;
+        };
+        if ci.ops.is_empty() {
             return false;
         }
         let mut l = fs.head;
@@ -1039,7 +1082,10 @@ impl Matcher {
             };
             let span = (rec.ms, rec.ml);
             batch.eval(leaf, es, &mut |c2| {
-                if r.evaluated.get(c2 as usize).is_some_and(|e| *e != epoch) {
+                if r.cond_slots
+                    .get(c2 as usize)
+                    .is_some_and(|s| s.evaluated != epoch)
+                {
                     self.hit(r, c2, span, false);
                 }
             });
@@ -1048,8 +1094,8 @@ impl Matcher {
         // every condition of the batch is now answered: later asks take the
         // inline memo path of `ensure`
         for &c2 in &self.fields[f].batch_conds {
-            if let Some(e) = r.evaluated.get_mut(c2 as usize) {
-                *e = epoch;
+            if let Some(s) = r.cond_slots.get_mut(c2 as usize) {
+                s.evaluated = epoch;
             }
         }
     }
@@ -1062,28 +1108,24 @@ impl Matcher {
             let Some(head) = self.heads.get(c as usize) else {
                 continue;
             };
-            match head.kind {
-                HeadKind::One => {
-                    let key = head.key;
-                    if key != NONE && !self.ensure(&mut s.run, &mut s.eval, doc, key) {
-                        continue;
-                    }
-                    self.try_entry(s, doc, c, key, &head.entry, out);
+            if head.entry.sub != NONE {
+                let key = head.key;
+                if key != NONE && !self.ensure(&mut s.run, &mut s.eval, doc, key) {
+                    continue;
                 }
-                HeadKind::Many => {
-                    let Some(Some(ci)) = self.conds.get(c as usize) else {
-                        continue;
-                    };
-                    for g in &ci.pivot_groups {
-                        if g.key != NONE && !self.ensure(&mut s.run, &mut s.eval, doc, g.key) {
-                            continue;
-                        }
-                        for e in &g.entries {
-                            self.try_entry(s, doc, c, g.key, e, out);
-                        }
-                    }
+                self.try_entry(s, doc, c, key, &head.entry, out);
+                continue;
+            }
+            let Some(Some(ci)) = self.conds.get(c as usize) else {
+                continue;
+            };
+            for g in &ci.pivot_groups {
+                if g.key != NONE && !self.ensure(&mut s.run, &mut s.eval, doc, g.key) {
+                    continue;
                 }
-                HeadKind::None => {}
+                for e in &g.entries {
+                    self.try_entry(s, doc, c, g.key, e, out);
+                }
             }
         }
         let epoch = s.run.epoch;
@@ -1128,7 +1170,7 @@ impl Matcher {
         }
         if e.whole {
             let conds = [c, key, e.others[0], e.others[1], e.others[2]];
-            match simple_consistent(&conds, &s.run) {
+            match simple_consistent(&conds, &mut s.run) {
                 Some(true) => {
                     if !e.single {
                         s.run.rule_seen[e.rule as usize] = epoch;
@@ -1163,7 +1205,7 @@ impl Matcher {
             if sub.conds.len() == 1 {
                 return true;
             }
-            if let Some(ok) = simple_consistent(&sub.conds, &s.run) {
+            if let Some(ok) = simple_consistent(&sub.conds, &mut s.run) {
                 return ok;
             }
         }
@@ -1226,32 +1268,18 @@ impl Matcher {
 /// anything else (nested arrays, indexes ≥ 64, several arrays, a condition
 /// mixing array and non-array hits); the general search handles those.
 /// `conds` may contain `NONE` (skipped).
-fn flat_consistent(conds: &[CondId], r: &RunState) -> Option<bool> {
+fn flat_consistent(conds: &[CondId], r: &mut RunState) -> Option<bool> {
     // (array id, element indexes common to the conditions seen so far)
     let mut common = (NONE, u64::MAX);
     for &c in conds {
         if c == NONE {
             continue;
         }
-        let slot = r.cond_slots.get(c as usize)?;
+        let slot = *r.cond_slots.get(c as usize)?;
         if !slot.arr {
             continue;
         }
-        let (mut arr, mut mask) = (NONE, 0u64);
-        let mut h = slot.head;
-        while h != NONE {
-            let hit = r.hits.get(h as usize)?;
-            if hit.ml != 1 {
-                return None;
-            }
-            let &(a, i) = r.memb.get(hit.ms as usize)?;
-            if i >= 64 || (arr != NONE && a != arr) {
-                return None;
-            }
-            arr = a;
-            mask |= 1 << i;
-            h = hit.next;
-        }
+        let (arr, mask) = flat_mask(r, c, slot)?;
         if common.0 == NONE {
             common.0 = arr;
         } else if common.0 != arr {
@@ -1266,13 +1294,52 @@ fn flat_consistent(conds: &[CondId], r: &RunState) -> Option<bool> {
     Some(true)
 }
 
+/// Condition `c`'s hits as (array id, bitmask of element indexes), when they
+/// are all exactly one array level deep in one array at indexes below 64;
+/// memoised per event (keyed by the newest hit, so a later hit recomputes).
+///
+/// Why memoised: the entries of a pivot group share the group key, and
+/// sub-rules on one array field share few distinct conditions, so without
+/// it the same hit lists were walked once per candidate.
+#[inline]
+fn flat_mask(r: &mut RunState, c: CondId, slot: CondSlot) -> Option<(u32, u64)> {
+    let memo = r.flat.get(c as usize)?;
+    if memo.epoch == r.epoch && memo.head == slot.head {
+        return (memo.arr != NONE).then_some((memo.arr, memo.mask));
+    }
+    let (mut arr, mut mask) = (NONE, 0u64);
+    let mut h = slot.head;
+    let mut flat = true;
+    while h != NONE {
+        let hit = r.hits.get(h as usize)?;
+        let &(a, i) = r.memb.get(hit.ms as usize)?;
+        if hit.ml != 1 || i >= 64 || (arr != NONE && a != arr) {
+            flat = false;
+            break;
+        }
+        arr = a;
+        mask |= 1 << i;
+        h = hit.next;
+    }
+    if !flat {
+        arr = NONE;
+    }
+    r.flat[c as usize] = FlatMask {
+        epoch: r.epoch,
+        head: slot.head,
+        arr,
+        mask,
+    };
+    flat.then_some((arr, mask))
+}
+
 /// Array consistency of a simple sub-rule (no `exists: false`) whose
 /// conditions (`NONE` skipped) all fired, where it is cheap: hits of a single
 /// condition are always consistent with hits outside arrays, so only two or
 /// more conditions with array hits need a check, and the common one-array
 /// shape is [`flat_consistent`]. `None`: the general search must decide.
 #[inline]
-fn simple_consistent(conds: &[CondId], r: &RunState) -> Option<bool> {
+fn simple_consistent(conds: &[CondId], r: &mut RunState) -> Option<bool> {
     let in_arrays = conds
         .iter()
         .filter(|&&c| c != NONE && r.cond_slots.get(c as usize).is_some_and(|s| s.arr))
@@ -1483,12 +1550,31 @@ fn dfs(
     false
 }
 
+/// Per-event state of one condition, 16 bytes so that `ensure`'s two
+/// questions (fired? already evaluated?) cost one load.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct CondSlot {
+    /// epoch of the condition's first hit in this event (it fired)
     epoch: u32,
+    /// epoch of its lazy evaluation (or of learning that it did not fire)
+    evaluated: u32,
+    /// newest hit; the list runs through `Hit::next`
     head: u32,
-    tail: u32,
+    /// some hit is inside an array
     arr: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<CondSlot>() == 16);
+
+/// A condition's hits as one array's element bitmask (see [`flat_mask`]).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FlatMask {
+    epoch: u32,
+    /// `CondSlot::head` when computed
+    head: u32,
+    /// the array, or `NONE` when the hits are not of that shape
+    arr: u32,
+    mask: u64,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -1547,8 +1633,6 @@ pub(crate) struct RunState {
     pub(crate) next_array: u32,
     /// conditions that fired this event and are some sub-rule's pivot
     fired: Vec<CondId>,
-    /// per condition: epoch of its lazy evaluation
-    evaluated: Vec<u32>,
     field_slots: Vec<FieldSlot>,
     /// per field: (epoch, number of lazy conditions asked for so far)
     field_asks: Vec<(u32, u32)>,
@@ -1561,6 +1645,8 @@ pub(crate) struct RunState {
     sorted_at: Vec<(u32, u32, u32)>,
     sorted: Vec<(u32, u32)>,
     rule_seen: Vec<u32>,
+    /// per condition: its memoised [`FlatMask`]
+    flat: Vec<FlatMask>,
 }
 
 impl RunState {
