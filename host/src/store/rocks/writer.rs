@@ -1,12 +1,18 @@
 //! The writer thread: group commit and sequence numbers.
 //!
-//! Every change to the database goes through one thread. It blocks for a
+//! Every change to the event log goes through one thread. It blocks for a
 //! command, then drains every append already waiting into the same
 //! `WriteBatch` (up to [`MAX_GROUP_BYTES`]) and writes it once. While that
 //! write (and, in `always` mode, its `fsync`) is in progress, new requests
 //! queue up and form the next group, so the number of syncs per second stays
 //! bounded however many producers there are, and each producer waits at most
 //! about two sync times.
+//!
+//! Rule progress and delivery records are not sent here: the task that
+//! commits them writes them itself (`queue.rs`), because handing them to a
+//! thread costs a wake-up that, on a busy machine, is as long as a whole
+//! delivery (measured in `docs/benchmarks.md`, "Delivery with default
+//! settings, many rounds").
 //!
 //! Bus changes and retention trims go through the same thread so they are
 //! ordered with appends: an append can never land in a bus after it was
