@@ -349,10 +349,6 @@ struct Services {
     schemas: Arc<Schemas>,
 }
 
-/// RocksDB's C++ is built for x86-64-v2 (see `.cargo/config.toml`): on a
-/// CPU without SSE4.2 or CLMUL its checksums would crash the process with
-/// SIGILL, so refuse to start with a message instead. Everything else in
-/// the binary is baseline x86-64.
 /// Prints `listening on URL` to stderr as one `write`.
 ///
 /// Scripts and tests read this line to learn the port. `eprintln!` goes to an
@@ -365,6 +361,10 @@ pub(crate) fn announce_listening(url: &str) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// RocksDB's C++ is built for x86-64-v2 (see `.cargo/config.toml`): on a
+/// CPU without SSE4.2 or CLMUL its checksums would crash the process with
+/// SIGILL, so refuse to start with a message instead. Everything else in
+/// the binary is baseline x86-64.
 fn check_cpu() -> Result<(), ServeError> {
     #[cfg(target_arch = "x86_64")]
     {
