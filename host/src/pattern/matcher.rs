@@ -488,11 +488,7 @@ impl Matcher {
             },
             _ => PivotHead::NONE,
         };
-        let i = c as usize;
-        if self.heads.len() <= i {
-            self.heads.resize(i + 1, PivotHead::NONE);
-        }
-        self.heads[i] = head;
+        put_at(&mut self.heads, c, head, PivotHead::NONE);
     }
 
     /// Brings condition `c`'s [`CondBrief`] in line with its [`CondInfo`].
@@ -505,11 +501,7 @@ impl Matcher {
             },
             _ => CondBrief::NONE,
         };
-        let i = c as usize;
-        if self.briefs.len() <= i {
-            self.briefs.resize(i + 1, CondBrief::NONE);
-        }
-        self.briefs[i] = brief;
+        put_at(&mut self.briefs, c, brief, CondBrief::NONE);
     }
 
     /// Estimated chance that a condition fires, as a sort key (smaller = rarer).
@@ -1376,6 +1368,15 @@ fn alloc<T>(v: &mut Vec<Option<T>>, free: &mut Vec<u32>, x: T) -> u32 {
         v.push(Some(x));
         (v.len() - 1) as u32
     }
+}
+
+/// Sets `v[i]` to `x` in a dense array by id, growing it with `fill`.
+fn put_at<T: Copy>(v: &mut Vec<T>, i: u32, x: T, fill: T) {
+    let i = i as usize;
+    if v.len() <= i {
+        v.resize(i + 1, fill);
+    }
+    v[i] = x;
 }
 
 fn alloc_plain<T>(v: &mut Vec<T>, free: &mut Vec<u32>, x: T) -> u32 {
