@@ -2,8 +2,12 @@
 //!
 //! - `plugin_call/*`: one call on a warm instance (the steady state: each
 //!   rule keeps its instances and reuses them), including converting the
-//!   event to the WIT record and back, the epoch deadline and the async
-//!   timeout around the call.
+//!   event to the WIT record and back (or, for `filter_lazy_prefix`, a
+//!   `lazy-filter`, lending it as a handle and copying out `type` only),
+//!   the epoch deadline and the async timeout around the call.
+//!   `filter_pass_minimal_event` is `filter_pass` on an event with three
+//!   one-letter attributes: the part of a call that does not depend on the
+//!   event.
 //! - `plugin_fresh/*`: a call on a new instance — instantiate from the
 //!   pre-linked component, run `init(config)`, call, drop. A rule pays this
 //!   once per instance, and again after a trap or timeout.
@@ -23,8 +27,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use signalbox::event::CloudEvent;
 use signalbox::event::json::parse_structured;
+use signalbox::event::{CloudEvent, SharedEvent};
 use signalbox::plugin::{
     AllowList, LoadedPlugin, PluginEngine, PluginKind, PluginLimits, PluginRuntime, PoolSize,
     RulePlugin, inspect,
@@ -39,6 +43,24 @@ fn order_event() -> CloudEvent {
         "items":[{"sku":"A-1","qty":2,"price":100.0},{"sku":"B-7","qty":1,"price":50.5}],
         "shipping":{"street":"12 Analytical Row","city":"London","country":"GB"}}}"#;
     parse_structured(body).unwrap().unwrap()
+}
+
+/// The order event padded to 1 KiB (its JSON, `data` and attributes
+/// together), the size the issue's aim names.
+fn order_event_1k() -> CloudEvent {
+    let mut e = order_event();
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(e.data.as_ref().unwrap().as_bytes()).unwrap();
+    let with_note = |e: &mut CloudEvent, doc: &mut serde_json::Value, n: usize| {
+        doc["note"] = serde_json::Value::String("x".repeat(n));
+        e.data = Some(signalbox::event::Data::Json(
+            serde_json::to_string(doc).unwrap(),
+        ));
+        signalbox::event::json::json_len(e)
+    };
+    let empty = with_note(&mut e, &mut doc, 0);
+    assert_eq!(with_note(&mut e, &mut doc, 1024 - empty), 1024);
+    e
 }
 
 struct Subject {
@@ -79,13 +101,13 @@ fn rule_plugin(s: &Subject) -> RulePlugin {
 }
 
 /// One call of whatever the plugin is.
-async fn call(rp: &RulePlugin, event: &CloudEvent) {
+async fn call(rp: &RulePlugin, event: &SharedEvent) {
     match rp.plugin().kind {
         PluginKind::Filter => {
             black_box(rp.keep(event).await.unwrap());
         }
         PluginKind::Transform => {
-            black_box(rp.transform(event).await.unwrap());
+            black_box(rp.transform((**event).as_ref()).await.unwrap());
         }
         PluginKind::Connector => unreachable!("connectors are not benchmarked here"),
     }
@@ -95,6 +117,11 @@ fn subjects(runtime: &PluginRuntime) -> Vec<(Subject, Vec<u8>)> {
     let mut out = Vec::new();
     for (name, path, config) in [
         ("filter_pass", artifacts::FILTER_PASS, &[][..]),
+        (
+            "filter_lazy_prefix",
+            artifacts::FILTER_LAZY_PREFIX,
+            &[("attribute", "type"), ("prefix", "order.")][..],
+        ),
         (
             "filter_high_value",
             artifacts::FILTER_HIGH_VALUE,
@@ -146,7 +173,7 @@ fn bench(c: &mut Criterion) {
     let engine = PluginEngine::new(None, PoolSize::default()).unwrap();
     let runtime = PluginRuntime::new(engine).unwrap();
     let subjects = subjects(&runtime);
-    let event = order_event();
+    let event: SharedEvent = Arc::new(order_event());
 
     let mut g = c.benchmark_group("plugin_call");
     g.throughput(Throughput::Elements(1));
@@ -162,6 +189,47 @@ fn bench(c: &mut Criterion) {
                     let start = Instant::now();
                     for _ in 0..iters {
                         call(&rp, &event).await;
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    {
+        let big: SharedEvent = Arc::new(order_event_1k());
+        for (s, _) in subjects
+            .iter()
+            .filter(|(s, _)| s.name.starts_with("filter_"))
+        {
+            let rp = rule_plugin(s);
+            g.bench_function(format!("{}_1KiB", s.name), |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            call(&rp, &big).await;
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+        }
+    }
+    {
+        // The fixed cost of a `filter` call: the same plugin on an event
+        // with three one-letter attributes and nothing else.
+        let tiny: SharedEvent = Arc::new(
+            parse_structured(br#"{"specversion":"1.0","id":"1","source":"s","type":"t"}"#)
+                .unwrap()
+                .unwrap(),
+        );
+        let rp = rule_plugin(&subjects[0].0);
+        g.bench_function("filter_pass_minimal_event", |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        call(&rp, &tiny).await;
                     }
                     start.elapsed()
                 })

@@ -8,7 +8,7 @@
 //    the plugin's node_modules) behind a generated entry that wraps the
 //    plugin's exports for the world (src/world.js);
 // 2. componentize-js (SpiderMonkey, pre-initialised with wizer) turns the
-//    bundle into a component of `signalbox:plugin/<world>@0.1.0`, with the
+//    bundle into a component of `signalbox:plugin/<world>@0.1.1`, with the
 //    `http` and `fetch-event` features disabled (plugins other than
 //    connectors may not import wasi:http) and `stdio` (console.log to the
 //    Signalbox log), `clocks` (Date) and `random` (crypto) kept.

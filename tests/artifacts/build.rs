@@ -205,7 +205,7 @@ fn plugins(plugins_dir: &Path, target_dir: &Path) -> Vec<Plugin> {
                     [world] => (*world).to_owned(),
                     other => panic!(
                         "plugin `{}` must enable exactly one signalbox-sdk feature \
-                         (filter, transform or connector), found {other:?}",
+                         (filter, lazy-filter, transform or connector), found {other:?}",
                         package["name"]
                     ),
                 }

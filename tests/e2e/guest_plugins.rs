@@ -514,12 +514,14 @@ async fn guest_plugin_costs() {
             AllowList::parse::<&str>(&[]).unwrap(),
             "bench",
         );
-        let ev = parse_structured(event.to_string().as_bytes())
-            .unwrap()
-            .unwrap();
+        let ev: signalbox::event::SharedEvent = std::sync::Arc::new(
+            parse_structured(event.to_string().as_bytes())
+                .unwrap()
+                .unwrap(),
+        );
         let call = async || match kind {
             signalbox::plugin::PluginKind::Filter => rp.keep(&ev).await.map(|_| ()),
-            _ => rp.transform(&ev).await.map(|_| ()),
+            _ => rp.transform((*ev).as_ref()).await.map(|_| ()),
         };
         for _ in 0..200 {
             call().await.unwrap();

@@ -393,6 +393,115 @@ async fn plugins_in_a_rule_chain_and_degraded_status() {
     assert_eq!(r.status(), 204);
 }
 
+/// A `lazy-filter` (world `signalbox:plugin/lazy-filter`) reads each
+/// attribute through the `lazy` interface; the same plugin checks every
+/// accessor through the test endpoint, then filters in a rule.
+#[tokio::test]
+async fn lazy_filters_read_the_event_attribute_by_attribute() {
+    let s = Server::start();
+    let (st, v) = upload_plugin(&s, "lazy", "1", artifacts::FILTER_LAZY_PREFIX).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["kind"], "filter");
+    assert!(
+        v["imports"].as_array().unwrap().iter().any(|i| i
+            .as_str()
+            .unwrap()
+            .starts_with("signalbox:plugin/lazy@0.1.")),
+        "{v}"
+    );
+    let full = json!({"specversion": "1.0", "id": "e-1", "source": "/shop", "type": "order.created",
+        "subject": "order-1", "time": "2026-12-05T10:00:00Z", "datacontenttype": "application/json",
+        "dataschema": "https://schemas.example.com/order", "partitionkey": "p-9",
+        "data": {"total":5}});
+    let bare =
+        json!({"specversion": "1.0", "id": "e-2", "source": "/hr", "type": "employee.hired"});
+    let cases = [
+        ("type", "order.", &full, "keep"),
+        ("type", "employee.", &full, "drop"),
+        ("id", "e-1", &full, "keep"),
+        ("source", "/shop", &full, "keep"),
+        ("subject", "order-1", &full, "keep"),
+        ("subject", "", &bare, "drop"),
+        ("time", "2026-12-05T10", &full, "keep"),
+        ("datacontenttype", "application/json", &full, "keep"),
+        ("dataschema", "https://schemas.example.com/", &full, "keep"),
+        ("data", r#"{"total":5}"#, &full, "keep"),
+        ("data", "", &bare, "drop"),
+        ("data-size", "11", &full, "keep"),
+        ("ext:partitionkey", "p-9", &full, "keep"),
+        ("ext:missing", "", &full, "drop"),
+        ("extensions", "partitionkey=p-9", &full, "keep"),
+        ("extensions", "p", &bare, "drop"),
+        ("event", "e-2|/hr|employee.hired", &bare, "keep"),
+    ];
+    for (attribute, prefix, event, outcome) in cases {
+        let v = run_plugin(
+            &s,
+            "lazy@1",
+            json!({"event": event, "config": {"attribute": attribute, "prefix": prefix}}),
+        )
+        .await;
+        assert_eq!(v["outcome"], outcome, "{attribute} {prefix:?}: {v}");
+    }
+
+    // Reading the event when there is none (in `init`) traps, with a reason.
+    assert_eq!(
+        upload_plugin(&s, "early", "1", artifacts::BAD_LAZY_IN_INIT)
+            .await
+            .0,
+        201
+    );
+    let v = run_plugin(&s, "early@1", json!({"event": full})).await;
+    assert_eq!(v["outcome"], "error", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside a keep-lazy call"),
+        "{v}"
+    );
+
+    // In a rule it filters like any other filter.
+    let r = Receiver::start().await;
+    let (st, v) = status_json(
+        client()
+            .put(s.url("/v1/buses/default/rules/orders"))
+            .json(&json!({"pattern": {"specversion": ["1.0"]},
+                          "filters": [{"plugin": "lazy@1", "config": {"prefix": "order."}}],
+                          "targets": [{"id": "t", "type": "http", "url": r.url, "mode": "structured"}]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let mut batch = Vec::new();
+    for i in 0..6 {
+        batch.push(order(&format!("o{i}"), 1.0));
+        let mut e = bare.clone();
+        e["id"] = json!(format!("h{i}"));
+        batch.push(e);
+    }
+    assert_eq!(post_batch(&s, "default", &json!(batch)).await.0, 200);
+    let got = r.wait_for(6, 30).await;
+    assert!(
+        got.iter().all(|g| g.json()["type"] == "order.created"),
+        "{got:?}"
+    );
+    let (_, t) = get(&s, "/v1/buses/default/events/h3/trace").await;
+    assert!(
+        t["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["step"] == "filtered_out" && s["detail"]["by"] == "lazy@1"),
+        "{t}"
+    );
+    // Nothing else arrives: the six employee events were all dropped.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r.calls(), 6);
+}
+
 #[tokio::test]
 async fn plugins_survive_restart_from_the_compiled_cache() {
     let mut s = Server::start();

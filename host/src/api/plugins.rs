@@ -199,7 +199,7 @@ async fn test(
     let start = Instant::now();
     let outcome = match plugin.kind {
         PluginKind::Filter => rule_plugin
-            .keep(&events[0])
+            .keep(&(Arc::new(events[0].clone()) as crate::event::SharedEvent))
             .await
             .map(|keep| json!({"outcome": if keep { "keep" } else { "drop" }})),
         PluginKind::Transform => rule_plugin.transform(&events[0]).await.map(|out| {

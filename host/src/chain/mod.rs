@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::event::CloudEvent;
+use crate::event::{CloudEvent, SharedEvent};
 use crate::plugin::RulePlugin;
 use crate::store::queue::PreparedBody;
 use template::CompiledTransform;
@@ -108,9 +108,10 @@ impl Chain {
     /// returns a report of each step.
     pub async fn run(
         &self,
-        event: &CloudEvent,
+        shared: &SharedEvent,
         received_at: i64,
     ) -> (ChainResult, Vec<StepReport>) {
+        let event: &CloudEvent = (**shared).as_ref();
         let mut report = Vec::with_capacity(self.filters.len() + 1);
         let mut step = |step, plugin: String, started: Instant, outcome| {
             report.push(StepReport {
@@ -123,7 +124,7 @@ impl Chain {
         for f in &self.filters {
             let started = Instant::now();
             let reference = f.plugin().reference();
-            match f.keep(event).await {
+            match f.keep(shared).await {
                 Ok(true) => step("filter", reference, started, "kept"),
                 Ok(false) => {
                     step("filter", reference.clone(), started, "dropped");

@@ -240,7 +240,7 @@ async fn test(out: Output, args: TestArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let result = match kind {
         PluginKind::Filter => rp
-            .keep(&events[0])
+            .keep(&(std::sync::Arc::new(events[0].clone()) as crate::event::SharedEvent))
             .await
             .map(|k| json!({"outcome": if k { "keep" } else { "drop" }})),
         PluginKind::Transform => rp.transform(&events[0]).await.map(|out| {

@@ -19,6 +19,8 @@ pub mod json;
 pub mod time;
 pub mod validate;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 /// The only CloudEvents version Signalbox accepts.
@@ -173,6 +175,17 @@ pub fn is_json_media_type(media_type: &str) -> bool {
         .trim()
         .to_ascii_lowercase();
     essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}
+
+/// An event lent out without copying it, e.g. to a plugin call that reads
+/// it attribute by attribute: a stored event (`Arc<StoredEvent>`) or a
+/// lone one (`Arc<CloudEvent>`) coerces to it without a new allocation.
+pub type SharedEvent = Arc<dyn AsRef<CloudEvent> + Send + Sync>;
+
+impl AsRef<CloudEvent> for CloudEvent {
+    fn as_ref(&self) -> &CloudEvent {
+        self
+    }
 }
 
 #[cfg(test)]

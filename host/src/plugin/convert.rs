@@ -24,18 +24,18 @@ pub fn to_wit(e: &CloudEvent) -> Event {
         extensions: e
             .extensions
             .iter()
-            .map(|(n, v)| {
-                (
-                    n.clone(),
-                    match v {
-                        ExtensionValue::String(s) => AttributeValue::Str(s.clone()),
-                        ExtensionValue::Boolean(b) => AttributeValue::Boolean(*b),
-                        ExtensionValue::Integer(i) => AttributeValue::Integer(*i),
-                    },
-                )
-            })
+            .map(|(n, v)| (n.clone(), to_wit_value(v)))
             .collect(),
         data: e.data.as_ref().map(|d| d.as_bytes().to_vec()),
+    }
+}
+
+/// An extension value in its WIT form.
+pub fn to_wit_value(v: &ExtensionValue) -> AttributeValue {
+    match v {
+        ExtensionValue::String(s) => AttributeValue::Str(s.clone()),
+        ExtensionValue::Boolean(b) => AttributeValue::Boolean(*b),
+        ExtensionValue::Integer(i) => AttributeValue::Integer(*i),
     }
 }
 

@@ -29,7 +29,11 @@ use wasmtime_wasi_http::{
     RequestOptions, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
+use super::bindings::lazy_filter::signalbox::plugin::lazy;
+use super::bindings::{AttributeValue, Event};
+use super::convert::{to_wit, to_wit_value};
 use super::egress::{AllowList, Scheme, Verdict, is_internal};
+use crate::event::{CloudEvent, SharedEvent};
 
 /// Longest line a plugin can write to the log; longer lines are cut.
 const MAX_LOG_LINE: usize = 4096;
@@ -105,6 +109,8 @@ pub struct HostState {
     pub(super) limits: StoreLimits,
     /// When the current call must end (checked at every epoch tick).
     pub(super) deadline: std::time::Instant,
+    /// The event lent to the current `lazy-filter` call, if any.
+    lent: Option<SharedEvent>,
 }
 
 impl HostState {
@@ -152,7 +158,85 @@ impl HostState {
                 .trap_on_grow_failure(true)
                 .build(),
             deadline: std::time::Instant::now(),
+            lent: None,
         }
+    }
+}
+
+impl HostState {
+    /// Lends `event` to the `keep-lazy` call about to run: the `lazy`
+    /// functions read it until [`HostState::end_lend`].
+    ///
+    /// The event is shared, not copied, and the plugin reaches it without a
+    /// resource handle: an instance runs one call at a time, so "the
+    /// current event" is always well defined, and a handle's bookkeeping
+    /// was about a tenth of a lazy filter call (`benches/plugin.rs`).
+    pub(super) fn lend(&mut self, event: SharedEvent) {
+        self.lent = Some(event);
+    }
+
+    /// Ends the loan.
+    pub(super) fn end_lend(&mut self) {
+        self.lent = None;
+    }
+
+    fn lent(&self) -> wasmtime::Result<&CloudEvent> {
+        match &self.lent {
+            Some(e) => Ok((**e).as_ref()),
+            None => Err(wasmtime::format_err!(
+                "signalbox:plugin/lazy was called outside a keep-lazy call; there is no event to read"
+            )),
+        }
+    }
+}
+
+/// `signalbox:plugin/lazy`: the current event, attribute by attribute.
+impl lazy::Host for HostState {
+    fn id(&mut self) -> wasmtime::Result<String> {
+        Ok(self.lent()?.id.clone())
+    }
+    fn source(&mut self) -> wasmtime::Result<String> {
+        Ok(self.lent()?.source.clone())
+    }
+    fn type_(&mut self) -> wasmtime::Result<String> {
+        Ok(self.lent()?.ty.clone())
+    }
+    fn subject(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.lent()?.subject.clone())
+    }
+    fn time(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.lent()?.time.clone())
+    }
+    fn datacontenttype(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.lent()?.datacontenttype.clone())
+    }
+    fn dataschema(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.lent()?.dataschema.clone())
+    }
+    fn extension(&mut self, name: String) -> wasmtime::Result<Option<AttributeValue>> {
+        Ok(self.lent()?.extension(&name).map(to_wit_value))
+    }
+    fn extensions(&mut self) -> wasmtime::Result<Vec<(String, AttributeValue)>> {
+        Ok(self
+            .lent()?
+            .extensions
+            .iter()
+            .map(|(n, v)| (n.clone(), to_wit_value(v)))
+            .collect())
+    }
+    fn data_size(&mut self) -> wasmtime::Result<Option<u32>> {
+        // Events are far below 4 GiB (`max_event_bytes`); saturate anyway.
+        Ok(self
+            .lent()?
+            .data
+            .as_ref()
+            .map(|d| u32::try_from(d.as_bytes().len()).unwrap_or(u32::MAX)))
+    }
+    fn data(&mut self) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self.lent()?.data.as_ref().map(|d| d.as_bytes().to_vec()))
+    }
+    fn to_event(&mut self) -> wasmtime::Result<Event> {
+        Ok(to_wit(self.lent()?))
     }
 }
 

@@ -15,11 +15,14 @@ use wit_parser::{WorldItem, WorldKey};
 
 use super::PluginError;
 
-/// The three kinds of plugin, one per world.
+/// The three kinds of plugin. A filter targets the `filter` or the
+/// `lazy-filter` world (they differ only in how the event crosses into the
+/// plugin); the others have one world each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginKind {
-    /// World `filter`: `keep(event) -> bool`.
+    /// World `filter` (`keep(event) -> bool`) or `lazy-filter`
+    /// (`keep-lazy() -> bool`, reading the event through `lazy`).
     Filter,
     /// World `transform`: `transform(event) -> list<event>`.
     Transform,
@@ -28,12 +31,12 @@ pub enum PluginKind {
 }
 
 impl PluginKind {
-    /// The world-level export that identifies the kind.
-    fn entry_point(self) -> &'static str {
+    /// The world-level exports that identify the kind (one per world).
+    fn entry_points(self) -> &'static [&'static str] {
         match self {
-            PluginKind::Filter => "keep",
-            PluginKind::Transform => "transform",
-            PluginKind::Connector => "deliver",
+            PluginKind::Filter => &["keep", "keep-lazy"],
+            PluginKind::Transform => &["transform"],
+            PluginKind::Connector => &["deliver"],
         }
     }
 
@@ -115,13 +118,17 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, PluginError> {
         PluginKind::Connector,
     ]
     .into_iter()
-    .filter(|k| exported.iter().any(|e| e == k.entry_point()))
+    .filter(|k| {
+        exported
+            .iter()
+            .any(|e| k.entry_points().contains(&e.as_str()))
+    })
     .collect();
     let kind = match kinds.as_slice() {
         [k] => *k,
         [] => {
             return Err(PluginError::Invalid(format!(
-                "the component does not target a Signalbox world (signalbox:plugin/filter, transform or connector); it exports [{}]",
+                "the component does not target a Signalbox world (signalbox:plugin/filter, lazy-filter, transform or connector); it exports [{}]",
                 exported.join(", ")
             )));
         }
@@ -135,11 +142,19 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, PluginError> {
             )));
         }
     };
-    let expected = ["init", kind.entry_point()];
-    if let Some(extra) = exported.iter().find(|e| !expected.contains(&e.as_str())) {
+    let entry: Vec<&String> = exported
+        .iter()
+        .filter(|e| kind.entry_points().contains(&e.as_str()))
+        .collect();
+    if entry.len() > 1 {
+        return Err(PluginError::Invalid(
+            "the component exports both keep (world filter) and keep-lazy (world lazy-filter); a filter targets exactly one of them".into(),
+        ));
+    }
+    let entry = entry[0].as_str();
+    if let Some(extra) = exported.iter().find(|e| *e != "init" && *e != entry) {
         return Err(PluginError::Invalid(format!(
-            "the component exports '{extra}', which the {kind} world does not have; export only init and {}",
-            kind.entry_point()
+            "the component exports '{extra}', which the {kind} world does not have; export only init and {entry}"
         )));
     }
     if !exported.iter().any(|e| e == "init") {
@@ -172,9 +187,9 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, PluginError> {
     }
     if !denied.is_empty() {
         let why = if kind == PluginKind::Connector {
-            "connectors may import standard WASI 0.2, wasi:http and signalbox:plugin/types"
+            "connectors may import standard WASI 0.2, wasi:http, signalbox:plugin/types and signalbox:plugin/lazy"
         } else {
-            "filters and transforms may import standard WASI 0.2 and signalbox:plugin/types; only connectors may use wasi:http"
+            "filters and transforms may import standard WASI 0.2, signalbox:plugin/types and signalbox:plugin/lazy; only connectors may use wasi:http"
         };
         return Err(PluginError::Invalid(format!(
             "the component imports what Signalbox does not provide: {} ({why})",
@@ -187,12 +202,19 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, PluginError> {
 
 /// Whether a `kind` plugin may import the interface `name`
 /// (`ns:pkg/iface@version`).
+///
+/// `signalbox:plugin/lazy` is allowed for every kind, not just lazy
+/// filters: it grants nothing (a plugin only ever holds an event handle the
+/// host lent it for one call), and a component may import it without using
+/// it, e.g. a Rust plugin built in a workspace where another plugin turned
+/// on the SDK's `lazy-filter` feature.
 fn import_allowed(kind: PluginKind, name: &str) -> bool {
     let (path, version) = name.split_once('@').unwrap_or((name, ""));
     let package = path.split('/').next().unwrap_or("");
     let v0_2 = version.starts_with("0.2.");
     if package == "signalbox:plugin" {
-        return path == "signalbox:plugin/types" && version.starts_with("0.1.");
+        return matches!(path, "signalbox:plugin/types" | "signalbox:plugin/lazy")
+            && version.starts_with("0.1.");
     }
     if STANDARD_WASI.contains(&package) {
         return v0_2;
@@ -223,6 +245,20 @@ mod tests {
     }
 
     #[test]
+    fn lazy_filters_are_filters() {
+        let bytes = std::fs::read(signalbox_test_plugins::FILTER_LAZY_PREFIX).unwrap();
+        let i = inspect(&bytes).unwrap();
+        assert_eq!(i.kind, PluginKind::Filter);
+        assert!(
+            i.imports
+                .iter()
+                .any(|n| n.starts_with("signalbox:plugin/lazy@0.1.")),
+            "{:?}",
+            i.imports
+        );
+    }
+
+    #[test]
     fn import_policy() {
         use PluginKind::*;
         assert!(import_allowed(Filter, "wasi:cli/stdout@0.2.6"));
@@ -242,5 +278,9 @@ mod tests {
         assert!(!import_allowed(Filter, "wasi:keyvalue/store@0.2.0"));
         assert!(!import_allowed(Filter, "acme:secrets/vault@1.0.0"));
         assert!(!import_allowed(Filter, "signalbox:plugin/types@0.2.0"));
+        assert!(import_allowed(Filter, "signalbox:plugin/lazy@0.1.1"));
+        assert!(import_allowed(Transform, "signalbox:plugin/lazy@0.1.1"));
+        assert!(!import_allowed(Filter, "signalbox:plugin/lazy@0.2.0"));
+        assert!(!import_allowed(Filter, "signalbox:plugin/other@0.1.1"));
     }
 }

@@ -11,7 +11,8 @@
 //! * [`runtime`] — per-rule instance pools with memory caps, call deadlines,
 //!   output limits, trap containment and degraded status;
 //! * [`host`] — the sandbox each instance sees (WASI that grants nothing,
-//!   output to the log) and the one outbound-HTTP hook;
+//!   output to the log), the one outbound-HTTP hook, and the `lazy`
+//!   interface through which a lazy filter reads the event lent to it;
 //! * [`egress`] — the allow-list policy that hook enforces;
 //! * [`bindings`], [`convert`] — generated types and event conversion.
 //!

@@ -395,7 +395,7 @@ impl Registry {
             sha256,
             size: bytes.len(),
             uploaded_at: format_rfc3339_micros(now_micros()),
-            wit: "signalbox:plugin@0.1.0".into(),
+            wit: super::bindings::WIT_PACKAGE.into(),
             imports: inspection.imports,
             compile_ms: took.as_millis() as u64,
         };

@@ -266,6 +266,7 @@ pub async fn run(
             let now = now_micros();
             let mut event = e.event.clone();
             event.set_extension(REPLAY_EXTENSION, ExtensionValue::String(id.clone()));
+            let event: crate::event::SharedEvent = Arc::new(event);
             for (i, (rule, targets)) in rules.iter().enumerate() {
                 if !selectors[i].selects(&e.event) {
                     continue;
@@ -281,7 +282,7 @@ pub async fn run(
                         detail.insert("events".into(), json!(outs.len()));
                         for (sub, output) in outs.into_iter().enumerate() {
                             // Not the logged event: it carries the replay's id.
-                            let (ev, body, _) = output.into_delivered(&event);
+                            let (ev, body, _) = output.into_delivered((*event).as_ref());
                             for (j, t) in targets.iter().enumerate() {
                                 let Ok(body) =
                                     rule.target_body(j, &ev, e.received_at, body.as_ref())

@@ -331,9 +331,11 @@ type Ran = (ChainResult, Vec<StepReport>, Duration);
 ///
 /// [`Chain::parallelism`]: crate::chain::Chain::parallelism
 async fn run_chains(rule: &Arc<CompiledRule>, events: &[Arc<StoredEvent>]) -> Vec<Ran> {
-    async fn run(rule: &CompiledRule, e: &StoredEvent) -> Ran {
+    async fn run(rule: &CompiledRule, e: &Arc<StoredEvent>) -> Ran {
         let started = Instant::now();
-        let (result, report) = rule.chain.run(&e.event, e.received_at).await;
+        // Lent to the chain as it is: a lazy filter reads it in place.
+        let shared: crate::event::SharedEvent = e.clone();
+        let (result, report) = rule.chain.run(&shared, e.received_at).await;
         (result, report, started.elapsed())
     }
     let parallel = rule.chain.parallelism();

@@ -215,6 +215,12 @@ pub struct StoredEvent {
     pub event: CloudEvent,
 }
 
+impl AsRef<CloudEvent> for StoredEvent {
+    fn as_ref(&self) -> &CloudEvent {
+        &self.event
+    }
+}
+
 /// The result of looking an event up by id.
 #[derive(Debug)]
 pub enum Lookup {

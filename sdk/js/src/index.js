@@ -2,7 +2,7 @@
 /**
  * The Signalbox plugin SDK for JavaScript: events, configuration and errors
  * that feel like ordinary JavaScript on top of the generated bindings for
- * `signalbox:plugin@0.1.0` (see `wit.d.ts` for the raw shapes).
+ * `signalbox:plugin@0.1.1` (see `wit.d.ts` for the raw shapes).
  *
  * A plugin is an ES module that exports `init(config)` (optional) and the
  * entry point of its world:

@@ -1,4 +1,4 @@
-// The raw shapes of `signalbox:plugin@0.1.0` as componentize-js passes them
+// The raw shapes of `signalbox:plugin@0.1.1` as componentize-js passes them
 // (jco's conventions), written by hand from wit/plugin.wit because `jco
 // types` cannot read a WIT folder on this toolchain. Plugin authors use the
 // `Event` and `Config` of `index.d.ts`; these are what `world.js` converts.

@@ -3,7 +3,7 @@
 //! A plugin is a WebAssembly component that a rule runs on its events: a
 //! **filter** keeps or drops each event, a **transform** turns one event into
 //! zero, one or many, a **connector** delivers batches to an external system
-//! over HTTP. The contract is the WIT package `signalbox:plugin@0.1.0` in the
+//! over HTTP. The contract is the WIT package `signalbox:plugin@0.1.1` in the
 //! repository's `wit/` folder; this crate generates the bindings for it and
 //! adds the helpers that make a plugin short.
 //!
@@ -122,8 +122,9 @@
 //! # Features: one per world
 //!
 //! Enable the feature for the kind of plugin you write: `filter`,
-//! `transform` or `connector`. Each brings in that world's bindings, its
-//! trait and its `export_*!` macro; `connector` also brings in [`http`].
+//! `lazy-filter`, `transform` or `connector`. Each brings in that world's
+//! bindings, its trait and its `export_*!` macro; `connector` also brings
+//! in [`http`].
 //! The component only ever gets the exports of the one `export_*!` macro
 //! you call: the `wit-bindgen` type information that carries a world's
 //! exports is emitted by that macro in your crate, while this crate only
@@ -134,12 +135,15 @@
 //! avoid: calling [`http`] from a filter or transform because another
 //! plugin turned `connector` on. The component would then import
 //! `wasi:http`, and the host refuses such a filter or transform on upload.)
+//! With `lazy-filter` on, every component of the build imports
+//! `signalbox:plugin/lazy` (the event handle's type is kept), which is
+//! harmless: every Signalbox host since 0.1.1 provides it to all plugins.
 //! With no feature on there is nothing to export, and this crate does not
 //! compile.
 //!
 //! # Versions
 //!
-//! This crate speaks `signalbox:plugin@0.1.0`. Hosts run any `0.1.x`
+//! This crate speaks `signalbox:plugin@0.1.1`. Hosts run any `0.1.x`
 //! plugin; `0.1.x` releases of the contract only add things old plugins can
 //! ignore.
 
@@ -147,7 +151,12 @@
 // The crate docs link to every world's items; with only some features on
 // (a plugin's own `cargo doc`) those links cannot resolve.
 #![cfg_attr(
-    not(all(feature = "filter", feature = "transform", feature = "connector")),
+    not(all(
+        feature = "filter",
+        feature = "lazy-filter",
+        feature = "transform",
+        feature = "connector"
+    )),
     allow(rustdoc::broken_intra_doc_links)
 )]
 
@@ -155,10 +164,15 @@
 // way from inside it and from a plugin.
 extern crate self as signalbox_sdk;
 
-#[cfg(not(any(feature = "filter", feature = "transform", feature = "connector")))]
+#[cfg(not(any(
+    feature = "filter",
+    feature = "lazy-filter",
+    feature = "transform",
+    feature = "connector"
+)))]
 compile_error!(
     "signalbox-sdk: enable the feature for the kind of plugin you are writing: \
-     `features = [\"filter\"]`, `[\"transform\"]` or `[\"connector\"]`"
+     `features = [\"filter\"]`, `[\"lazy-filter\"]`, `[\"transform\"]` or `[\"connector\"]`"
 );
 
 mod config;
@@ -196,12 +210,26 @@ pub mod wit_types {
 pub mod filter_bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "signalbox:plugin/filter@0.1.0",
-        with: { "signalbox:plugin/types@0.1.0": crate::wit_types },
+        world: "signalbox:plugin/filter@0.1.1",
+        with: { "signalbox:plugin/types@0.1.1": crate::wit_types },
         runtime_path: "signalbox_sdk::__private::wit_bindgen::rt",
         pub_export_macro: true,
         export_macro_name: "export_world",
         default_bindings_module: "signalbox_sdk::filter_bindings",
+    });
+}
+
+#[cfg(feature = "lazy-filter")]
+#[doc(hidden)]
+pub mod lazy_filter_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "signalbox:plugin/lazy-filter@0.1.1",
+        with: { "signalbox:plugin/types@0.1.1": crate::wit_types },
+        runtime_path: "signalbox_sdk::__private::wit_bindgen::rt",
+        pub_export_macro: true,
+        export_macro_name: "export_world",
+        default_bindings_module: "signalbox_sdk::lazy_filter_bindings",
     });
 }
 
@@ -210,8 +238,8 @@ pub mod filter_bindings {
 pub mod transform_bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "signalbox:plugin/transform@0.1.0",
-        with: { "signalbox:plugin/types@0.1.0": crate::wit_types },
+        world: "signalbox:plugin/transform@0.1.1",
+        with: { "signalbox:plugin/types@0.1.1": crate::wit_types },
         runtime_path: "signalbox_sdk::__private::wit_bindgen::rt",
         pub_export_macro: true,
         export_macro_name: "export_world",
@@ -224,8 +252,8 @@ pub mod transform_bindings {
 pub mod connector_bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "signalbox:plugin/connector@0.1.0",
-        with: { "signalbox:plugin/types@0.1.0": crate::wit_types },
+        world: "signalbox:plugin/connector@0.1.1",
+        with: { "signalbox:plugin/types@0.1.1": crate::wit_types },
         generate_all,
         runtime_path: "signalbox_sdk::__private::wit_bindgen::rt",
         pub_export_macro: true,
@@ -246,6 +274,124 @@ pub mod connector_bindings {
 ///   trace; this rule does not deliver it).
 #[cfg(feature = "filter")]
 pub use filter_bindings::Guest as Filter;
+
+/// A filter that reads the event lazily (world
+/// `signalbox:plugin/lazy-filter`): keeps or drops each event.
+///
+/// Like [`Filter`], but `keep_lazy` gets a [`LazyEvent`] instead of an
+/// [`Event`]: each of its methods (`type_()`, `subject()`, `data()`, …)
+/// copies just that attribute out of the host when called. A filter that
+/// decides on one or two attributes pays for those only, which makes a
+/// call on a large event much cheaper. Export it with
+/// [`export_lazy_filter!`]:
+///
+/// ```ignore
+/// use signalbox_sdk::{Config, Error, LazyEvent, LazyFilter};
+///
+/// struct OrdersOnly;
+///
+/// impl LazyFilter for OrdersOnly {
+///     fn init(_config: Config) -> Result<(), Error> {
+///         Ok(())
+///     }
+///     fn keep_lazy(event: &LazyEvent) -> Result<bool, Error> {
+///         Ok(event.type_().starts_with("order."))
+///     }
+/// }
+///
+/// signalbox_sdk::export_lazy_filter!(OrdersOnly);
+/// ```
+#[cfg(feature = "lazy-filter")]
+pub trait LazyFilter {
+    /// Runs once per instance, before any other call, as
+    /// [`Filter::init`](crate::Filter::init).
+    fn init(config: Config) -> Result<(), Error>;
+    /// Returns `Ok(true)` to let `event` go on and `Ok(false)` to drop it;
+    /// an error fails this event at this step.
+    fn keep_lazy(event: &LazyEvent) -> Result<bool, Error>;
+}
+
+/// The event a [`LazyFilter`] is deciding on, read attribute by attribute
+/// (the WIT interface `signalbox:plugin/lazy`).
+///
+/// Each method asks the host for its attribute and copies it in, again on
+/// every call, so keep what you read if you need it twice; `to_event()`
+/// copies the whole [`Event`]. It exists only for the length of a
+/// `keep_lazy` call (it cannot be stored: there is no way to make one).
+#[cfg(feature = "lazy-filter")]
+pub struct LazyEvent {
+    _only_in_keep_lazy: (),
+}
+
+#[cfg(feature = "lazy-filter")]
+impl LazyEvent {
+    #[doc(hidden)]
+    pub fn __current() -> LazyEvent {
+        LazyEvent {
+            _only_in_keep_lazy: (),
+        }
+    }
+    /// `id`.
+    pub fn id(&self) -> String {
+        lazy::id()
+    }
+    /// `source`.
+    pub fn source(&self) -> String {
+        lazy::source()
+    }
+    /// `type`.
+    pub fn type_(&self) -> String {
+        lazy::type_()
+    }
+    /// `subject`, if present.
+    pub fn subject(&self) -> Option<String> {
+        lazy::subject()
+    }
+    /// `time`, if present (RFC 3339, as the producer sent it).
+    pub fn time(&self) -> Option<String> {
+        lazy::time()
+    }
+    /// `datacontenttype`, if present.
+    pub fn datacontenttype(&self) -> Option<String> {
+        lazy::datacontenttype()
+    }
+    /// `dataschema`, if present.
+    pub fn dataschema(&self) -> Option<String> {
+        lazy::dataschema()
+    }
+    /// The extension attribute `name`, if the event has it.
+    pub fn extension(&self, name: &str) -> Option<AttributeValue> {
+        lazy::extension(name)
+    }
+    /// Every extension attribute, in order.
+    pub fn extensions(&self) -> Vec<(String, AttributeValue)> {
+        lazy::extensions()
+    }
+    /// The size of `data` in bytes, without copying it.
+    pub fn data_size(&self) -> Option<u32> {
+        lazy::data_size()
+    }
+    /// The payload bytes. For JSON events this is the JSON text.
+    pub fn data(&self) -> Option<Vec<u8>> {
+        lazy::data()
+    }
+    /// `data` parsed as JSON into `T` (e.g. [`serde_json::Value`]); an
+    /// error when there is no data or it does not parse.
+    pub fn data_json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        let data = self
+            .data()
+            .ok_or_else(|| Error::new("the event has no data"))?;
+        serde_json::from_slice(&data)
+            .map_err(|e| Error::new(format!("the event's data is not the JSON expected: {e}")))
+    }
+    /// The whole event.
+    pub fn to_event(&self) -> Event {
+        lazy::to_event()
+    }
+}
+
+#[cfg(feature = "lazy-filter")]
+use lazy_filter_bindings::signalbox::plugin::lazy;
 
 /// A transform: turns one event into zero, one or many (world
 /// `signalbox:plugin/transform`).
@@ -280,6 +426,26 @@ pub use connector_bindings::Guest as Connector;
 macro_rules! export_filter {
     ($ty:ident) => {
         $crate::filter_bindings::export_world!($ty with_types_in $crate::filter_bindings);
+    };
+}
+
+/// Exports a type implementing [`LazyFilter`] as this component's filter.
+///
+/// Call it once, at the top level of the plugin crate, with the type's name:
+/// `signalbox_sdk::export_lazy_filter!(MyFilter);`.
+#[cfg(feature = "lazy-filter")]
+#[macro_export]
+macro_rules! export_lazy_filter {
+    ($ty:ident) => {
+        impl $crate::lazy_filter_bindings::Guest for $ty {
+            fn init(config: $crate::Config) -> ::core::result::Result<(), $crate::Error> {
+                <$ty as $crate::LazyFilter>::init(config)
+            }
+            fn keep_lazy() -> ::core::result::Result<bool, $crate::Error> {
+                <$ty as $crate::LazyFilter>::keep_lazy(&$crate::LazyEvent::__current())
+            }
+        }
+        $crate::lazy_filter_bindings::export_world!($ty with_types_in $crate::lazy_filter_bindings);
     };
 }
 

@@ -1,4 +1,4 @@
-//! The contract's shared types (`signalbox:plugin/types@0.1.0`).
+//! The contract's shared types (`signalbox:plugin/types@0.1.1`).
 //!
 //! These are written by hand rather than generated so that they can carry
 //! proper `Display`, `PartialEq` and conversion impls. The generated bindings
