@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a Signalbox plugin written in Python into a WebAssembly component.
 #
-#   sdk/python/build.sh <plugin.py> --world filter|transform -o <out.wasm> [--wit DIR]
+#   sdk/python/build.sh <plugin.py> --world filter|lazy-filter|transform -o <out.wasm> [--wit DIR]
 #
 # The plugin is a module with plain functions (`init(config)`, and `keep(event)`
 # or `transform(event)`) using the `signalbox` helpers in this folder. The build
@@ -21,7 +21,7 @@ VENV="${SIGNALBOX_PY_VENV:-$SDK/.venv}"
 WIT="$SDK/../../wit"
 usage() {
   [ $# -gt 0 ] && echo "error: $*" >&2
-  echo "usage: sdk/python/build.sh <plugin.py> --world filter|transform -o <out.wasm> [--wit DIR]" >&2
+  echo "usage: sdk/python/build.sh <plugin.py> --world filter|lazy-filter|transform -o <out.wasm> [--wit DIR]" >&2
   exit 2
 }
 
@@ -40,9 +40,9 @@ done
 [ -n "$world" ] || usage "--world is required"
 [ -n "$out" ] || usage "-o <out.wasm> is required"
 case "$world" in
-  filter|transform) ;;
+  filter|lazy-filter|transform) ;;
   connector) usage "connectors cannot be written in Python yet; write them in Rust" ;;
-  *) usage "unknown world '$world': use filter or transform" ;;
+  *) usage "unknown world '$world': use filter, lazy-filter or transform" ;;
 esac
 [ -f "$plugin" ] || usage "$plugin does not exist"
 case "$plugin" in *.py) ;; *) usage "$plugin is not a .py file" ;; esac
@@ -63,13 +63,18 @@ mkdir -p "$(dirname "$out")"
 out_abs="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
 work="$(mktemp -d "${TMPDIR:-/tmp}/signalbox-py-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+lazy=None
+if [ "$world" = lazy-filter ]; then
+  lazy=_lazy
+fi
 cat >"$work/signalbox_entry.py" <<PY
 import wit_world
 from wit_world.imports import types as _types
+$([ "$world" = lazy-filter ] && echo "from wit_world.imports import lazy as _lazy")
 from signalbox._world import make_world
 import $module as _plugin
 
-WitWorld = make_world(wit_world.WitWorld, _types, "$world", _plugin)
+WitWorld = make_world(wit_world.WitWorld, _types, "$world", _plugin, $lazy)
 PY
 
 # The plugin's folder is copied so that the build leaves nothing (such as

@@ -31,6 +31,8 @@ pub(crate) struct Guests {
     pub(crate) js_order_notify: PathBuf,
     /// `plugins/python/filter_drop_test_accounts`
     pub(crate) py_drop_test_accounts: PathBuf,
+    /// `plugins/python/filter_lazy_region` (world `lazy-filter`)
+    pub(crate) py_lazy_region: PathBuf,
 }
 
 fn repo() -> PathBuf {
@@ -74,6 +76,7 @@ pub(crate) fn guests() -> &'static Guests {
         Guests {
             js_order_notify: find("transform_order_notify"),
             py_drop_test_accounts: find("filter_drop_test_accounts"),
+            py_lazy_region: find("filter_lazy_region"),
         }
     })
 }
@@ -330,6 +333,95 @@ async fn javascript_transform_turns_orders_into_chat_messages() {
     .await;
     let got = r.wait_for(6, 60).await;
     assert_eq!(got[5].json()["id"], "e8.chat");
+}
+
+/// A Python lazy filter reads one extension (and, when asked to, the
+/// content type) through the `lazy` interface, in a rule like any filter.
+#[tokio::test]
+async fn python_lazy_filter_reads_only_the_attributes_it_needs() {
+    let g = guests();
+    let s = Server::start();
+    let (st, v) = upload(&s, "region", "1", &g.py_lazy_region).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["kind"], "filter");
+    let event = |region: Option<&str>, media: &str| {
+        let mut e = json!({"specversion": "1.0", "id": "r1", "source": "/shop", "type": "order.created",
+                           "datacontenttype": media, "data": "x"});
+        if let Some(r) = region {
+            e["region"] = json!(r);
+        }
+        e
+    };
+    let cases = [
+        (
+            event(Some("eu"), "text/plain"),
+            json!({"regions": "eu,uk"}),
+            "keep",
+        ),
+        (
+            event(Some("us"), "text/plain"),
+            json!({"regions": ["eu", "uk"]}),
+            "drop",
+        ),
+        (event(None, "text/plain"), json!({"regions": "eu"}), "drop"),
+        (
+            event(None, "text/plain"),
+            json!({"regions": "eu", "keep_missing": true}),
+            "keep",
+        ),
+        (
+            event(Some("eu"), "text/plain"),
+            json!({"regions": "eu", "extension": "zone"}),
+            "drop",
+        ),
+    ];
+    for (e, config, outcome) in cases {
+        let v = run_plugin(&s, "region@1", json!({"event": e, "config": config})).await;
+        assert_eq!(v["outcome"], outcome, "{config}: {v}");
+    }
+    let v = run_plugin(
+        &s,
+        "region@1",
+        json!({"event": event(Some("eu"), "text/plain"), "config": {"regions": "eu", "require_json": true}}),
+    )
+    .await;
+    assert_eq!(v["outcome"], "error", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("event r1 carries text/plain data, not JSON"),
+        "{v}"
+    );
+
+    let r = Receiver::start().await;
+    let (st, v) = status_json(
+        client()
+            .put(s.url("/v1/buses/default/rules/eu"))
+            .json(&json!({"pattern": {"source": ["/shop"]},
+                          "filters": [{"plugin": "region@1", "config": {"regions": "eu"}}],
+                          "targets": [{"id": "t", "type": "http", "url": r.url, "mode": "structured"}]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let batch: Vec<Value> = (0..8)
+        .map(|i| {
+            let mut e = event(Some(if i % 2 == 0 { "eu" } else { "us" }), "text/plain");
+            e["id"] = json!(format!("r{i}"));
+            e
+        })
+        .collect();
+    assert_eq!(post_batch(&s, "default", &json!(batch)).await.0, 200);
+    let got = r.wait_for(4, 60).await;
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|g| g.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["r0", "r2", "r4", "r6"]);
 }
 
 #[tokio::test]

@@ -14,6 +14,10 @@ point of its world, as plain functions::
     def keep(event: Event) -> bool:                     # world `filter`
         return (event.data_json() or {}).get("total", 0) >= THRESHOLD
 
+For the world ``lazy-filter`` (build with ``--world lazy-filter``) ``keep``
+gets a :class:`LazyEvent` instead, which copies in only the attributes it
+reads.
+
 Build it with ``sdk/python/build.sh plugin.py --world filter -o plugin.wasm``
 (componentize-py). The build generates the bindings for the world
 (``wit_world``) and an entry module that adapts these functions to them
@@ -31,6 +35,7 @@ __all__ = [
     "Config",
     "Event",
     "ExtensionValue",
+    "LazyEvent",
     "JSON_MEDIA_TYPE",
     "PluginError",
     "is_json_media_type",
@@ -211,6 +216,92 @@ class Event:
         return isinstance(other, Event) and all(
             getattr(self, s) == getattr(other, s) for s in Event.__slots__
         )
+
+
+class LazyEvent:
+    """The event a *lazy* filter (world ``lazy-filter``) decides on, read
+    attribute by attribute.
+
+    Each attribute is asked of the host, and copied in, when you read it,
+    and again every time you read it: keep what you need twice in a local.
+    A filter that looks at one or two attributes of a large event saves the
+    copy of everything else. ``to_event()`` copies the whole
+    :class:`Event`. A ``LazyEvent`` is valid only during the ``keep`` call it
+    was passed to; reading it later raises (the host traps the call).
+    """
+
+    __slots__ = ("_lazy", "_to_event")
+
+    def __init__(self, lazy: Any, to_event: Any) -> None:
+        self._lazy = lazy
+        self._to_event = to_event
+
+    @property
+    def id(self) -> str:
+        return self._lazy.id()
+
+    @property
+    def source(self) -> str:
+        return self._lazy.source()
+
+    @property
+    def type(self) -> str:
+        return self._lazy.type()
+
+    @property
+    def subject(self) -> Optional[str]:
+        return self._lazy.subject()
+
+    @property
+    def time(self) -> Optional[str]:
+        return self._lazy.time()
+
+    @property
+    def datacontenttype(self) -> Optional[str]:
+        return self._lazy.datacontenttype()
+
+    @property
+    def dataschema(self) -> Optional[str]:
+        return self._lazy.dataschema()
+
+    @property
+    def extensions(self) -> Dict[str, ExtensionValue]:
+        """Every extension attribute, in order."""
+        return {name: value.value for name, value in self._lazy.extensions()}
+
+    def extension(self, name: str, default: Optional[ExtensionValue] = None) -> Optional[ExtensionValue]:
+        """One extension attribute's value (only that one is copied), or
+        ``default``."""
+        value = self._lazy.extension(name)
+        return default if value is None else value.value
+
+    @property
+    def data_size(self) -> Optional[int]:
+        """The size of the data in bytes, without copying it; ``None``
+        without data."""
+        return self._lazy.data_size()
+
+    @property
+    def data(self) -> Optional[bytes]:
+        return self._lazy.data()
+
+    def data_json(self) -> Any:
+        """The data parsed as JSON, or ``None`` without data (as
+        :meth:`Event.data_json`)."""
+        data = self.data
+        if data is None:
+            return None
+        media = self.datacontenttype
+        if media is not None and not is_json_media_type(media):
+            raise PluginError("data of event %s is %s, not JSON" % (self.id, media))
+        try:
+            return _json.loads(data)
+        except ValueError as e:
+            raise PluginError("data of event %s is not valid JSON: %s" % (self.id, e))
+
+    def to_event(self) -> "Event":
+        """The whole event, copied in at once."""
+        return self._to_event()
 
 
 class Config:

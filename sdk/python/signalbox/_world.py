@@ -18,9 +18,9 @@ from __future__ import annotations
 import traceback
 from typing import Any, List, Tuple
 
-from . import Config, Event
+from . import Config, Event, LazyEvent
 
-_ENTRY = {"filter": "keep", "transform": "transform"}
+_ENTRY = {"filter": "keep", "lazy-filter": "keep", "transform": "transform"}
 
 
 def describe(e: BaseException) -> str:
@@ -82,14 +82,17 @@ def to_wit(types: Any, event: Any, where: str) -> Any:
     )
 
 
-def make_world(base: Any, types: Any, world: str, plugin: Any) -> type:
+def make_world(base: Any, types: Any, world: str, plugin: Any, lazy: Any = None) -> type:
     """The ``WitWorld`` class componentize-py instantiates for ``world``,
-    calling the functions of the module ``plugin``."""
+    calling the functions of the module ``plugin``. ``lazy`` is the
+    generated ``signalbox:plugin/lazy`` module (world ``lazy-filter``)."""
     from componentize_py_types import Err
 
     entry = _ENTRY.get(world)
     if entry is None:
-        raise ValueError("world %r is not supported by the Python SDK (use filter or transform)" % world)
+        raise ValueError(
+            "world %r is not supported by the Python SDK (use filter, lazy-filter or transform)" % world
+        )
     func = getattr(plugin, entry, None)
     if not callable(func):
         raise TypeError("the plugin module %s must define a function %s()" % (plugin.__name__, entry))
@@ -106,6 +109,11 @@ def make_world(base: Any, types: Any, world: str, plugin: Any) -> type:
         except Exception as e:
             raise fail(e)
 
+    def decided(result: Any) -> bool:
+        if not isinstance(result, bool):
+            raise Err(types.Error(message="keep() returned %r; it must return True or False" % (result,)))
+        return result
+
     if world == "filter":
 
         def keep(self: Any, event: Any) -> bool:
@@ -113,13 +121,23 @@ def make_world(base: Any, types: Any, world: str, plugin: Any) -> type:
                 result = func(from_wit(types, event))
             except Exception as e:
                 raise fail(e)
-            if not isinstance(result, bool):
-                raise Err(
-                    types.Error(message="keep() returned %r; it must return True or False" % (result,))
-                )
-            return result
+            return decided(result)
 
         return type("WitWorld", (base,), {"init": init, "keep": keep})
+
+    if world == "lazy-filter":
+        # One LazyEvent serves every call: it holds no event, only the way
+        # to read the current one.
+        current = LazyEvent(lazy, lambda: from_wit(types, lazy.to_event()))
+
+        def keep_lazy(self: Any) -> bool:
+            try:
+                result = func(current)
+            except Exception as e:
+                raise fail(e)
+            return decided(result)
+
+        return type("WitWorld", (base,), {"init": init, "keep_lazy": keep_lazy})
 
     def transform(self: Any, event: Any) -> List[Any]:
         try:

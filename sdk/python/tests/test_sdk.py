@@ -149,6 +149,62 @@ class WorldTests(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, "must define a function transform"):
             make_world(object, wit_types, "transform", _pytypes.SimpleNamespace(__name__="p"))
 
+    def test_lazy_filter_reads_only_what_it_asks_for(self) -> None:
+        asked: List[str] = []
+
+        def lazy_fn(name: str, value: Any) -> Any:
+            def f(*args: Any) -> Any:
+                asked.append(name)
+                return value(*args) if callable(value) else value
+
+            return f
+
+        ext = dict(RAW.extensions)
+        lazy = _pytypes.SimpleNamespace(
+            id=lazy_fn("id", RAW.id),
+            source=lazy_fn("source", RAW.source),
+            type=lazy_fn("type", RAW.type),
+            subject=lazy_fn("subject", RAW.subject),
+            time=lazy_fn("time", RAW.time),
+            datacontenttype=lazy_fn("datacontenttype", RAW.datacontenttype),
+            dataschema=lazy_fn("dataschema", RAW.dataschema),
+            extension=lazy_fn("extension", lambda n: ext.get(n)),
+            extensions=lazy_fn("extensions", RAW.extensions),
+            data_size=lazy_fn("data_size", len(RAW.data or b"")),
+            data=lazy_fn("data", RAW.data),
+            to_event=lazy_fn("to_event", RAW),
+        )
+        plugin = _pytypes.SimpleNamespace(__name__="p", keep=lambda e: e.extension("tenant") == "acme")
+        world = make_world(object, wit_types, "lazy-filter", plugin, lazy)()
+        world.init([])
+        self.assertTrue(world.keep_lazy())
+        self.assertEqual(asked, ["extension"])
+
+        seen = {}
+
+        def everything(e: Any) -> bool:
+            seen.update(
+                id=e.id, source=e.source, type=e.type, subject=e.subject, time=e.time,
+                datacontenttype=e.datacontenttype, dataschema=e.dataschema,
+                extensions=e.extensions, missing=e.extension("nope", "dflt"),
+                data_size=e.data_size, data=e.data, json=e.data_json(), event=e.to_event(),
+            )
+            return False
+
+        world = make_world(object, wit_types, "lazy-filter", _pytypes.SimpleNamespace(__name__="p", keep=everything), lazy)()
+        self.assertFalse(world.keep_lazy())
+        self.assertEqual(seen["type"], "order.created")
+        self.assertEqual(seen["extensions"], {"tenant": "acme", "n": 3, "vip": True})
+        self.assertEqual(seen["missing"], "dflt")
+        self.assertEqual(seen["data_size"], 15)
+        self.assertEqual(seen["json"], {"total": 12.5})
+        self.assertIsInstance(seen["event"], Event)
+        self.assertEqual(seen["event"].id, "o1")
+        bad = make_world(object, wit_types, "lazy-filter", _pytypes.SimpleNamespace(__name__="p", keep=lambda e: 1), lazy)()
+        with self.assertRaises(Err) as cm:
+            bad.keep_lazy()
+        self.assertEqual(cm.exception.value.message, "keep() returned 1; it must return True or False")
+
 
 if __name__ == "__main__":
     unittest.main()
