@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds a Signalbox plugin written in JavaScript into a WebAssembly component.
 //
-//   node sdk/js/build.mjs <plugin.js> --world filter|transform -o <out.wasm> [--wit <dir>] [--quiet]
+//   node sdk/js/build.mjs <plugin.js> --world filter|lazy-filter|transform -o <out.wasm> [--wit <dir>] [--quiet]
 //
 // 1. esbuild bundles the plugin module with everything it imports (the SDK
 //    as `@signalbox/plugin-sdk`, relative modules, pure-JS npm packages in
@@ -23,11 +23,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const SDK_DIR = dirname(fileURLToPath(import.meta.url));
-const WORLDS = { filter: 'exportFilter', transform: 'exportTransform' };
+const WORLDS = { filter: 'exportFilter', 'lazy-filter': 'exportLazyFilter', transform: 'exportTransform' };
+/** Each world's entry point, as componentize-js names the export. */
+const ENTRY = { filter: 'keep', 'lazy-filter': 'keepLazy', transform: 'transform' };
 
 function usage(message) {
   if (message) console.error(`error: ${message}`);
-  console.error('usage: node sdk/js/build.mjs <plugin.js> --world filter|transform -o <out.wasm> [--wit <dir>] [--quiet]');
+  console.error('usage: node sdk/js/build.mjs <plugin.js> --world filter|lazy-filter|transform -o <out.wasm> [--wit <dir>] [--quiet]');
   process.exit(2);
 }
 
@@ -53,7 +55,7 @@ if (!values.world) usage('--world is required');
 if (values.world === 'connector') {
   usage('connectors cannot be written in JavaScript yet (fetch is asynchronous, plugin calls are not); write them in Rust');
 }
-if (!(values.world in WORLDS)) usage(`unknown world '${values.world}': use filter or transform`);
+if (!(values.world in WORLDS)) usage(`unknown world '${values.world}': use filter, lazy-filter or transform`);
 if (!values.out) usage('-o <out.wasm> is required');
 
 const entry = resolve(positionals[0]);
@@ -72,12 +74,14 @@ const { build } = await import('esbuild');
 const { componentize } = await import('@bytecodealliance/componentize-js');
 
 const wrapper = WORLDS[values.world];
+const lazy = values.world === 'lazy-filter';
 const entrySource = `
 import * as plugin from ${JSON.stringify(entry)};
 import { ${wrapper} } from ${JSON.stringify(join(SDK_DIR, 'src', 'world.js'))};
-const world = ${wrapper}(plugin);
+${lazy ? "import * as lazy from 'signalbox:plugin/lazy@0.1.1';" : ''}
+const world = ${wrapper}(plugin${lazy ? ', lazy' : ''});
 export const init = world.init;
-export const ${values.world === 'filter' ? 'keep' : 'transform'} = world.${values.world === 'filter' ? 'keep' : 'transform'};
+export const ${ENTRY[values.world]} = world.${ENTRY[values.world]};
 `;
 let bundle;
 try {
@@ -89,6 +93,8 @@ try {
     platform: 'neutral',
     target: 'es2022',
     mainFields: ['module', 'main'],
+    // The contract's own imports are resolved by componentize-js.
+    external: ['signalbox:plugin/*'],
     alias: { '@signalbox/plugin-sdk': join(SDK_DIR, 'src', 'index.js') },
     logLevel: 'silent',
     legalComments: 'none',

@@ -29,6 +29,8 @@ use crate::support::*;
 pub(crate) struct Guests {
     /// `plugins/js/transform_order_notify`
     pub(crate) js_order_notify: PathBuf,
+    /// `plugins/js/filter_lazy_type` (world `lazy-filter`)
+    pub(crate) js_lazy_type: PathBuf,
     /// `plugins/python/filter_drop_test_accounts`
     pub(crate) py_drop_test_accounts: PathBuf,
     /// `plugins/python/filter_lazy_region` (world `lazy-filter`)
@@ -75,6 +77,7 @@ pub(crate) fn guests() -> &'static Guests {
         );
         Guests {
             js_order_notify: find("transform_order_notify"),
+            js_lazy_type: find("filter_lazy_type"),
             py_drop_test_accounts: find("filter_drop_test_accounts"),
             py_lazy_region: find("filter_lazy_region"),
         }
@@ -335,6 +338,59 @@ async fn javascript_transform_turns_orders_into_chat_messages() {
     assert_eq!(got[5].json()["id"], "e8.chat");
 }
 
+/// A JavaScript lazy filter decides on `type` and the data's size, read
+/// through the `lazy` interface.
+#[tokio::test]
+async fn javascript_lazy_filter_reads_type_and_data_size() {
+    let g = guests();
+    let s = Server::start();
+    let (st, v) = upload(&s, "by-type", "1", &g.js_lazy_type).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["kind"], "filter");
+    let event = |ty: &str, data: &str| {
+        json!({"specversion": "1.0", "id": "j1", "source": "/shop", "type": ty,
+               "datacontenttype": "text/plain", "data": data})
+    };
+    let cases = [
+        (
+            event("order.created", "x"),
+            json!({"prefixes": "order.,invoice."}),
+            "keep",
+        ),
+        (
+            event("invoice.paid", "x"),
+            json!({"prefixes": ["order.", "invoice."]}),
+            "keep",
+        ),
+        (
+            event("hr.hired", "x"),
+            json!({"prefixes": "order."}),
+            "drop",
+        ),
+        (
+            event("order.created", "0123456789"),
+            json!({"prefixes": "order.", "max_data_bytes": 10}),
+            "keep",
+        ),
+        (
+            event("order.created", "0123456789a"),
+            json!({"prefixes": "order.", "max_data_bytes": 10}),
+            "drop",
+        ),
+    ];
+    for (e, config, outcome) in cases {
+        let v = run_plugin(&s, "by-type@1", json!({"event": e, "config": config})).await;
+        assert_eq!(v["outcome"], outcome, "{config}: {v}");
+    }
+    let v = run_plugin(
+        &s,
+        "by-type@1",
+        json!({"event": event("order.created", "x"), "config": {"prefix": "order."}}),
+    )
+    .await;
+    assert_eq!(v["error"]["kind"], "init", "{v}");
+}
+
 /// A Python lazy filter reads one extension (and, when asked to, the
 /// content type) through the `lazy` interface, in a rule like any filter.
 #[tokio::test]
@@ -542,27 +598,60 @@ async fn guest_plugin_costs() {
         json!({"order_id": "o-1", "customer": {"name": "Ada"}, "items": [{"sku": "a", "qty": 2}], "total": 120.5}),
     );
     let hr_event = hr("h1", "E-1", "grace@example.com");
-    let cases: Vec<(&str, PathBuf, &Value)> = vec![
-        ("rust filter_pass", artifacts::FILTER_PASS.into(), &hr_event),
+    let mut eu_event = hr_event.clone();
+    eu_event["region"] = json!("eu");
+    let none = json!({});
+    let by_type = json!({"prefixes": "com.example.hr."});
+    let eu = json!({"regions": "eu"});
+    let lazy_type = json!({"prefix": "com.example.hr."});
+    let cases: Vec<(&str, PathBuf, &Value, &Value)> = vec![
+        (
+            "rust filter_pass",
+            artifacts::FILTER_PASS.into(),
+            &hr_event,
+            &none,
+        ),
+        (
+            "rust filter_lazy_prefix (lazy, reads type)",
+            artifacts::FILTER_LAZY_PREFIX.into(),
+            &hr_event,
+            &lazy_type,
+        ),
         (
             "rust filter_high_value",
             artifacts::FILTER_HIGH_VALUE.into(),
             &order_event,
+            &none,
         ),
         (
             "rust transform_identity_json",
             artifacts::TRANSFORM_IDENTITY_JSON.into(),
             &order_event,
+            &none,
         ),
         (
             "python filter_drop_test_accounts",
             g.py_drop_test_accounts.clone(),
             &hr_event,
+            &none,
+        ),
+        (
+            "python filter_lazy_region (lazy, reads one extension)",
+            g.py_lazy_region.clone(),
+            &eu_event,
+            &eu,
+        ),
+        (
+            "js filter_lazy_type (lazy, reads type and data size)",
+            g.js_lazy_type.clone(),
+            &hr_event,
+            &by_type,
         ),
         (
             "js transform_order_notify",
             g.js_order_notify.clone(),
             &order_event,
+            &none,
         ),
     ];
     let s = Server::start();
@@ -572,14 +661,19 @@ async fn guest_plugin_costs() {
         "\n| plugin | size | compile on upload | test endpoint (new instance + init + call) | per call, warm instance |"
     );
     println!("|---|---|---|---|---|");
-    for (i, (label, path, event)) in cases.into_iter().enumerate() {
+    for (i, (label, path, event, config)) in cases.into_iter().enumerate() {
         let bytes = std::fs::read(&path).unwrap();
         let name = format!("p{i}");
         let (st, info) = upload(&s, &name, "1", &path).await;
         assert_eq!(st, 201, "{info}");
         let mut cold = Vec::new();
         for _ in 0..5 {
-            let v = run_plugin(&s, &format!("{name}@1"), json!({"event": event})).await;
+            let v = run_plugin(
+                &s,
+                &format!("{name}@1"),
+                json!({"event": event, "config": config}),
+            )
+            .await;
             assert_ne!(v["outcome"], "error", "{label}: {v}");
             cold.push(v["duration_ms"].as_f64().unwrap());
         }
@@ -599,9 +693,15 @@ async fn guest_plugin_costs() {
             prepared,
             engine: engine.clone(),
         });
+        let pairs = config
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
         let rp = RulePlugin::new(
             plugin,
-            vec![],
+            pairs,
             PluginLimits::default(),
             AllowList::parse::<&str>(&[]).unwrap(),
             "bench",

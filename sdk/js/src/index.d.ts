@@ -48,6 +48,27 @@ export declare class Event {
   toJSON(): Record<string, unknown>;
 }
 
+/**
+ * The event a lazy filter (world `lazy-filter`) decides on: each getter
+ * copies its attribute in from the host when read. Valid only during `keep`.
+ */
+export declare class LazyEvent {
+  readonly id: string;
+  readonly source: string;
+  readonly type: string;
+  readonly subject?: string;
+  readonly time?: string;
+  readonly datacontenttype?: string;
+  readonly dataschema?: string;
+  readonly extensions: Readonly<Record<string, ExtensionValue>>;
+  readonly data?: Uint8Array;
+  /** The size of the data in bytes, without copying it. */
+  readonly dataSize?: number;
+  extension(name: string, fallback?: ExtensionValue): ExtensionValue | undefined;
+  dataJson<T = any>(): T | undefined;
+  toEvent(): Event;
+}
+
 /** The rule's configuration for this plugin. Getters throw `PluginError` naming the key. */
 export declare class Config {
   constructor(pairs?: Array<[string, string]>);
@@ -66,6 +87,12 @@ export declare class Config {
 export interface FilterPlugin {
   init?(config: Config): void;
   keep(event: Event): boolean;
+}
+
+/** What a lazy filter module exports (world `lazy-filter`). */
+export interface LazyFilterPlugin {
+  init?(config: Config): void;
+  keep(event: LazyEvent): boolean;
 }
 
 /** What a transform module exports. */

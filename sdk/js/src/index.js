@@ -78,6 +78,78 @@ export class PluginError extends Error {
 
 const ATTRIBUTES = ['id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema'];
 
+/**
+ * The event a lazy filter (world `lazy-filter`) decides on, read attribute
+ * by attribute: each getter asks the host for its attribute and copies it
+ * in, again on every read, so keep what you need twice in a variable. A
+ * filter that looks at one or two attributes of a large event saves the
+ * copy of everything else. Valid only during the `keep` call it is passed
+ * to.
+ */
+export class LazyEvent {
+  /**
+   * @param {any} lazy the generated `signalbox:plugin/lazy` functions
+   * @param {() => Event} toEvent
+   */
+  constructor(lazy, toEvent) {
+    this.#lazy = lazy;
+    this.#toEvent = toEvent;
+    Object.freeze(this);
+  }
+
+  /** @type {any} */ #lazy;
+  /** @type {() => Event} */ #toEvent;
+
+  /** @returns {string} */ get id() { return this.#lazy.id(); }
+  /** @returns {string} */ get source() { return this.#lazy.source(); }
+  /** @returns {string} */ get type() { return this.#lazy.type(); }
+  /** @returns {string | undefined} */ get subject() { return this.#lazy.subject(); }
+  /** @returns {string | undefined} */ get time() { return this.#lazy.time(); }
+  /** @returns {string | undefined} */ get datacontenttype() { return this.#lazy.datacontenttype(); }
+  /** @returns {string | undefined} */ get dataschema() { return this.#lazy.dataschema(); }
+  /** @returns {Uint8Array | undefined} */ get data() { return this.#lazy.data(); }
+  /** The size of the data in bytes, without copying it. @returns {number | undefined} */
+  get dataSize() { return this.#lazy.dataSize(); }
+
+  /** Every extension attribute. @returns {Readonly<Record<string, ExtensionValue>>} */
+  get extensions() {
+    /** @type {Record<string, ExtensionValue>} */
+    const out = {};
+    for (const [name, value] of this.#lazy.extensions()) out[name] = value.val;
+    return Object.freeze(out);
+  }
+
+  /**
+   * One extension attribute (only that one is copied), or `fallback`.
+   * @param {string} name
+   * @param {ExtensionValue} [fallback]
+   */
+  extension(name, fallback) {
+    const v = this.#lazy.extension(name);
+    return v === undefined ? fallback : v.val;
+  }
+
+  /** The data parsed as JSON, as `Event.dataJson()`. @returns {any} */
+  dataJson() {
+    const data = this.data;
+    if (data === undefined) return undefined;
+    const media = this.datacontenttype;
+    if (media !== undefined && !isJsonMediaType(media)) {
+      throw new PluginError(`data of event ${this.id} is ${media}, not JSON`);
+    }
+    try {
+      return JSON.parse(decoder.decode(data));
+    } catch (e) {
+      throw new PluginError(`data of event ${this.id} is not valid JSON: ${/** @type {Error} */ (e).message}`);
+    }
+  }
+
+  /** The whole event, copied in at once. */
+  toEvent() {
+    return this.#toEvent();
+  }
+}
+
 /** One CloudEvents 1.0 event. Instances are immutable; `with()` makes a changed copy. */
 export class Event {
   /** @param {EventInit} init */

@@ -2,7 +2,7 @@
 /**
  * The glue between a plugin module and the generated bindings: the build
  * command (`build.mjs`) generates an entry module that calls
- * `exportFilter` or `exportTransform` with the plugin's
+ * `exportFilter`, `exportLazyFilter` or `exportTransform` with the plugin's
  * module and re-exports the functions it returns, which are the world's
  * exports in the shapes componentize-js expects (see `wit.d.ts`).
  *
@@ -18,7 +18,7 @@
  * @module
  */
 
-import { Config, Event } from './index.js';
+import { Config, Event, LazyEvent } from './index.js';
 
 /** @typedef {import('./wit').WitEvent} WitEvent */
 
@@ -142,6 +142,35 @@ export function exportFilter(plugin) {
       let r;
       try {
         r = plugin.keep(fromWit(raw));
+      } catch (e) {
+        throw fail(e);
+      }
+      if (typeof r !== 'boolean') {
+        throw fail(new Error(`keep returned ${isThenable(r) ? 'a Promise' : JSON.stringify(r) ?? String(r)}; it must return true or false`));
+      }
+      return r;
+    },
+  };
+}
+
+/**
+ * The exports of the `lazy-filter` world: the plugin's `keep` gets a
+ * `LazyEvent` reading the current event through `lazy`, the generated
+ * `signalbox:plugin/lazy` import.
+ * @param {{ init?: (config: Config) => void, keep: (event: LazyEvent) => boolean }} plugin
+ * @param {any} lazy
+ */
+export function exportLazyFilter(plugin, lazy) {
+  const { init } = common(plugin, 'keep');
+  // One LazyEvent serves every call: it holds no event, only the way to
+  // read the current one.
+  const current = new LazyEvent(lazy, () => fromWit(lazy.toEvent()));
+  return {
+    init,
+    keepLazy() {
+      let r;
+      try {
+        r = plugin.keep(current);
       } catch (e) {
         throw fail(e);
       }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Config, Event, PluginError, isJsonMediaType } from '../src/index.js';
-import { describe, exportFilter, exportTransform, fromWit, toWit } from '../src/world.js';
+import { describe, exportFilter, exportLazyFilter, exportTransform, fromWit, toWit } from '../src/world.js';
 
 const raw = {
   id: 'o1', source: '/shop', type: 'order.created', subject: undefined, time: undefined,
@@ -61,4 +61,47 @@ test('wrappers report errors as the world error record', () => {
   assert.match(describe(new TypeError('boom')), /^TypeError: boom/);
   assert.equal(describe('text'), 'threw text');
   assert.throws(() => exportTransform({}), /must export a function named 'transform'/);
+});
+
+test('a lazy filter asks the host only for what it reads', () => {
+  /** @type {string[]} */
+  const asked = [];
+  const ext = new Map(raw.extensions);
+  /** @param {string} name @param {any} value */
+  const fn = (name, value) => (/** @type {any[]} */ ...args) => {
+    asked.push(name);
+    return typeof value === 'function' ? value(...args) : value;
+  };
+  const lazy = {
+    id: fn('id', raw.id), source: fn('source', raw.source), type: fn('type', raw.type),
+    subject: fn('subject', raw.subject), time: fn('time', raw.time),
+    datacontenttype: fn('datacontenttype', raw.datacontenttype), dataschema: fn('dataschema', raw.dataschema),
+    extension: fn('extension', (/** @type {string} */ n) => ext.get(n)), extensions: fn('extensions', raw.extensions),
+    dataSize: fn('dataSize', raw.data.length), data: fn('data', raw.data), toEvent: fn('toEvent', raw),
+  };
+  const f = exportLazyFilter({ keep: (e) => e.extension('tenant') === 'acme' }, lazy);
+  f.init([]);
+  assert.equal(f.keepLazy(), true);
+  assert.deepEqual(asked, ['extension']);
+
+  /** @type {any} */
+  let seen;
+  const all = exportLazyFilter({
+    keep: (e) => {
+      seen = {
+        type: e.type, extensions: e.extensions, missing: e.extension('nope', 'dflt'),
+        dataSize: e.dataSize, json: e.dataJson(), event: e.toEvent(),
+      };
+      return false;
+    },
+  }, lazy);
+  assert.equal(all.keepLazy(), false);
+  assert.equal(seen.type, 'order.created');
+  assert.deepEqual(seen.extensions, { tenant: 'acme', n: 3, vip: true });
+  assert.equal(seen.missing, 'dflt');
+  assert.equal(seen.dataSize, 15);
+  assert.deepEqual(seen.json, { total: 12.5 });
+  assert.ok(seen.event instanceof Event);
+  const bad = exportLazyFilter({ keep: () => 1 }, lazy);
+  assert.throws(() => bad.keepLazy(), (e) => /keep returned 1/.test(/** @type {any} */ (e).payload.message));
 });
