@@ -26,7 +26,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use signalbox::event::json::parse_structured;
 use signalbox::event::{CloudEvent, SharedEvent};
 use signalbox::plugin::{
@@ -165,6 +166,31 @@ fn subjects(runtime: &PluginRuntime) -> Vec<(Subject, Vec<u8>)> {
     out
 }
 
+/// Measures calls of `rp` on `event` on a warm instance (created before
+/// the measurement starts).
+fn warm_calls(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    rt: &tokio::runtime::Runtime,
+    rp: &RulePlugin,
+    event: &SharedEvent,
+) {
+    rt.block_on(call(rp, event));
+    g.bench_function(name, |b| {
+        // One `block_on` per batch of iterations, so the figure is the
+        // call's cost, not the executor's.
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    call(rp, event).await;
+                }
+                start.elapsed()
+            })
+        })
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -179,63 +205,25 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.measurement_time(Duration::from_secs(3));
     for (s, _) in &subjects {
-        let rp = rule_plugin(s);
-        rt.block_on(call(&rp, &event)); // instantiate once
-        g.bench_function(&s.name, |b| {
-            // One `block_on` per batch of iterations, so the figure is the
-            // call's cost, not the executor's.
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        call(&rp, &event).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
+        warm_calls(&mut g, &s.name, &rt, &rule_plugin(s), &event);
     }
+    let big: SharedEvent = Arc::new(order_event_1k());
+    for (s, _) in subjects
+        .iter()
+        .filter(|(s, _)| s.name.starts_with("filter_"))
     {
-        let big: SharedEvent = Arc::new(order_event_1k());
-        for (s, _) in subjects
-            .iter()
-            .filter(|(s, _)| s.name.starts_with("filter_"))
-        {
-            let rp = rule_plugin(s);
-            g.bench_function(format!("{}_1KiB", s.name), |b| {
-                b.iter_custom(|iters| {
-                    rt.block_on(async {
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            call(&rp, &big).await;
-                        }
-                        start.elapsed()
-                    })
-                })
-            });
-        }
+        let name = format!("{}_1KiB", s.name);
+        warm_calls(&mut g, &name, &rt, &rule_plugin(s), &big);
     }
-    {
-        // The fixed cost of a `filter` call: the same plugin on an event
-        // with three one-letter attributes and nothing else.
-        let tiny: SharedEvent = Arc::new(
-            parse_structured(br#"{"specversion":"1.0","id":"1","source":"s","type":"t"}"#)
-                .unwrap()
-                .unwrap(),
-        );
-        let rp = rule_plugin(&subjects[0].0);
-        g.bench_function("filter_pass_minimal_event", |b| {
-            b.iter_custom(|iters| {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        call(&rp, &tiny).await;
-                    }
-                    start.elapsed()
-                })
-            })
-        });
-    }
+    // The fixed cost of a `filter` call: the same plugin on an event with
+    // three one-letter attributes and nothing else.
+    let tiny: SharedEvent = Arc::new(
+        parse_structured(br#"{"specversion":"1.0","id":"1","source":"s","type":"t"}"#)
+            .unwrap()
+            .unwrap(),
+    );
+    let rp = rule_plugin(&subjects[0].0);
+    warm_calls(&mut g, "filter_pass_minimal_event", &rt, &rp, &tiny);
     g.finish();
 
     let mut g = c.benchmark_group("plugin_fresh");

@@ -79,6 +79,27 @@ export class PluginError extends Error {
 const ATTRIBUTES = ['id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema'];
 
 /**
+ * `data` parsed as JSON, or `undefined` without data. Throws a
+ * `PluginError` naming the event when the data is declared another type or
+ * does not parse.
+ * @param {string} id
+ * @param {string | undefined} media
+ * @param {Uint8Array | undefined} data
+ * @returns {any}
+ */
+function parseJsonData(id, media, data) {
+  if (data === undefined) return undefined;
+  if (media !== undefined && !isJsonMediaType(media)) {
+    throw new PluginError(`data of event ${id} is ${media}, not JSON`);
+  }
+  try {
+    return JSON.parse(decoder.decode(data));
+  } catch (e) {
+    throw new PluginError(`data of event ${id} is not valid JSON: ${/** @type {Error} */ (e).message}`);
+  }
+}
+
+/**
  * The event a lazy filter (world `lazy-filter`) decides on, read attribute
  * by attribute: each getter asks the host for its attribute and copies it
  * in, again on every read, so keep what you need twice in a variable. A
@@ -132,16 +153,7 @@ export class LazyEvent {
   /** The data parsed as JSON, as `Event.dataJson()`. @returns {any} */
   dataJson() {
     const data = this.data;
-    if (data === undefined) return undefined;
-    const media = this.datacontenttype;
-    if (media !== undefined && !isJsonMediaType(media)) {
-      throw new PluginError(`data of event ${this.id} is ${media}, not JSON`);
-    }
-    try {
-      return JSON.parse(decoder.decode(data));
-    } catch (e) {
-      throw new PluginError(`data of event ${this.id} is not valid JSON: ${/** @type {Error} */ (e).message}`);
-    }
+    return data === undefined ? undefined : parseJsonData(this.id, this.datacontenttype, data);
   }
 
   /** The whole event, copied in at once. */
@@ -200,15 +212,7 @@ export class Event {
    * @returns {any}
    */
   dataJson() {
-    if (this.data === undefined) return undefined;
-    if (!this.isJson()) {
-      throw new PluginError(`data of event ${this.id} is ${this.datacontenttype}, not JSON`);
-    }
-    try {
-      return JSON.parse(decoder.decode(this.data));
-    } catch (e) {
-      throw new PluginError(`data of event ${this.id} is not valid JSON: ${/** @type {Error} */ (e).message}`);
-    }
+    return parseJsonData(this.id, this.datacontenttype, this.data);
   }
 
   /**

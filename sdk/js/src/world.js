@@ -106,6 +106,18 @@ function isThenable(value) {
 }
 
 /**
+ * A filter's answer, checked: anything but a boolean is an error.
+ * @param {unknown} r
+ * @returns {boolean}
+ */
+function decided(r) {
+  if (typeof r !== 'boolean') {
+    throw fail(new Error(`keep returned ${isThenable(r) ? 'a Promise' : JSON.stringify(r) ?? String(r)}; it must return true or false`));
+  }
+  return r;
+}
+
+/**
  * @param {any} plugin the plugin's module namespace
  * @param {string} entry the world's entry point
  */
@@ -145,10 +157,7 @@ export function exportFilter(plugin) {
       } catch (e) {
         throw fail(e);
       }
-      if (typeof r !== 'boolean') {
-        throw fail(new Error(`keep returned ${isThenable(r) ? 'a Promise' : JSON.stringify(r) ?? String(r)}; it must return true or false`));
-      }
-      return r;
+      return decided(r);
     },
   };
 }
@@ -174,10 +183,7 @@ export function exportLazyFilter(plugin, lazy) {
       } catch (e) {
         throw fail(e);
       }
-      if (typeof r !== 'boolean') {
-        throw fail(new Error(`keep returned ${isThenable(r) ? 'a Promise' : JSON.stringify(r) ?? String(r)}; it must return true or false`));
-      }
-      return r;
+      return decided(r);
     },
   };
 }

@@ -70,6 +70,20 @@ def is_json_media_type(media_type: Optional[str]) -> bool:
     )
 
 
+def _parse_json_data(event_id: str, media_type: Optional[str], data: Optional[bytes]) -> Any:
+    """``data`` parsed as JSON, or ``None`` without data. Raises
+    :class:`PluginError` naming the event when the data is declared another
+    type or does not parse."""
+    if data is None:
+        return None
+    if media_type is not None and not is_json_media_type(media_type):
+        raise PluginError("data of event %s is %s, not JSON" % (event_id, media_type))
+    try:
+        return _json.loads(data)
+    except ValueError as e:
+        raise PluginError("data of event %s is not valid JSON: %s" % (event_id, e))
+
+
 class Event:
     """One CloudEvents 1.0 event.
 
@@ -143,16 +157,7 @@ class Event:
     def data_json(self) -> Any:
         """The data parsed as JSON, or ``None`` without data. Raises
         :class:`PluginError` naming the event when the data is not JSON."""
-        if self.data is None:
-            return None
-        if not self.is_json():
-            raise PluginError(
-                "data of event %s is %s, not JSON" % (self.id, self.datacontenttype)
-            )
-        try:
-            return _json.loads(self.data)
-        except ValueError as e:
-            raise PluginError("data of event %s is not valid JSON: %s" % (self.id, e))
+        return _parse_json_data(self.id, self.datacontenttype, self.data)
 
     def extension(self, name: str, default: Optional[ExtensionValue] = None) -> Optional[ExtensionValue]:
         """An extension attribute's value, or ``default``."""
@@ -289,15 +294,7 @@ class LazyEvent:
         """The data parsed as JSON, or ``None`` without data (as
         :meth:`Event.data_json`)."""
         data = self.data
-        if data is None:
-            return None
-        media = self.datacontenttype
-        if media is not None and not is_json_media_type(media):
-            raise PluginError("data of event %s is %s, not JSON" % (self.id, media))
-        try:
-            return _json.loads(data)
-        except ValueError as e:
-            raise PluginError("data of event %s is not valid JSON: %s" % (self.id, e))
+        return None if data is None else _parse_json_data(self.id, self.datacontenttype, data)
 
     def to_event(self) -> "Event":
         """The whole event, copied in at once."""
