@@ -63,7 +63,3 @@ pub mod connector {
 }
 
 pub use filter::signalbox::plugin::types::{AttributeValue, DeliveryError, Error, Event};
-
-/// The contract version this host implements; recorded with each uploaded
-/// plugin. Components built against any earlier `0.1.x` run unchanged.
-pub const WIT_PACKAGE: &str = "signalbox:plugin@0.1.1";

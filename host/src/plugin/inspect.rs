@@ -204,8 +204,9 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, PluginError> {
 /// (`ns:pkg/iface@version`).
 ///
 /// `signalbox:plugin/lazy` is allowed for every kind, not just lazy
-/// filters: it grants nothing (a plugin only ever holds an event handle the
-/// host lent it for one call), and a component may import it without using
+/// filters: it grants nothing (it reads only the event the host lends to a
+/// `keep-lazy` call, and traps otherwise), and a component may import it
+/// without using
 /// it, e.g. a Rust plugin built in a workspace where another plugin turned
 /// on the SDK's `lazy-filter` feature.
 fn import_allowed(kind: PluginKind, name: &str) -> bool {

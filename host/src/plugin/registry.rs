@@ -49,7 +49,9 @@ pub struct PluginInfo {
     pub size: usize,
     /// When it was uploaded (RFC 3339).
     pub uploaded_at: String,
-    /// The contract version it was built against.
+    /// The contract version it was built against: the newest
+    /// `signalbox:plugin` version it imports (`signalbox:plugin@0.1` when it
+    /// imports nothing of the contract).
     pub wit: String,
     /// Interfaces it imports.
     pub imports: Vec<String>,
@@ -180,6 +182,22 @@ pub fn parse_reference(reference: &str) -> Result<(&str, &str), PluginError> {
     check_name(name)?;
     check_version(version)?;
     Ok((name, version))
+}
+
+/// The contract version a component was built against: the newest
+/// `signalbox:plugin` version among its imports (`signalbox:plugin@0.1.1`).
+/// A component importing nothing of the contract says only its major
+/// version (`signalbox:plugin@0.1`), the one the host checked it against.
+fn built_against(imports: &[String]) -> String {
+    let version = |name: &str| -> Option<(u64, u64, u64)> {
+        let v = name.strip_prefix("signalbox:plugin/")?.split_once('@')?.1;
+        let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+        Some((parts.next()??, parts.next()??, parts.next()??))
+    };
+    match imports.iter().filter_map(|n| version(n)).max() {
+        Some((a, b, c)) => format!("signalbox:plugin@{a}.{b}.{c}"),
+        None => "signalbox:plugin@0.1".to_owned(),
+    }
 }
 
 fn record_key(name: &str, version: &str) -> String {
@@ -395,7 +413,7 @@ impl Registry {
             sha256,
             size: bytes.len(),
             uploaded_at: format_rfc3339_micros(now_micros()),
-            wit: super::bindings::WIT_PACKAGE.into(),
+            wit: built_against(&inspection.imports),
             imports: inspection.imports,
             compile_ms: took.as_millis() as u64,
         };
@@ -518,6 +536,27 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_contract_version_comes_from_the_imports() {
+        let imports = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            built_against(&imports(&[
+                "wasi:cli/stdout@0.2.6",
+                "signalbox:plugin/types@0.1.0",
+                "signalbox:plugin/lazy@0.1.1",
+            ])),
+            "signalbox:plugin@0.1.1"
+        );
+        assert_eq!(
+            built_against(&imports(&["signalbox:plugin/types@0.1.0"])),
+            "signalbox:plugin@0.1.0"
+        );
+        assert_eq!(
+            built_against(&imports(&["wasi:io/streams@0.2.6"])),
+            "signalbox:plugin@0.1"
+        );
+    }
 
     #[test]
     fn names_versions_and_references() {

@@ -50,7 +50,8 @@ export declare class Event {
 
 /**
  * The event a lazy filter (world `lazy-filter`) decides on: each getter
- * copies its attribute in from the host when read. Valid only during `keep`.
+ * copies its attribute in from the host when read. It reads the event of the
+ * `keep` call running now; outside any call it traps.
  */
 export declare class LazyEvent {
   readonly id: string;

@@ -104,8 +104,9 @@ function parseJsonData(id, media, data) {
  * by attribute: each getter asks the host for its attribute and copies it
  * in, again on every read, so keep what you need twice in a variable. A
  * filter that looks at one or two attributes of a large event saves the
- * copy of everything else. Valid only during the `keep` call it is passed
- * to.
+ * copy of everything else. It always reads the event of the `keep` call
+ * running now (the same object is passed to every call), so do not keep it
+ * to read later; read outside any call (in `init`), it traps.
  */
 export class LazyEvent {
   /**

@@ -231,8 +231,9 @@ class LazyEvent:
     and again every time you read it: keep what you need twice in a local.
     A filter that looks at one or two attributes of a large event saves the
     copy of everything else. ``to_event()`` copies the whole
-    :class:`Event`. A ``LazyEvent`` is valid only during the ``keep`` call it
-    was passed to; reading it later raises (the host traps the call).
+    :class:`Event`. It always reads the event of the ``keep`` call running
+    now (the same object is passed to every call), so do not keep it to
+    read later; read outside any call (in ``init``), it traps.
     """
 
     __slots__ = ("_lazy", "_to_event")

@@ -136,8 +136,8 @@
 //! plugin turned `connector` on. The component would then import
 //! `wasi:http`, and the host refuses such a filter or transform on upload.)
 //! With `lazy-filter` on, every component of the build imports
-//! `signalbox:plugin/lazy` (the event handle's type is kept), which is
-//! harmless: every Signalbox host since 0.1.1 provides it to all plugins.
+//! `signalbox:plugin/lazy` (its functions are kept), which is harmless:
+//! every Signalbox host since 0.1.1 provides it to all plugins.
 //! With no feature on there is nothing to export, and this crate does not
 //! compile.
 //!
@@ -316,8 +316,9 @@ pub trait LazyFilter {
 ///
 /// Each method asks the host for its attribute and copies it in, again on
 /// every call, so keep what you read if you need it twice; `to_event()`
-/// copies the whole [`Event`]. It exists only for the length of a
-/// `keep_lazy` call (it cannot be stored: there is no way to make one).
+/// copies the whole [`Event`]. It always reads the event of the
+/// `keep_lazy` call running now; read outside any call (in `init`), it
+/// traps.
 #[cfg(feature = "lazy-filter")]
 pub struct LazyEvent {
     _only_in_keep_lazy: (),
