@@ -451,15 +451,12 @@ async fn python_lazy_filter_reads_only_the_attributes_it_needs() {
     );
 
     let r = Receiver::start().await;
-    let (st, v) = status_json(
-        client()
-            .put(s.url("/v1/buses/default/rules/eu"))
-            .json(&json!({"pattern": {"source": ["/shop"]},
-                          "filters": [{"plugin": "region@1", "config": {"regions": "eu"}}],
-                          "targets": [{"id": "t", "type": "http", "url": r.url, "mode": "structured"}]}))
-            .send()
-            .await
-            .unwrap(),
+    let (st, v) = put_json(
+        &s,
+        "/v1/buses/default/rules/eu",
+        &json!({"pattern": {"source": ["/shop"]},
+                "filters": [{"plugin": "region@1", "config": {"regions": "eu"}}],
+                "targets": [{"id": "t", "type": "http", "url": r.url, "mode": "structured"}]}),
     )
     .await;
     assert_eq!(st, 201, "{v}");

@@ -463,15 +463,12 @@ async fn lazy_filters_read_the_event_attribute_by_attribute() {
 
     // In a rule it filters like any other filter.
     let r = Receiver::start().await;
-    let (st, v) = status_json(
-        client()
-            .put(s.url("/v1/buses/default/rules/orders"))
-            .json(&json!({"pattern": {"specversion": ["1.0"]},
-                          "filters": [{"plugin": "lazy@1", "config": {"prefix": "order."}}],
-                          "targets": [{"id": "t", "type": "http", "url": r.url, "mode": "structured"}]}))
-            .send()
-            .await
-            .unwrap(),
+    let (st, v) = put_json(
+        &s,
+        "/v1/buses/default/rules/orders",
+        &json!({"pattern": {"specversion": ["1.0"]},
+                "filters": [{"plugin": "lazy@1", "config": {"prefix": "order."}}],
+                "targets": [{"id": "t", "type": "http", "url": r.url, "mode": "structured"}]}),
     )
     .await;
     assert_eq!(st, 201, "{v}");
