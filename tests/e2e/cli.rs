@@ -190,6 +190,9 @@ async fn bench_ingest_runs_against_the_server() {
     assert_eq!(v["errors"], 0);
     assert!(v["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
     assert_eq!(v["data"], "padded");
+    // The server's CPU time over the run, read from its /metrics.
+    assert!(v["server_cpu_seconds"].as_f64().unwrap() >= 0.0, "{v}");
+    assert!(v["server_cpu_us_per_event"].is_number(), "{v}");
     let v = ok_json(
         &s,
         &[
@@ -236,6 +239,7 @@ async fn bench_deliver_counts_every_delivery_and_cleans_up() {
     assert_eq!(v["per_target"], serde_json::json!([500, 500]));
     assert!(v["failing_attempts"].as_u64().unwrap() > 0);
     assert!(v["end_to_end_ms"]["p99"].as_f64().unwrap() > 0.0);
+    assert!(v["server_cpu_us_per_delivery"].is_number(), "{v}");
     // The benchmark's rules are gone afterwards.
     for r in 0..2 {
         let (st, _) = get(&s, &format!("/v1/buses/bench/rules/bench-deliver-{r}")).await;

@@ -309,6 +309,12 @@ async fn metrics_move_as_events_flow() {
     assert_eq!(after["signalbox_bus_last_seq{bus=\"default\"}"], 2.0);
     assert!(after.contains_key("signalbox_store_size_bytes"));
     assert!(after.contains_key("signalbox_store_write_stopped"));
+    // The process figures every Prometheus client exports. Starting the
+    // server (opening the store, compiling plugins' engine) takes far more
+    // than the 10 ms a CPU-time tick counts.
+    assert!(after["process_cpu_seconds_total"] > 0.0);
+    assert!(after["process_resident_memory_bytes"] > 1e6);
+    assert!(after["process_open_fds"] >= 3.0);
 }
 
 const ADMIN: &str = "sbx_000000000000_adminsecretadminsecretadminsecretadmin00";

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
-use crate::metrics::{Sample, label, render_recorded, write_family};
+use crate::metrics::{Sample, label, render_process, render_recorded, write_family};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
@@ -16,6 +16,7 @@ pub(super) fn routes() -> Router<AppState> {
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = String::with_capacity(16 << 10);
     render_recorded(&mut out);
+    render_process(&mut out);
     let buses: Vec<Sample> = state
         .store()
         .buses()

@@ -218,6 +218,24 @@ pub(super) struct Load {
     result: WorkerResult,
     hist: Histogram<u64>,
     secs: f64,
+    /// CPU seconds the server used during the load, when it reports them.
+    server_cpu: Option<f64>,
+}
+
+/// The server's CPU time so far: `process_cpu_seconds_total` from its
+/// `/metrics`, when it reports one. Dividing the difference over a run by
+/// the events gives the server's cost per event, a steadier A/B figure than
+/// throughput when the load generator shares the machine.
+pub(super) async fn server_cpu(client: &super::client::Client) -> Option<f64> {
+    let response = client
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .ok()?;
+    let text = response.error_for_status().ok()?.text().await.ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Creates the benchmark bus unless it exists, with a short retention.
@@ -330,6 +348,7 @@ pub(super) async fn drive(
         result: total,
         hist,
         secs: start.elapsed().as_secs_f64(),
+        server_cpu: None,
     })
 }
 
@@ -355,7 +374,15 @@ impl Load {
             "requests_per_sec": total.requests as f64 / secs,
             "mb_per_sec": eps * args.size as f64 / 1e6,
             "latency_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p99_9": q(0.999), "max": hist.max() as f64 / 1000.0},
+            "server_cpu_seconds": self.server_cpu,
+            "server_cpu_us_per_event": self.cpu_per_event(),
         })
+    }
+
+    /// Server CPU µs per accepted event, when known.
+    fn cpu_per_event(&self) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        (self.result.events > 0).then(|| cpu * 1e6 / self.result.events as f64)
     }
 
     /// The ingest figures as lines of text.
@@ -386,6 +413,9 @@ impl Load {
             q(0.999),
             hist.max() as f64 / 1000.0
         );
+        if let (Some(cpu), Some(per_event)) = (self.server_cpu, self.cpu_per_event()) {
+            println!("server CPU: {cpu:.2} s, {per_event:.2} µs per event");
+        }
         if total.errors > 0 || total.rejected > 0 {
             println!(
                 "errors: {} failed requests, {} rejected events; first: {}",
@@ -417,8 +447,13 @@ async fn ingest(
     out: Output,
     args: IngestArgs,
 ) -> anyhow::Result<ExitCode> {
-    ensure_bus(&super::client::Client::new(server, token)?, &args.bus).await?;
-    let load = drive(server, token, &args, None).await?;
+    let client = super::client::Client::new(server, token)?;
+    ensure_bus(&client, &args.bus).await?;
+    let cpu_before = server_cpu(&client).await;
+    let mut load = drive(server, token, &args, None).await?;
+    if let (Some(before), Some(after)) = (cpu_before, server_cpu(&client).await) {
+        load.server_cpu = Some(after - before);
+    }
     match out {
         Output::Json => println!("{}", load.report(&args)),
         Output::Table => load.print(&args),

@@ -219,6 +219,7 @@ pub(super) async fn run(
 
     let acks: Acks = Default::default();
     let start = Instant::now();
+    let cpu_before = super::server_cpu(&client).await;
     let load = drive(server, token, &args.load, Some(acks.clone())).await?;
     let expected = load.result.events * healthy as u64;
     let give_up = Instant::now() + wait;
@@ -226,6 +227,13 @@ pub(super) async fn run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let delivered = sink.total();
+    // Ingest, matching and delivery, until the last delivery arrived.
+    let server_cpu = match (cpu_before, super::server_cpu(&client).await) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+    let cpu_per_delivery =
+        server_cpu.and_then(|c| (delivered > 0).then(|| c * 1e6 / delivered as f64));
     if !args.keep_rule {
         for path in &rule_paths {
             let _ = client
@@ -275,6 +283,8 @@ pub(super) async fn run(
                 "seconds": secs,
                 "deliveries_per_sec": delivered as f64 / secs,
                 "delivered_before_ack": overtaken,
+                "server_cpu_seconds": server_cpu,
+                "server_cpu_us_per_delivery": cpu_per_delivery,
                 "end_to_end_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p99_9": q(0.999), "max": hist.max() as f64 / 1000.0},
             })
         ),
@@ -285,6 +295,11 @@ pub(super) async fn run(
                 args.rules,
                 delivered as f64 / secs,
             );
+            if let (Some(cpu), Some(per)) = (server_cpu, cpu_per_delivery) {
+                println!(
+                    "server CPU from the first publish to the last delivery: {cpu:.2} s, {per:.2} µs per delivery"
+                );
+            }
             println!(
                 "end-to-end ms (200 of the ingest -> received): p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
                 q(0.5),
