@@ -238,6 +238,15 @@ pub(super) async fn server_cpu(client: &super::client::Client) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// CPU seconds the server used since `before`, a [`server_cpu`] reading.
+pub(super) async fn server_cpu_since(
+    client: &super::client::Client,
+    before: Option<f64>,
+) -> Option<f64> {
+    let before = before?;
+    Some(server_cpu(client).await? - before)
+}
+
 /// Creates the benchmark bus unless it exists, with a short retention.
 pub(super) async fn ensure_bus(client: &super::client::Client, bus: &str) -> anyhow::Result<()> {
     if client.get(&format!("/v1/buses/{bus}")).await.is_err() {
@@ -451,9 +460,7 @@ async fn ingest(
     ensure_bus(&client, &args.bus).await?;
     let cpu_before = server_cpu(&client).await;
     let mut load = drive(server, token, &args, None).await?;
-    if let (Some(before), Some(after)) = (cpu_before, server_cpu(&client).await) {
-        load.server_cpu = Some(after - before);
-    }
+    load.server_cpu = server_cpu_since(&client, cpu_before).await;
     match out {
         Output::Json => println!("{}", load.report(&args)),
         Output::Table => load.print(&args),

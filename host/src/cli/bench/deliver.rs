@@ -228,10 +228,7 @@ pub(super) async fn run(
     }
     let delivered = sink.total();
     // Ingest, matching and delivery, until the last delivery arrived.
-    let server_cpu = match (cpu_before, super::server_cpu(&client).await) {
-        (Some(before), Some(after)) => Some(after - before),
-        _ => None,
-    };
+    let server_cpu = super::server_cpu_since(&client, cpu_before).await;
     let cpu_per_delivery =
         server_cpu.and_then(|c| (delivered > 0).then(|| c * 1e6 / delivered as f64));
     if !args.keep_rule {
