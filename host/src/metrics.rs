@@ -380,57 +380,6 @@ impl Metrics {
 /// Ingest requests by mode and outcome.
 pub static INGEST_REQUESTS: LazyLock<Family<Counter>> = LazyLock::new(Family::default);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histogram_renders_cumulative_buckets() {
-        let h = Histogram::default();
-        h.observe(Duration::from_micros(40));
-        h.observe(Duration::from_millis(3));
-        h.observe(Duration::from_secs(100));
-        let mut out = String::new();
-        h.render(&mut out, "x", "a=\"b\"");
-        assert!(
-            out.contains("x_bucket{a=\"b\",le=\"0.00005\"} 1\n"),
-            "{out}"
-        );
-        assert!(out.contains("x_bucket{a=\"b\",le=\"0.005\"} 2\n"), "{out}");
-        assert!(out.contains("x_bucket{a=\"b\",le=\"60\"} 2\n"), "{out}");
-        assert!(out.contains("x_bucket{a=\"b\",le=\"+Inf\"} 3\n"), "{out}");
-        assert!(out.contains("x_count{a=\"b\"} 3\n"), "{out}");
-    }
-
-    #[test]
-    fn forget_removes_exactly_the_matching_series() {
-        let f: Family<Counter> = Family::default();
-        f.get(&[("bus", "a"), ("rule", "r")]).inc();
-        f.get(&[("bus", "a"), ("rule", "rr")]).inc();
-        f.get(&[("bus", "aa"), ("rule", "r")]).inc();
-        f.get(&[("bus", "x\",rule=\"r"), ("rule", "q")]).inc();
-        f.forget(&[("bus", "a"), ("rule", "r")]);
-        let left: Vec<String> = f.snapshot().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(left.len(), 3, "{left:?}");
-        f.forget(&[("rule", "r")]);
-        let left: Vec<String> = f.snapshot().into_iter().map(|(k, _)| k).collect();
-        assert_eq!(left.len(), 2, "{left:?}");
-        f.forget(&[("bus", "a")]);
-        assert_eq!(f.snapshot().len(), 1);
-    }
-
-    #[test]
-    fn families_share_handles_and_escape_labels() {
-        let f: Family<Counter> = Family::default();
-        f.get(&[("bus", "a\"b")]).inc();
-        f.get(&[("bus", "a\"b")]).inc();
-        let snap = f.snapshot();
-        assert_eq!(snap.len(), 1);
-        assert_eq!(snap[0].0, "bus=\"a\\\"b\"");
-        assert_eq!(snap[0].1.get(), 2);
-    }
-}
-
 /// The process's own figures under the names every Prometheus client
 /// library exports (`process_cpu_seconds_total`,
 /// `process_resident_memory_bytes`, `process_open_fds`), read from
@@ -507,8 +456,54 @@ fn resident_bytes(status: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod process_tests {
+mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_renders_cumulative_buckets() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(40));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(100));
+        let mut out = String::new();
+        h.render(&mut out, "x", "a=\"b\"");
+        assert!(
+            out.contains("x_bucket{a=\"b\",le=\"0.00005\"} 1\n"),
+            "{out}"
+        );
+        assert!(out.contains("x_bucket{a=\"b\",le=\"0.005\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{a=\"b\",le=\"60\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{a=\"b\",le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_count{a=\"b\"} 3\n"), "{out}");
+    }
+
+    #[test]
+    fn forget_removes_exactly_the_matching_series() {
+        let f: Family<Counter> = Family::default();
+        f.get(&[("bus", "a"), ("rule", "r")]).inc();
+        f.get(&[("bus", "a"), ("rule", "rr")]).inc();
+        f.get(&[("bus", "aa"), ("rule", "r")]).inc();
+        f.get(&[("bus", "x\",rule=\"r"), ("rule", "q")]).inc();
+        f.forget(&[("bus", "a"), ("rule", "r")]);
+        let left: Vec<String> = f.snapshot().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(left.len(), 3, "{left:?}");
+        f.forget(&[("rule", "r")]);
+        let left: Vec<String> = f.snapshot().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        f.forget(&[("bus", "a")]);
+        assert_eq!(f.snapshot().len(), 1);
+    }
+
+    #[test]
+    fn families_share_handles_and_escape_labels() {
+        let f: Family<Counter> = Family::default();
+        f.get(&[("bus", "a\"b")]).inc();
+        f.get(&[("bus", "a\"b")]).inc();
+        let snap = f.snapshot();
+        assert_eq!(snap.len(), 1);
+        assert_eq!(snap[0].0, "bus=\"a\\\"b\"");
+        assert_eq!(snap[0].1.get(), 2);
+    }
 
     #[test]
     fn cpu_time_is_read_after_the_command_name() {
