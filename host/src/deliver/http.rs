@@ -2,8 +2,10 @@
 //!
 //! [`HttpTarget`] is the configuration as it appears in a rule's `targets`
 //! (the contract's shape); [`HttpTarget::build`] checks it and turns it into
-//! an [`HttpSender`], which owns one pooled `reqwest` client per target and
-//! enforces the target's concurrency and rate limit. [`HttpSender::send`]
+//! an [`HttpSender`], which owns the target's connections and enforces its
+//! concurrency and rate limit: a pool of keep-alive HTTP/1.1 connections
+//! for `http://` URLs ([`plain`]), a `reqwest` client for `https://` URLs
+//! (TLS, HTTP/2 when the receiver offers it) and whenever a proxy is set. [`HttpSender::send`]
 //! makes one attempt and reports a [`SendOutcome`]; retrying is the
 //! worker's job (see [`crate::deliver::retry`]).
 //!
@@ -86,8 +88,10 @@
 //! moved endpoint needs a configuration change and following redirects
 //! would let a target send events (and credentials) elsewhere. The response
 //! body is read, up to 64 KiB so the connection can be reused; its first
-//! 512 bytes go into the error text of a failed attempt. The client honours
-//! the usual `HTTP(S)_PROXY`/`NO_PROXY` environment variables.
+//! 512 bytes go into the error text of a failed attempt. The usual
+//! `HTTP(S)_PROXY`/`ALL_PROXY`/`NO_PROXY` environment variables are honoured
+//! (with any of them set, `http://` requests go through reqwest too, which
+//! applies them).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -524,6 +528,11 @@ impl HttpTarget {
             })?;
         Ok(HttpSender {
             id: id.to_owned(),
+            plain: plain::PlainPool::for_url(
+                &c.url,
+                c.concurrency.max() as usize,
+                plain::proxy_in_environment(),
+            ),
             url: c.url,
             mode: self.mode,
             method: self.method,
@@ -959,6 +968,14 @@ impl OAuth {
     }
 }
 
+/// A receiver's answer, read to the end or to [`MAX_RESPONSE_BYTES`].
+struct Answer {
+    status: http::StatusCode,
+    retry_after: Option<String>,
+    /// The first [`ERROR_BODY_BYTES`] of the body, as text.
+    snippet: String,
+}
+
 /// A validated HTTP target, ready to send. Share it (e.g. in an `Arc`)
 /// between the target's delivery workers: its concurrency limit and rate
 /// limit hold across all of them.
@@ -973,6 +990,9 @@ pub struct HttpSender {
     /// OAuth client credentials, when `auth` asks for them.
     oauth: Option<OAuth>,
     client: reqwest::Client,
+    /// The connections of a plain `http://` target ([`plain`]); `None`
+    /// when requests go through `client`.
+    plain: Option<plain::PlainPool>,
     timeout: Duration,
     concurrency: Concurrency,
     permits: Semaphore,
@@ -1111,48 +1131,49 @@ impl HttpSender {
                 }
             }
         }
-        let mut request = self
-            .client
-            .request(self.method.method(), self.url.clone())
-            .headers(headers);
-        if self.method.has_body() {
-            request = request.body(body);
-        }
-        let response = request.send().await;
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => {
-                let kind = if e.is_timeout() {
-                    FailureKind::Timeout
-                } else if e.is_connect() {
-                    FailureKind::Connect
-                } else if e.is_builder() {
-                    FailureKind::InvalidRequest
-                } else {
-                    FailureKind::Io
-                };
+        let body = self.method.has_body().then_some(body);
+        let answer = match &self.plain {
+            Some(pool) => {
+                match tokio::time::timeout(
+                    self.timeout,
+                    pool.send(self.method.method(), headers, body),
+                )
+                .await
+                {
+                    Ok(answer) => answer,
+                    Err(_) => Err((
+                        FailureKind::Timeout,
+                        format!(
+                            "timed out: no answer within {}",
+                            crate::duration::format_duration(self.timeout)
+                        ),
+                    )),
+                }
+            }
+            None => self.send_reqwest(headers, body).await,
+        };
+        let Answer {
+            status,
+            retry_after,
+            snippet,
+        } = match answer {
+            Ok(answer) => answer,
+            Err((kind, error)) => {
                 return SendOutcome {
                     action: classify_failure(kind),
                     status: None,
-                    error: Some(error_text(kind, e)),
+                    error: Some(error),
                     response: None,
                     duration: start.elapsed(),
                 };
             }
         };
-        let status = response.status();
-        if status == reqwest::StatusCode::UNAUTHORIZED
+        if status == http::StatusCode::UNAUTHORIZED
             && let Some(oauth) = &self.oauth
         {
             // The token may have been revoked early: get a new one next time.
             oauth.forget().await;
         }
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let snippet = read_capped(response).await;
         let action = classify_status(
             status.as_u16(),
             retry_after.as_deref(),
@@ -1178,6 +1199,46 @@ impl HttpSender {
             response,
             duration: start.elapsed(),
         }
+    }
+
+    /// One request through reqwest (`https://` targets, or any target when
+    /// a proxy is set).
+    async fn send_reqwest(
+        &self,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<Answer, (FailureKind, String)> {
+        let mut request = self
+            .client
+            .request(self.method.method(), self.url.clone())
+            .headers(headers);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            let kind = if e.is_timeout() {
+                FailureKind::Timeout
+            } else if e.is_connect() {
+                FailureKind::Connect
+            } else if e.is_builder() {
+                FailureKind::InvalidRequest
+            } else {
+                FailureKind::Io
+            };
+            (kind, error_text(kind, e))
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let snippet = read_capped(response).await;
+        Ok(Answer {
+            status,
+            retry_after,
+            snippet,
+        })
     }
 
     /// The request's headers and body for `event` in this target's mode.
@@ -1343,6 +1404,8 @@ fn error_text(kind: FailureKind, e: reqwest::Error) -> String {
     }
     s
 }
+
+mod plain;
 
 #[cfg(test)]
 mod tests;

@@ -204,6 +204,10 @@ async fn binary_mode_wire_format() {
     assert_eq!(header(&seen, "content-type"), Some("application/json"));
     assert_eq!(header(&seen, "user-agent"), Some(USER_AGENT));
     assert!(USER_AGENT.starts_with("signalbox/"));
+    assert_eq!(
+        header(&seen, "host"),
+        Some(server.addr.to_string().as_str())
+    );
     assert_eq!(seen.body, br#"{"total": 120.50}"#);
     // Nothing else: the ce- headers above plus what HTTP/1.1 needs.
     let mut names: Vec<&str> = seen
@@ -581,6 +585,105 @@ async fn connection_refused_is_retried() {
     assert_eq!(out.status, None);
     let err = out.error.unwrap();
     assert!(err.starts_with("could not connect: "), "{err}");
+}
+
+/// A server that reads requests and writes `answer` to each, then closes
+/// the connection if `close` says so; it counts the connections it accepted.
+async fn raw_server(answer: &'static str, close: bool) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/in", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // One request: the head, then content-length bytes.
+                    let (head_end, body_len) = loop {
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                            let len = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                            break (end + 4, len);
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match conn.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    while buf.len() < head_end + body_len {
+                        let mut chunk = [0u8; 4096];
+                        match conn.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + body_len);
+                    if conn.write_all(answer.as_bytes()).await.is_err() || close {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, accepted)
+}
+
+/// Plain `http://` targets keep their connection between requests.
+#[tokio::test]
+async fn connections_are_kept_alive() {
+    let (url, accepted) = raw_server("HTTP/1.1 204 No Content\r\n\r\n", false).await;
+    let s = sender(&url, "");
+    for _ in 0..5 {
+        let out = s.send(&event(FULL), None).await;
+        assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+/// A receiver that closes idle connections (its keep-alive timeout) costs
+/// nothing: the next request goes on a new connection, and is delivered.
+#[tokio::test]
+async fn a_connection_the_receiver_closed_is_replaced() {
+    // The answer does not announce the close.
+    let (url, accepted) = raw_server("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", true).await;
+    let s = sender(&url, "");
+    for i in 1..=3 {
+        let out = s.send(&event(FULL), None).await;
+        assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), i);
+        // Time for the closed connection to be noticed (a request on a
+        // connection closed while it travels is retried by the policy).
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `Connection: close`, and a body that ends with the connection, are
+/// honoured: every request gets a new connection.
+#[tokio::test]
+async fn connections_that_end_with_the_answer_are_not_reused() {
+    for answer in [
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+        "HTTP/1.1 503 Service Unavailable\r\n\r\nno length, read to the end",
+    ] {
+        let (url, accepted) = raw_server(answer, true).await;
+        let s = sender(&url, "");
+        for i in 1..=3 {
+            let out = s.send(&event(FULL), None).await;
+            assert_eq!(out.status, Some(answer[9..12].parse().unwrap()), "{out:?}");
+            assert_eq!(accepted.load(Ordering::SeqCst), i);
+        }
+        let out = s.send(&event(FULL), None).await;
+        if out.status == Some(503) {
+            assert_eq!(out.response.as_deref(), Some("no length, read to the end"));
+        }
+    }
 }
 
 /// Requests in flight never exceed `concurrency`, and reach it.

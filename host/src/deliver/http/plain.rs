@@ -1,0 +1,289 @@
+//! Plain `http://` targets: HTTP/1.1 on a pool of keep-alive connections,
+//! driven by hyper's connection API without reqwest's layers.
+//!
+//! Why a second client: with one event per request, a delivery's CPU is
+//! mostly the request itself, and reqwest's layers around hyper (a tower
+//! retry and redirect service, a URL to URI conversion, a timer per request,
+//! a generic connection pool with its checkout futures) were a fifth of it.
+//! This pool does only what a target needs (docs/benchmarks.md, "A leaner
+//! sender for http:// targets", has the figures). `https://` targets, and
+//! every target when a proxy is set in the environment, keep using reqwest,
+//! which owns TLS, ALPN and the proxy rules.
+//!
+//! The pool keeps at most `max_idle` idle connections, drops one that has
+//! been idle for [`IDLE_TIMEOUT`], and reuses a connection only after its
+//! response was read to the end. A request that hyper reports as *not sent*
+//! (the idle connection was closed by the receiver in the meantime) is sent
+//! again on another connection; a request that may have reached the
+//! receiver is never repeated here: that is the retry policy's decision.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Either, Empty, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+
+use super::{Answer, ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, USER_AGENT};
+use crate::deliver::retry::FailureKind;
+
+/// An idle connection is closed after this long (reqwest's default too).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+type ReqBody = Either<Full<Bytes>, Empty<Bytes>>;
+
+/// Where requests go and the connections kept to it.
+pub(super) struct PlainPool {
+    /// What to connect to.
+    addr: Addr,
+    /// The `Host` header: the host, and the port unless it is the default.
+    host: HeaderValue,
+    /// The request target in origin form (`/path?query`).
+    path: Uri,
+    idle: Mutex<Vec<Idle>>,
+    max_idle: usize,
+}
+
+enum Addr {
+    Ip(SocketAddr),
+    Name(String, u16),
+}
+
+struct Idle {
+    tx: SendRequest<ReqBody>,
+    since: Instant,
+}
+
+impl std::fmt::Debug for PlainPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainPool")
+            .field("max_idle", &self.max_idle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlainPool {
+    /// A pool for `url`, or `None` when reqwest must send to it: not
+    /// `http`, or a proxy is set in the environment
+    /// ([`proxy_in_environment`]).
+    pub(super) fn for_url(url: &reqwest::Url, max_idle: usize, proxy: bool) -> Option<PlainPool> {
+        if url.scheme() != "http" || proxy {
+            return None;
+        }
+        let port = url.port_or_known_default()?;
+        let mut host = url.host_str()?.to_owned();
+        // The URL parser has already checked the host: an IPv6 address
+        // comes in brackets, an IPv4 address in dotted form.
+        let addr = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Addr::Ip(SocketAddr::new(
+                IpAddr::V6(v6.parse::<Ipv6Addr>().ok()?),
+                port,
+            ))
+        } else if let Ok(ip) = host.parse::<IpAddr>() {
+            Addr::Ip(SocketAddr::new(ip, port))
+        } else {
+            Addr::Name(host.clone(), port)
+        };
+        if let Some(p) = url.port() {
+            host.push(':');
+            host.push_str(&p.to_string());
+        }
+        let mut path = url.path().to_owned();
+        if let Some(q) = url.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        Some(PlainPool {
+            addr,
+            host: HeaderValue::from_str(&host).ok()?,
+            path: Uri::try_from(path).ok()?,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        })
+    }
+
+    /// Sends one request and reads its answer; the caller bounds the time.
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        mut headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<Answer, (FailureKind, String)> {
+        headers.insert(header::HOST, self.host.clone());
+        // What reqwest adds too.
+        headers
+            .entry(header::USER_AGENT)
+            .or_insert(HeaderValue::from_static(USER_AGENT));
+        headers
+            .entry(header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        let mut request = Request::new(match body {
+            Some(b) => Either::Left(Full::new(b)),
+            None => Either::Right(Empty::new()),
+        });
+        *request.method_mut() = method;
+        *request.uri_mut() = self.path.clone();
+        *request.headers_mut() = headers;
+        let (tx, response) = loop {
+            let (mut tx, pooled) = match self.checkout().await {
+                Some(tx) => (tx, true),
+                None => (self.connect().await?, false),
+            };
+            match tx.try_send_request(request).await {
+                Ok(response) => break (tx, response),
+                Err(mut e) => match e.take_message() {
+                    // Never written: the pooled connection was closed under
+                    // us. Try the next one, or a new connection.
+                    Some(r) if pooled => request = r,
+                    _ => return Err((FailureKind::Io, error_chain(e.into_error()))),
+                },
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = response.into_body();
+        let mut kept = Vec::new();
+        let mut total = 0usize;
+        let mut ended = false;
+        // Read errors end the reading quietly: the status decides the outcome.
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(chunk) = frame.into_data() {
+                let room = ERROR_BODY_BYTES.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                total += chunk.len();
+                if total >= MAX_RESPONSE_BYTES {
+                    break;
+                }
+            }
+            if hyper::body::Body::is_end_stream(&body) {
+                ended = true;
+                break;
+            }
+        }
+        ended |= hyper::body::Body::is_end_stream(&body);
+        if ended && !tx.is_closed() {
+            self.checkin(tx);
+        }
+        Ok(Answer {
+            status,
+            retry_after,
+            snippet: String::from_utf8_lossy(&kept).trim().to_owned(),
+        })
+    }
+
+    /// An idle connection that is ready for a request, if there is one.
+    async fn checkout(&self) -> Option<SendRequest<ReqBody>> {
+        loop {
+            let Idle { mut tx, since } = self.idle.lock().expect("pool poisoned").pop()?;
+            if since.elapsed() >= IDLE_TIMEOUT || tx.is_closed() {
+                continue;
+            }
+            // Ready at once unless the previous response is still being
+            // wound up; an error means the receiver closed it.
+            if tx.ready().await.is_ok() {
+                return Some(tx);
+            }
+        }
+    }
+
+    fn checkin(&self, tx: SendRequest<ReqBody>) {
+        let mut idle = self.idle.lock().expect("pool poisoned");
+        if idle.len() < self.max_idle {
+            idle.push(Idle {
+                tx,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<ReqBody>, (FailureKind, String)> {
+        let connect_error =
+            |e: std::io::Error| (FailureKind::Connect, format!("could not connect: {e}"));
+        let stream = match &self.addr {
+            Addr::Ip(a) => tokio::net::TcpStream::connect(a).await,
+            Addr::Name(host, port) => tokio::net::TcpStream::connect((host.as_str(), *port)).await,
+        }
+        .map_err(connect_error)?;
+        // Requests are written whole; waiting for an ACK first (Nagle)
+        // only adds latency.
+        let _ = stream.set_nodelay(true);
+        let (tx, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| {
+            (
+                FailureKind::Connect,
+                format!("could not connect: {}", error_chain(e)),
+            )
+        })?;
+        tokio::spawn(async move {
+            // The connection ends when the receiver closes it or every
+            // handle to it is dropped; its errors reach the request.
+            let _ = conn.await;
+        });
+        Ok(tx)
+    }
+}
+
+/// Whether a proxy is set in the environment: then reqwest sends, as it
+/// applies the proxy rules (`NO_PROXY` included).
+pub(super) fn proxy_in_environment() -> bool {
+    ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+}
+
+/// An error and its causes in one line.
+fn error_chain(e: hyper::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !s.ends_with(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        source = cause.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(url: &str) -> Option<PlainPool> {
+        PlainPool::for_url(&reqwest::Url::parse(url).unwrap(), 4, false)
+    }
+
+    #[test]
+    fn host_header_address_and_request_target() {
+        let p = pool("http://example.com/a/b?x=1&y=%20").unwrap();
+        assert_eq!(p.host, "example.com");
+        assert_eq!(p.path, "/a/b?x=1&y=%20");
+        assert!(matches!(&p.addr, Addr::Name(h, 80) if h == "example.com"));
+
+        // The default port is left out of Host, any other is kept.
+        let p = pool("http://example.com:80").unwrap();
+        assert_eq!(p.host, "example.com");
+        assert_eq!(p.path, "/");
+        let p = pool("http://127.0.0.1:8080/in").unwrap();
+        assert_eq!(p.host, "127.0.0.1:8080");
+        assert!(matches!(p.addr, Addr::Ip(a) if a == "127.0.0.1:8080".parse().unwrap()));
+        let p = pool("http://[::1]:9000/in").unwrap();
+        assert_eq!(p.host, "[::1]:9000");
+        assert!(matches!(p.addr, Addr::Ip(a) if a == "[::1]:9000".parse().unwrap()));
+    }
+
+    #[test]
+    fn https_and_proxies_are_left_to_reqwest() {
+        assert!(pool("https://example.com/").is_none());
+        let url = reqwest::Url::parse("http://example.com/").unwrap();
+        assert!(PlainPool::for_url(&url, 4, true).is_none());
+    }
+}
