@@ -12,9 +12,10 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode, utf8_percent_encode};
 /// What the binding percent-encodes besides non-ASCII bytes.
 const HEADER: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%');
 
-/// Percent-encodes an attribute value for a `ce-*` header.
-pub fn encode_header_value(value: &str) -> String {
-    utf8_percent_encode(value, HEADER).to_string()
+/// Percent-encodes an attribute value for a `ce-*` header; borrowed when
+/// nothing needs encoding, which is the usual case.
+pub fn encode_header_value(value: &str) -> std::borrow::Cow<'_, str> {
+    utf8_percent_encode(value, HEADER).into()
 }
 
 /// Decodes a `ce-*` header value; `None` if an escape is malformed or the
