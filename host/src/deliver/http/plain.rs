@@ -17,6 +17,7 @@
 //! again on another connection; a request that may have reached the
 //! receiver is never repeated here: that is the retry policy's decision.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -44,8 +45,12 @@ pub(super) struct PlainPool {
     host: HeaderValue,
     /// The request target in origin form (`/path?query`).
     path: Uri,
-    idle: Mutex<Vec<Idle>>,
+    /// Oldest first; the newest is reused first, so that a quiet spell
+    /// lets the others expire.
+    idle: Mutex<VecDeque<Idle>>,
     max_idle: usize,
+    /// [`IDLE_TIMEOUT`], shorter in tests.
+    idle_timeout: Duration,
 }
 
 enum Addr {
@@ -101,8 +106,9 @@ impl PlainPool {
             addr,
             host: HeaderValue::from_str(&host).ok()?,
             path: Uri::try_from(path).ok()?,
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(VecDeque::new()),
             max_idle,
+            idle_timeout: IDLE_TIMEOUT,
         })
     }
 
@@ -179,11 +185,17 @@ impl PlainPool {
         })
     }
 
+    /// Shortens the idle timeout, for tests.
+    #[cfg(test)]
+    pub(super) fn set_idle_timeout(&mut self, t: Duration) {
+        self.idle_timeout = t;
+    }
+
     /// An idle connection that is ready for a request, if there is one.
     async fn checkout(&self) -> Option<SendRequest<ReqBody>> {
         loop {
-            let Idle { mut tx, since } = self.idle.lock().expect("pool poisoned").pop()?;
-            if since.elapsed() >= IDLE_TIMEOUT || tx.is_closed() {
+            let Idle { mut tx, since } = self.idle.lock().expect("pool poisoned").pop_back()?;
+            if since.elapsed() >= self.idle_timeout || tx.is_closed() {
                 continue;
             }
             // Ready at once unless the previous response is still being
@@ -196,8 +208,16 @@ impl PlainPool {
 
     fn checkin(&self, tx: SendRequest<ReqBody>) {
         let mut idle = self.idle.lock().expect("pool poisoned");
+        // Connections that expired or were closed while others were in use
+        // leave from the old end.
+        while idle
+            .front()
+            .is_some_and(|i| i.since.elapsed() >= self.idle_timeout || i.tx.is_closed())
+        {
+            idle.pop_front();
+        }
         if idle.len() < self.max_idle {
-            idle.push(Idle {
+            idle.push_back(Idle {
                 tx,
                 since: Instant::now(),
             });

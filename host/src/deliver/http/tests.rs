@@ -647,6 +647,23 @@ async fn connections_are_kept_alive() {
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
 
+/// A connection idle for longer than the idle timeout is closed, not reused.
+#[tokio::test]
+async fn idle_connections_expire() {
+    let (url, accepted) = raw_server("HTTP/1.1 204 No Content\r\n\r\n", false).await;
+    let mut s = sender(&url, "");
+    s.plain
+        .as_mut()
+        .unwrap()
+        .set_idle_timeout(Duration::from_millis(50));
+    for i in 1..=2 {
+        let out = s.send(&event(FULL), None).await;
+        assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
+        assert_eq!(accepted.load(Ordering::SeqCst), i);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+}
+
 /// A receiver that closes idle connections (its keep-alive timeout) costs
 /// nothing: the next request goes on a new connection, and is delivered.
 #[tokio::test]
