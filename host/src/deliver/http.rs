@@ -1134,21 +1134,8 @@ impl HttpSender {
         let body = self.method.has_body().then_some(body);
         let answer = match &self.plain {
             Some(pool) => {
-                match tokio::time::timeout(
-                    self.timeout,
-                    pool.send(self.method.method(), headers, body),
-                )
-                .await
-                {
-                    Ok(answer) => answer,
-                    Err(_) => Err((
-                        FailureKind::Timeout,
-                        format!(
-                            "timed out: no answer within {}",
-                            crate::duration::format_duration(self.timeout)
-                        ),
-                    )),
-                }
+                pool.send(self.method.method(), headers, body, self.timeout)
+                    .await
             }
             None => self.send_reqwest(headers, body).await,
         };

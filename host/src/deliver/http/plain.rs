@@ -3,23 +3,35 @@
 //!
 //! Why a second client: with one event per request, a delivery's CPU is
 //! mostly the request itself, and reqwest's layers around hyper (a tower
-//! retry and redirect service, a URL to URI conversion, a timer per request,
-//! a generic connection pool with its checkout futures) were a fifth of it.
-//! This pool does only what a target needs (docs/benchmarks.md, "A leaner
-//! sender for http:// targets", has the figures). `https://` targets, and
-//! every target when a proxy is set in the environment, keep using reqwest,
-//! which owns TLS, ALPN and the proxy rules.
+//! retry and redirect service, a URL to URI conversion, a generic
+//! connection pool with its checkout futures) were a quarter of it. This
+//! pool does only what a target needs (docs/benchmarks.md, "A leaner sender
+//! for http:// targets", has the figures). `https://` targets, and every
+//! target when a proxy is set in the environment, keep using reqwest, which
+//! owns TLS, ALPN and the proxy rules.
 //!
-//! The pool keeps at most `max_idle` idle connections, drops one that has
-//! been idle for [`IDLE_TIMEOUT`], and reuses a connection only after its
-//! response was read to the end. A request that hyper reports as *not sent*
-//! (the idle connection was closed by the receiver in the meantime) is sent
-//! again on another connection; a request that may have reached the
-//! receiver is never repeated here: that is the retry policy's decision.
+//! What it keeps of reqwest's behaviour:
+//!
+//! * one deadline for the whole attempt, the connect included; when it runs
+//!   out while the body is being read, reading stops and the status decides
+//!   (a slow body does not turn a `200` into a retry);
+//! * a host name's addresses are tried in turn, each with its share of the
+//!   time left, so one that drops connection attempts does not use it all;
+//! * TCP keepalive (after 15 s idle, then every 15 s, 3 probes) and no
+//!   Nagle delay;
+//! * at most `max_idle` idle connections; one idle for [`IDLE_TIMEOUT`] is
+//!   closed, by a reaper task while the target is quiet.
+//!
+//! A connection is reused only after its response was read to the end. A
+//! request that hyper reports as *not sent* (the idle connection was closed
+//! by the receiver in the meantime) is sent again on another connection; a
+//! request that may have reached the receiver is never repeated here: that
+//! is the retry policy's decision.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -28,6 +40,7 @@ use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Either, Empty, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use tokio::time::{Instant as Deadline, timeout_at};
 
 use super::{Answer, ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, USER_AGENT};
 use crate::deliver::retry::FailureKind;
@@ -35,7 +48,15 @@ use crate::deliver::retry::FailureKind;
 /// An idle connection is closed after this long (reqwest's default too).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// How long a pooled connection may take to become ready for the next
+/// request (it is normally at once). One still writing a large body to a
+/// receiver that answered without reading it would wait for that: a new
+/// connection is better.
+const READY_WAIT: Duration = Duration::from_millis(100);
+
 type ReqBody = Either<Full<Bytes>, Empty<Bytes>>;
+
+type IdleList = Mutex<VecDeque<Idle>>;
 
 /// Where requests go and the connections kept to it.
 pub(super) struct PlainPool {
@@ -47,10 +68,13 @@ pub(super) struct PlainPool {
     path: Uri,
     /// Oldest first; the newest is reused first, so that a quiet spell
     /// lets the others expire.
-    idle: Mutex<VecDeque<Idle>>,
+    idle: Arc<IdleList>,
     max_idle: usize,
     /// [`IDLE_TIMEOUT`], shorter in tests.
     idle_timeout: Duration,
+    /// Whether the reaper task runs (started with the first connection,
+    /// inside the runtime; it ends when the pool is dropped).
+    reaping: AtomicBool,
 }
 
 enum Addr {
@@ -106,19 +130,31 @@ impl PlainPool {
             addr,
             host: HeaderValue::from_str(&host).ok()?,
             path: Uri::try_from(path).ok()?,
-            idle: Mutex::new(VecDeque::new()),
+            idle: Arc::new(Mutex::new(VecDeque::new())),
             max_idle,
             idle_timeout: IDLE_TIMEOUT,
+            reaping: AtomicBool::new(false),
         })
     }
 
-    /// Sends one request and reads its answer; the caller bounds the time.
+    /// Sends one request and reads its answer, all within `timeout`.
     pub(super) async fn send(
         &self,
         method: Method,
         mut headers: HeaderMap,
         body: Option<Bytes>,
+        timeout: Duration,
     ) -> Result<Answer, (FailureKind, String)> {
+        let deadline = Deadline::now() + timeout;
+        let timed_out = || {
+            (
+                FailureKind::Timeout,
+                format!(
+                    "timed out: no answer within {}",
+                    crate::duration::format_duration(timeout)
+                ),
+            )
+        };
         headers.insert(header::HOST, self.host.clone());
         // What reqwest adds too.
         headers
@@ -135,13 +171,19 @@ impl PlainPool {
         *request.uri_mut() = self.path.clone();
         *request.headers_mut() = headers;
         let (tx, response) = loop {
-            let (mut tx, pooled) = match self.checkout().await {
+            let (mut tx, pooled) = match self.checkout(deadline).await {
                 Some(tx) => (tx, true),
-                None => (self.connect().await?, false),
+                None => (
+                    self.connect(deadline)
+                        .await
+                        .map_err(|e| e.unwrap_or_else(timed_out))?,
+                    false,
+                ),
             };
-            match tx.try_send_request(request).await {
-                Ok(response) => break (tx, response),
-                Err(mut e) => match e.take_message() {
+            match timeout_at(deadline, tx.try_send_request(request)).await {
+                Err(_) => return Err(timed_out()),
+                Ok(Ok(response)) => break (tx, response),
+                Ok(Err(mut e)) => match e.take_message() {
                     // Never written: the pooled connection was closed under
                     // us. Try the next one, or a new connection.
                     Some(r) if pooled => request = r,
@@ -159,22 +201,28 @@ impl PlainPool {
         let mut kept = Vec::new();
         let mut total = 0usize;
         let mut ended = false;
-        // Read errors end the reading quietly: the status decides the outcome.
-        while let Some(Ok(frame)) = body.frame().await {
-            if let Ok(chunk) = frame.into_data() {
-                let room = ERROR_BODY_BYTES.saturating_sub(kept.len());
-                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                total += chunk.len();
-                if total >= MAX_RESPONSE_BYTES {
+        // Read errors, and running out of time, end the reading quietly:
+        // the status decides the outcome. Only a body read to its end lets
+        // the connection be reused.
+        loop {
+            match timeout_at(deadline, body.frame()).await {
+                Ok(Some(Ok(frame))) => {
+                    if let Ok(chunk) = frame.into_data() {
+                        let room = ERROR_BODY_BYTES.saturating_sub(kept.len());
+                        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                        total += chunk.len();
+                        if total >= MAX_RESPONSE_BYTES {
+                            break;
+                        }
+                    }
+                }
+                Ok(None) => {
+                    ended = true;
                     break;
                 }
-            }
-            if hyper::body::Body::is_end_stream(&body) {
-                ended = true;
-                break;
+                Ok(Some(Err(_))) | Err(_) => break,
             }
         }
-        ended |= hyper::body::Body::is_end_stream(&body);
         if ended && !tx.is_closed() {
             self.checkin(tx);
         }
@@ -185,14 +233,8 @@ impl PlainPool {
         })
     }
 
-    /// Shortens the idle timeout, for tests.
-    #[cfg(test)]
-    pub(super) fn set_idle_timeout(&mut self, t: Duration) {
-        self.idle_timeout = t;
-    }
-
     /// An idle connection that is ready for a request, if there is one.
-    async fn checkout(&self) -> Option<SendRequest<ReqBody>> {
+    async fn checkout(&self, deadline: Deadline) -> Option<SendRequest<ReqBody>> {
         loop {
             let Idle { mut tx, since } = self.idle.lock().expect("pool poisoned").pop_back()?;
             if since.elapsed() >= self.idle_timeout || tx.is_closed() {
@@ -200,7 +242,8 @@ impl PlainPool {
             }
             // Ready at once unless the previous response is still being
             // wound up; an error means the receiver closed it.
-            if tx.ready().await.is_ok() {
+            let wait = deadline.min(Deadline::now() + READY_WAIT);
+            if let Ok(Ok(())) = timeout_at(wait, tx.ready()).await {
                 return Some(tx);
             }
         }
@@ -208,8 +251,8 @@ impl PlainPool {
 
     fn checkin(&self, tx: SendRequest<ReqBody>) {
         let mut idle = self.idle.lock().expect("pool poisoned");
-        // Connections that expired or were closed while others were in use
-        // leave from the old end.
+        // Connections that expired or were closed while others were in
+        // use leave from the old end (the reaper sees to the rest).
         while idle
             .front()
             .is_some_and(|i| i.since.elapsed() >= self.idle_timeout || i.tx.is_closed())
@@ -222,31 +265,105 @@ impl PlainPool {
                 since: Instant::now(),
             });
         }
+        drop(idle);
+        if !self.reaping.swap(true, Ordering::Relaxed) {
+            tokio::spawn(reap(Arc::downgrade(&self.idle), self.idle_timeout));
+        }
     }
 
-    async fn connect(&self) -> Result<SendRequest<ReqBody>, (FailureKind, String)> {
-        let connect_error =
-            |e: std::io::Error| (FailureKind::Connect, format!("could not connect: {e}"));
-        let stream = match &self.addr {
-            Addr::Ip(a) => tokio::net::TcpStream::connect(a).await,
-            Addr::Name(host, port) => tokio::net::TcpStream::connect((host.as_str(), *port)).await,
+    /// A new connection, or why there is none (`None`: the deadline passed).
+    async fn connect(
+        &self,
+        deadline: Deadline,
+    ) -> Result<SendRequest<ReqBody>, Option<(FailureKind, String)>> {
+        let connect_error = |e: &dyn std::fmt::Display| {
+            Some((FailureKind::Connect, format!("could not connect: {e}")))
+        };
+        let addrs: Vec<SocketAddr> = match &self.addr {
+            Addr::Ip(a) => vec![*a],
+            Addr::Name(host, port) => {
+                timeout_at(deadline, tokio::net::lookup_host((host.as_str(), *port)))
+                    .await
+                    .map_err(|_| None)?
+                    .map_err(|e| connect_error(&e))?
+                    .collect()
+            }
+        };
+        let mut failure = None;
+        let mut stream = None;
+        for (i, addr) in addrs.iter().enumerate() {
+            // Each address gets an equal share of the time left.
+            let left = deadline.saturating_duration_since(Deadline::now());
+            let share = left / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+            match tokio::time::timeout(share, tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    stream = Some(s);
+                    break;
+                }
+                Ok(Err(e)) => failure = connect_error(&e),
+                Err(_) => failure = None,
+            }
         }
-        .map_err(connect_error)?;
+        let Some(stream) = stream else {
+            return Err(if addrs.is_empty() {
+                connect_error(&"the host name has no address")
+            } else {
+                failure
+            });
+        };
         // Requests are written whole; waiting for an ACK first (Nagle)
-        // only adds latency.
+        // only adds latency. Keepalive finds connections that a firewall
+        // or NAT dropped while they were idle.
         let _ = stream.set_nodelay(true);
-        let (tx, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| {
-            (
-                FailureKind::Connect,
-                format!("could not connect: {}", error_chain(e)),
-            )
-        })?;
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(15))
+            .with_interval(Duration::from_secs(15))
+            .with_retries(3);
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+        let (tx, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| connect_error(&error_chain(e)))?;
         tokio::spawn(async move {
             // The connection ends when the receiver closes it or every
             // handle to it is dropped; its errors reach the request.
             let _ = conn.await;
         });
         Ok(tx)
+    }
+
+    /// Shortens the idle timeout, for tests.
+    #[cfg(test)]
+    pub(super) fn set_idle_timeout(&mut self, t: Duration) {
+        self.idle_timeout = t;
+    }
+
+    /// Idle connections whose receiver has not closed them, for tests.
+    #[cfg(test)]
+    pub(super) fn idle_open(&self) -> usize {
+        let idle = self.idle.lock().expect("pool poisoned");
+        idle.iter().filter(|i| !i.tx.is_closed()).count()
+    }
+
+    /// Idle connections kept, for tests.
+    #[cfg(test)]
+    pub(super) fn idle_len(&self) -> usize {
+        self.idle.lock().expect("pool poisoned").len()
+    }
+}
+
+/// Closes idle connections that expired or that the receiver closed, while
+/// the target is quiet; ends with the pool.
+async fn reap(idle: Weak<IdleList>, timeout: Duration) {
+    let mut tick = tokio::time::interval((timeout / 3).max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(idle) = idle.upgrade() else {
+            return;
+        };
+        idle.lock()
+            .expect("pool poisoned")
+            .retain(|i| i.since.elapsed() < timeout && !i.tx.is_closed());
     }
 }
 

@@ -588,119 +588,246 @@ async fn connection_refused_is_retried() {
 }
 
 /// A server that reads requests and writes `answer` to each, then closes
-/// the connection if `close` says so; it counts the connections it accepted.
-async fn raw_server(answer: &'static str, close: bool) -> (String, Arc<AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/in", listener.local_addr().unwrap());
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut conn, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                loop {
-                    // One request: the head, then content-length bytes.
-                    let (head_end, body_len) = loop {
-                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-                            let len = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-                            break (end + 4, len);
-                        }
-                        let mut chunk = [0u8; 4096];
-                        match conn.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    while buf.len() < head_end + body_len {
-                        let mut chunk = [0u8; 4096];
-                        match conn.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    buf.drain(..head_end + body_len);
-                    if conn.write_all(answer.as_bytes()).await.is_err() || close {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, accepted)
+/// the connection if `close` says so; it counts the connections it
+/// accepted, and those that the client closed.
+struct RawServer {
+    url: String,
+    accepted: Arc<AtomicUsize>,
+    closed_by_client: Arc<AtomicUsize>,
 }
 
-/// Plain `http://` targets keep their connection between requests.
+impl RawServer {
+    async fn start(answer: &'static str, close: bool) -> RawServer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/in", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let closed_by_client = Arc::new(AtomicUsize::new(0));
+        let (count, closed) = (accepted.clone(), closed_by_client.clone());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let closed = closed.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    // Reads until `buf` holds `n` bytes; false at the end.
+                    async fn fill(
+                        conn: &mut tokio::net::TcpStream,
+                        buf: &mut Vec<u8>,
+                        done: impl Fn(&[u8]) -> bool,
+                    ) -> bool {
+                        while !done(buf) {
+                            let mut chunk = [0u8; 4096];
+                            match conn.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return false,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        true
+                    }
+                    loop {
+                        // One request: the head, then content-length bytes.
+                        let head_end = |b: &[u8]| b.windows(4).position(|w| w == b"\r\n\r\n");
+                        if !fill(&mut conn, &mut buf, |b| head_end(b).is_some()).await {
+                            closed.fetch_add(1, Ordering::SeqCst);
+                            return;
+                        }
+                        let end = head_end(&buf).unwrap() + 4;
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                        if !fill(&mut conn, &mut buf, |b| b.len() >= end + len).await {
+                            return;
+                        }
+                        buf.drain(..end + len);
+                        if conn.write_all(answer.as_bytes()).await.is_err() || close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        RawServer {
+            url,
+            accepted,
+            closed_by_client,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+/// The sender of an `http://` target, with its own connection pool even
+/// when the environment sets a proxy.
+fn plain_sender(url: &str) -> HttpSender {
+    let mut s = sender(url, "");
+    let url = reqwest::Url::parse(url).unwrap();
+    s.plain = plain::PlainPool::for_url(&url, 8, false);
+    s
+}
+
+/// `http://` targets keep their connection between requests, whatever
+/// delimits the answer's body.
 #[tokio::test]
 async fn connections_are_kept_alive() {
-    let (url, accepted) = raw_server("HTTP/1.1 204 No Content\r\n\r\n", false).await;
-    let s = sender(&url, "");
-    for _ in 0..5 {
-        let out = s.send(&event(FULL), None).await;
-        assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
+    for answer in [
+        "HTTP/1.1 204 No Content\r\n\r\n",
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    ] {
+        let server = RawServer::start(answer, false).await;
+        let s = plain_sender(&server.url);
+        for _ in 0..5 {
+            let out = s.send(&event(FULL), None).await;
+            assert_eq!(out.action, RetryAction::Delivered, "{answer}: {out:?}");
+        }
+        assert_eq!(server.accepted(), 1, "{answer}");
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
 
-/// A connection idle for longer than the idle timeout is closed, not reused.
+/// A connection idle for longer than the idle timeout is closed, not
+/// reused, and closed even while the target is quiet.
 #[tokio::test]
 async fn idle_connections_expire() {
-    let (url, accepted) = raw_server("HTTP/1.1 204 No Content\r\n\r\n", false).await;
-    let mut s = sender(&url, "");
+    let server = RawServer::start("HTTP/1.1 204 No Content\r\n\r\n", false).await;
+    let mut s = plain_sender(&server.url);
     s.plain
         .as_mut()
         .unwrap()
         .set_idle_timeout(Duration::from_millis(50));
-    for i in 1..=2 {
-        let out = s.send(&event(FULL), None).await;
-        assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
-        assert_eq!(accepted.load(Ordering::SeqCst), i);
-        tokio::time::sleep(Duration::from_millis(60)).await;
-    }
+    let out = s.send(&event(FULL), None).await;
+    assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
+    assert_eq!(server.accepted(), 1);
+    let closed = server.closed_by_client.clone();
+    eventually("the quiet connection is closed", || {
+        closed.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(s.plain.as_ref().unwrap().idle_len(), 0);
+    let out = s.send(&event(FULL), None).await;
+    assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
+    assert_eq!(server.accepted(), 2);
 }
 
 /// A receiver that closes idle connections (its keep-alive timeout) costs
-/// nothing: the next request goes on a new connection, and is delivered.
+/// nothing once the close is seen: the next request goes on a new
+/// connection, and is delivered. (A request sent while the close travels
+/// fails, and the retry policy sends it again.)
 #[tokio::test]
 async fn a_connection_the_receiver_closed_is_replaced() {
     // The answer does not announce the close.
-    let (url, accepted) = raw_server("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", true).await;
-    let s = sender(&url, "");
+    let server = RawServer::start("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", true).await;
+    let s = plain_sender(&server.url);
     for i in 1..=3 {
         let out = s.send(&event(FULL), None).await;
         assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
-        assert_eq!(accepted.load(Ordering::SeqCst), i);
-        // Time for the closed connection to be noticed (a request on a
-        // connection closed while it travels is retried by the policy).
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.accepted(), i);
+        let pool = s.plain.as_ref().unwrap();
+        eventually("the close is seen", || pool.idle_open() == 0).await;
     }
 }
 
-/// `Connection: close`, and a body that ends with the connection, are
-/// honoured: every request gets a new connection.
+/// `Connection: close` is honoured even when the receiver keeps the socket
+/// open, and a body that ends with the connection is read: every request
+/// gets a new connection.
 #[tokio::test]
 async fn connections_that_end_with_the_answer_are_not_reused() {
-    for answer in [
-        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
-        "HTTP/1.1 503 Service Unavailable\r\n\r\nno length, read to the end",
+    for (answer, close, status) in [
+        (
+            "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+            false,
+            200,
+        ),
+        (
+            "HTTP/1.1 503 Service Unavailable\r\n\r\nno length, read to the end",
+            true,
+            503,
+        ),
     ] {
-        let (url, accepted) = raw_server(answer, true).await;
-        let s = sender(&url, "");
+        let server = RawServer::start(answer, close).await;
+        let s = plain_sender(&server.url);
         for i in 1..=3 {
             let out = s.send(&event(FULL), None).await;
-            assert_eq!(out.status, Some(answer[9..12].parse().unwrap()), "{out:?}");
-            assert_eq!(accepted.load(Ordering::SeqCst), i);
-        }
-        let out = s.send(&event(FULL), None).await;
-        if out.status == Some(503) {
-            assert_eq!(out.response.as_deref(), Some("no length, read to the end"));
+            assert_eq!(out.status, Some(status), "{out:?}");
+            assert_eq!(server.accepted(), i, "{answer}");
+            if status == 503 {
+                assert_eq!(out.response.as_deref(), Some("no length, read to the end"));
+            }
         }
     }
+}
+
+/// A receiver that sends its status but not all of its body: when the time
+/// is up the status decides, through either client.
+#[tokio::test]
+async fn a_slow_body_does_not_undo_the_status() {
+    let server = RawServer::start("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nok", false).await;
+    let mut s = sender(&server.url, r#", "timeout": "300ms""#);
+    for via_reqwest in [false, true] {
+        if via_reqwest {
+            s.plain = None;
+        } else {
+            let url = reqwest::Url::parse(&server.url).unwrap();
+            s.plain = plain::PlainPool::for_url(&url, 8, false);
+        }
+        let out = s.send(&event(FULL), None).await;
+        assert_eq!(
+            out.action,
+            RetryAction::Delivered,
+            "reqwest {via_reqwest}: {out:?}"
+        );
+        assert_eq!(out.status, Some(200));
+        assert!(
+            out.duration >= Duration::from_millis(250),
+            "{:?}",
+            out.duration
+        );
+    }
+}
+
+/// `https://` targets and proxies go through reqwest: the same requests
+/// and the same failures come out of it.
+#[tokio::test]
+async fn the_reqwest_path_sends_the_same_requests() {
+    let server = Server::start().await;
+    let mut s = sender(&server.url("/ok"), "");
+    s.plain = None;
+    let out = s.send(&event(FULL), None).await;
+    assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
+    let seen = server.last();
+    assert_eq!(
+        header(&seen, "host"),
+        Some(server.addr.to_string().as_str())
+    );
+    assert_eq!(header(&seen, "user-agent"), Some(USER_AGENT));
+    assert_eq!(header(&seen, "accept"), Some("*/*"));
+    assert_eq!(
+        header(&seen, "ce-subject"),
+        Some("Zo%C3%AB%20%221001%22%20100%25")
+    );
+    assert_eq!(seen.body, br#"{"total": 120.50}"#);
+
+    let mut s = sender(&server.url("/slow"), r#", "timeout": "200ms""#);
+    s.plain = None;
+    let out = s.send(&event(FULL), None).await;
+    assert_eq!(out.action, RetryAction::Retry { after: None });
+    let err = out.error.unwrap();
+    assert!(err.starts_with("timed out: "), "{err}");
+    assert!(!err.contains("127.0.0.1"), "no URL in the error: {err}");
+
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut s = sender(&format!("http://{addr}/x"), "");
+    s.plain = None;
+    let out = s.send(&event(FULL), None).await;
+    assert_eq!(out.action, RetryAction::Retry { after: None }, "{out:?}");
+    assert!(out.error.unwrap().starts_with("could not connect: "));
 }
 
 /// Requests in flight never exceed `concurrency`, and reach it.
