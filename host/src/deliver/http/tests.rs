@@ -587,9 +587,9 @@ async fn connection_refused_is_retried() {
     assert!(err.starts_with("could not connect: "), "{err}");
 }
 
-/// A server that reads requests and writes `answer` to each, then closes
-/// the connection if `close` says so; it counts the connections it
-/// accepted, and those that the client closed.
+/// A server that reads requests and writes `answer` to each; with `close`,
+/// it then closes the connection once it gets a permit from it. It counts
+/// the connections it accepted, and those that the client closed.
 struct RawServer {
     url: String,
     accepted: Arc<AtomicUsize>,
@@ -597,7 +597,7 @@ struct RawServer {
 }
 
 impl RawServer {
-    async fn start(answer: &'static str, close: bool) -> RawServer {
+    async fn start(answer: &'static str, close: Option<Arc<tokio::sync::Semaphore>>) -> RawServer {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/in", listener.local_addr().unwrap());
@@ -607,7 +607,7 @@ impl RawServer {
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
-                let closed = closed.clone();
+                let (closed, close) = (closed.clone(), close.clone());
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     // Reads until `buf` holds `n` bytes; false at the end.
@@ -642,7 +642,11 @@ impl RawServer {
                             return;
                         }
                         buf.drain(..end + len);
-                        if conn.write_all(answer.as_bytes()).await.is_err() || close {
+                        if conn.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        if let Some(close) = &close {
+                            close.acquire().await.unwrap().forget();
                             return;
                         }
                     }
@@ -679,7 +683,7 @@ async fn connections_are_kept_alive() {
         "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
         "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
     ] {
-        let server = RawServer::start(answer, false).await;
+        let server = RawServer::start(answer, None).await;
         let s = plain_sender(&server.url);
         for _ in 0..5 {
             let out = s.send(&event(FULL), None).await;
@@ -693,7 +697,7 @@ async fn connections_are_kept_alive() {
 /// reused, and closed even while the target is quiet.
 #[tokio::test]
 async fn idle_connections_expire() {
-    let server = RawServer::start("HTTP/1.1 204 No Content\r\n\r\n", false).await;
+    let server = RawServer::start("HTTP/1.1 204 No Content\r\n\r\n", None).await;
     let mut s = plain_sender(&server.url);
     s.plain
         .as_mut()
@@ -720,13 +724,20 @@ async fn idle_connections_expire() {
 #[tokio::test]
 async fn a_connection_the_receiver_closed_is_replaced() {
     // The answer does not announce the close.
-    let server = RawServer::start("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", true).await;
+    let close = Arc::new(tokio::sync::Semaphore::new(0));
+    let server = RawServer::start(
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+        Some(close.clone()),
+    )
+    .await;
     let s = plain_sender(&server.url);
     for i in 1..=3 {
         let out = s.send(&event(FULL), None).await;
         assert_eq!(out.action, RetryAction::Delivered, "{out:?}");
         assert_eq!(server.accepted(), i);
         let pool = s.plain.as_ref().unwrap();
+        assert_eq!(pool.idle_len(), 1, "kept for reuse");
+        close.add_permits(1);
         eventually("the close is seen", || pool.idle_open() == 0).await;
     }
 }
@@ -739,12 +750,12 @@ async fn connections_that_end_with_the_answer_are_not_reused() {
     for (answer, close, status) in [
         (
             "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
-            false,
+            None,
             200,
         ),
         (
             "HTTP/1.1 503 Service Unavailable\r\n\r\nno length, read to the end",
-            true,
+            Some(Arc::new(tokio::sync::Semaphore::new(100))),
             503,
         ),
     ] {
@@ -765,7 +776,7 @@ async fn connections_that_end_with_the_answer_are_not_reused() {
 /// is up the status decides, through either client.
 #[tokio::test]
 async fn a_slow_body_does_not_undo_the_status() {
-    let server = RawServer::start("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nok", false).await;
+    let server = RawServer::start("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nok", None).await;
     let mut s = sender(&server.url, r#", "timeout": "300ms""#);
     for via_reqwest in [false, true] {
         if via_reqwest {
