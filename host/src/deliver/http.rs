@@ -5,9 +5,9 @@
 //! an [`HttpSender`], which owns the target's connections and enforces its
 //! concurrency and rate limit: a pool of keep-alive HTTP/1.1 connections
 //! for `http://` URLs ([`plain`]), a `reqwest` client for `https://` URLs
-//! (TLS, HTTP/2 when the receiver offers it) and whenever a proxy is set. [`HttpSender::send`]
-//! makes one attempt and reports a [`SendOutcome`]; retrying is the
-//! worker's job (see [`crate::deliver::retry`]).
+//! (TLS, HTTP/2 when the receiver offers it) and whenever a proxy is set.
+//! [`HttpSender::send`] makes one attempt and reports a [`SendOutcome`];
+//! retrying is the worker's job (see [`crate::deliver::retry`]).
 //!
 //! ```json
 //! {"id": "inventory", "type": "http", "url": "https://inventory.example/events",
@@ -1396,8 +1396,15 @@ fn error_text(kind: FailureKind, e: reqwest::Error) -> String {
         FailureKind::Connect => String::from("could not connect: "),
         _ => String::new(),
     };
-    s.push_str(&e.to_string());
-    let mut source = std::error::Error::source(&e);
+    s.push_str(&cause_chain(&e));
+    s
+}
+
+/// An error and its causes in one line (a cause whose text the line already
+/// ends with is left out).
+fn cause_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
     while let Some(cause) = source {
         let text = cause.to_string();
         if !s.ends_with(&text) {

@@ -43,7 +43,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::time::{Instant as Deadline, timeout_at};
 
-use super::{Answer, ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, USER_AGENT};
+use super::{Answer, ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, USER_AGENT, cause_chain};
 use crate::deliver::retry::FailureKind;
 
 /// An idle connection is closed after this long (reqwest's default too).
@@ -188,7 +188,7 @@ impl PlainPool {
                     // Never written: the pooled connection was closed under
                     // us. Try the next one, or a new connection.
                     Some(r) if pooled => request = r,
-                    _ => return Err((FailureKind::Io, error_chain(e.into_error()))),
+                    _ => return Err((FailureKind::Io, cause_chain(&e.into_error()))),
                 },
             }
         };
@@ -338,7 +338,7 @@ impl PlainPool {
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let (tx, conn) = http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| connect_error(&error_chain(e)))?;
+            .map_err(|e| connect_error(&cause_chain(&e)))?;
         tokio::spawn(async move {
             // The connection ends when the receiver closes it or every
             // handle to it is dropped; its errors reach the request.
@@ -389,21 +389,6 @@ pub(super) fn proxy_in_environment() -> bool {
     ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
-}
-
-/// An error and its causes in one line.
-fn error_chain(e: hyper::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !s.ends_with(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = cause.source();
-    }
-    s
 }
 
 #[cfg(test)]
