@@ -455,12 +455,15 @@ fn send(
         outgoing_handler::handle(request, options).map_err(|code| classify_error_code(&code))?;
     let written = write_body(body, req.body);
     // If writing failed because the request failed, the response future
-    // says why more precisely than the stream does; prefer its error.
+    // says why more precisely than the stream does; prefer its error. A
+    // server may also answer before it has read the whole body (an early
+    // 413, or one that ignores the body): then the body stream closes under
+    // us, and the answer, which the server did send, is what counts, as in
+    // any HTTP client.
     let response = wait(&future);
     let response = match (written, response) {
         (_, Err(e)) => return Err(e),
-        (Err(e), Ok(_)) => return Err(e),
-        (Ok(()), Ok(response)) => response,
+        (Err(_), Ok(response)) | (Ok(()), Ok(response)) => response,
     };
     read_response(response, req.max_response_bytes, origin)
 }
