@@ -1215,11 +1215,7 @@ impl HttpSender {
             (kind, error_text(kind, e))
         })?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let retry_after = retry_after(response.headers());
         let snippet = read_capped(response).await;
         Ok(Answer {
             status,
@@ -1374,17 +1370,45 @@ fn data_bytes(event: &CloudEvent) -> Bytes {
 /// [`ERROR_BODY_BYTES`] as text. Read errors end the reading quietly: the
 /// status has already decided the outcome.
 async fn read_capped(mut response: reqwest::Response) -> String {
-    let mut kept = Vec::new();
-    let mut total = 0usize;
+    let mut snippet = Snippet::default();
     while let Ok(Some(chunk)) = response.chunk().await {
-        let room = ERROR_BODY_BYTES.saturating_sub(kept.len());
-        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        total += chunk.len();
-        if total >= MAX_RESPONSE_BYTES {
+        if snippet.add(&chunk) {
             break;
         }
     }
-    String::from_utf8_lossy(&kept).trim().to_owned()
+    snippet.text()
+}
+
+/// The start of a response body, for the error text of a failed attempt:
+/// both clients read bodies through it.
+#[derive(Default)]
+struct Snippet {
+    kept: Vec<u8>,
+    total: usize,
+}
+
+impl Snippet {
+    /// Keeps what fits of `chunk`; true once [`MAX_RESPONSE_BYTES`] have
+    /// been read and reading should stop.
+    fn add(&mut self, chunk: &[u8]) -> bool {
+        let room = ERROR_BODY_BYTES.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.total += chunk.len();
+        self.total >= MAX_RESPONSE_BYTES
+    }
+
+    /// The first [`ERROR_BODY_BYTES`] as trimmed text.
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.kept).trim().to_owned()
+    }
+}
+
+/// A response's `Retry-After`, as text.
+fn retry_after(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The error and its causes, without the URL (the target id identifies it,

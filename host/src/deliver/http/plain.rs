@@ -43,7 +43,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::time::{Instant as Deadline, timeout_at};
 
-use super::{Answer, ERROR_BODY_BYTES, MAX_RESPONSE_BYTES, USER_AGENT, cause_chain};
+use super::{Answer, Snippet, USER_AGENT, cause_chain, retry_after};
 use crate::deliver::retry::FailureKind;
 
 /// An idle connection is closed after this long (reqwest's default too).
@@ -204,14 +204,9 @@ impl PlainPool {
                     v.to_str()
                         .is_ok_and(|v| v.to_ascii_lowercase().contains("close"))
                 });
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let retry_after = retry_after(response.headers());
         let mut body = response.into_body();
-        let mut kept = Vec::new();
-        let mut total = 0usize;
+        let mut snippet = Snippet::default();
         let mut ended = false;
         // Read errors, and running out of time, end the reading quietly:
         // the status decides the outcome. Only a body read to its end lets
@@ -219,13 +214,10 @@ impl PlainPool {
         loop {
             match timeout_at(deadline, body.frame()).await {
                 Ok(Some(Ok(frame))) => {
-                    if let Ok(chunk) = frame.into_data() {
-                        let room = ERROR_BODY_BYTES.saturating_sub(kept.len());
-                        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                        total += chunk.len();
-                        if total >= MAX_RESPONSE_BYTES {
-                            break;
-                        }
+                    if let Ok(chunk) = frame.into_data()
+                        && snippet.add(&chunk)
+                    {
+                        break;
                     }
                 }
                 Ok(None) => {
@@ -241,7 +233,7 @@ impl PlainPool {
         Ok(Answer {
             status,
             retry_after,
-            snippet: String::from_utf8_lossy(&kept).trim().to_owned(),
+            snippet: snippet.text(),
         })
     }
 
@@ -282,7 +274,9 @@ impl PlainPool {
             });
         }
         drop(idle);
-        if !self.reaping.swap(true, Ordering::Relaxed) {
+        // A load first: the swap's write would bounce the flag's cache line
+        // between cores on every request.
+        if !self.reaping.load(Ordering::Relaxed) && !self.reaping.swap(true, Ordering::Relaxed) {
             tokio::spawn(reap(Arc::downgrade(&self.idle), self.idle_timeout));
         }
     }
