@@ -118,12 +118,28 @@ pub fn format_rfc3339_micros(micros: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
+    let (hh, mm, ss) = (sod / 3600, (sod % 3600) / 60, sod % 60);
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{frac:06}Z");
+    }
+    // Every trace step formats a time: writing the digits directly is
+    // several times cheaper than `format!` with widths.
+    let mut out = String::with_capacity(27);
+    for (n, width, sep) in [
+        (y, 4, '-'),
+        (i64::from(m), 2, '-'),
+        (i64::from(d), 2, 'T'),
+        (hh, 2, ':'),
+        (mm, 2, ':'),
+        (ss, 2, '.'),
+        (frac, 6, 'Z'),
+    ] {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + ((n / 10i64.pow(p)) % 10) as u8));
+        }
+        out.push(sep);
+    }
+    out
 }
 
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -196,5 +212,33 @@ mod tests {
         for t in [0, 1_524_754_089_123_400, -1, 4_102_444_800_000_000] {
             assert_eq!(parse_rfc3339(&format_rfc3339_micros(t)), Ok(t));
         }
+    }
+
+    #[test]
+    fn formats_fixed_width_fields() {
+        assert_eq!(format_rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(format_rfc3339_micros(-1), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(
+            format_rfc3339_micros(1_524_754_089_000_042),
+            "2018-04-26T14:48:09.000042Z"
+        );
+        // The first and last instants the four-digit fast path writes, and
+        // one on each side of it (written by `format!`).
+        assert_eq!(
+            format_rfc3339_micros(-62_167_219_200_000_000),
+            "0000-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            format_rfc3339_micros(253_402_300_799_999_999),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            format_rfc3339_micros(253_402_300_800_000_000),
+            "10000-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            format_rfc3339_micros(-62_167_219_200_000_001),
+            "-001-12-31T23:59:59.999999Z"
+        );
     }
 }
