@@ -10,11 +10,14 @@
 //! at most one delivery per key; the rest of that key waits for it, so
 //! per-key order holds even across retries — and other keys are not held up.
 //!
-//! Each finished send is recorded durably: a success removes the delivery; a
+//! Each finished send is recorded: a success removes the delivery; a
 //! retryable failure stores the delivery again with one more attempt and its
 //! next due time; a permanent failure, or running out of attempts or age,
 //! moves it to the dead-letter queue (or drops it, if the target keeps none).
-//! Every attempt is added to the event's trace.
+//! Every attempt is added to the event's trace. Successes are handed to
+//! [`Store::record`], which writes the outcomes of every target in groups
+//! soon after while the worker goes on sending; failures are committed
+//! before the worker goes on.
 //!
 //! # Reading the queue cheaply
 //!
@@ -166,6 +169,7 @@ impl TargetHandle {
             },
             exhausted: false,
             rng: fastrand::Rng::new(),
+            recorded: None,
         };
         stats
             .concurrency_limit
@@ -262,9 +266,21 @@ struct Worker {
     exhausted: bool,
     /// Jitter for backoff.
     rng: fastrand::Rng,
+    /// Written once the last outcomes it recorded are.
+    recorded: Option<crate::store::recorder::Recorded>,
 }
 
 type Finished = (Vec<Delivery>, super::Outcome);
+
+/// What finished sends change in the store, split by how it is written
+/// (see [`Worker::write`]).
+#[derive(Default)]
+struct Outcomes {
+    /// Successes: recorded.
+    delivered: Batch,
+    /// Rescheduled, dead-lettered and dropped deliveries: committed.
+    failed: Batch,
+}
 
 /// A delivery in the window.
 ///
@@ -357,7 +373,7 @@ impl Worker {
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     // Record every send that has finished by now in one write.
-                    let mut b = self.store.batch();
+                    let mut b = Outcomes::default();
                     if let Ok((batch, outcome)) = done {
                         self.finish(&mut b, batch, outcome);
                     }
@@ -366,20 +382,24 @@ impl Worker {
                             self.finish(&mut b, batch, outcome);
                         }
                     }
-                    self.commit(b).await;
+                    self.write(b).await;
                 }
                 _ = self.notify.notified() => self.take_inbox(),
                 _ = &mut timer => {}
                 _ = stop.changed() => {}
             }
         }
-        // Let in-flight sends finish and record them.
+        // Let in-flight sends finish and record them, then wait until every
+        // outcome is written.
         while let Some(done) = running.join_next().await {
             if let Ok((batch, outcome)) = done {
-                let mut b = self.store.batch();
+                let mut b = Outcomes::default();
                 self.finish(&mut b, batch, outcome);
-                self.commit(b).await;
+                self.write(b).await;
             }
+        }
+        if let Some(last) = self.recorded.take() {
+            let _ = last.await;
         }
     }
 
@@ -424,6 +444,13 @@ impl Worker {
             || self.window_bytes >= REFILL_BELOW_BYTES
         {
             return Ok(());
+        }
+        if self.loaded_upto.is_none()
+            && let Some(last) = self.recorded.take()
+        {
+            // A read from the start of the queue must not find deliveries
+            // whose success is recorded but not yet written.
+            let _ = last.await;
         }
         let (more, full) = self
             .store
@@ -516,15 +543,25 @@ impl Worker {
         }
     }
 
-    /// Writes recorded outcomes.
-    async fn commit(&self, b: Batch) {
-        if let Err(error) = self.store.commit(b).await {
-            tracing::error!(rule = %self.rule, target = %self.target.id, %error, "Cannot record a delivery outcome; it will be retried.");
+    /// Writes outcomes. Successes go to the store's recorder, which writes
+    /// them with other targets' soon after, in order, while the worker goes
+    /// on sending (a lost success only means a delivery is sent again after
+    /// a crash). Failures are rare and are written before the worker goes
+    /// on, so that a dead letter the target's counters show can already be
+    /// listed, and a rescheduled delivery is stored before its next try.
+    async fn write(&mut self, b: Outcomes) {
+        if !b.delivered.is_empty() {
+            self.recorded = Some(self.store.record(b.delivered));
+        }
+        if !b.failed.is_empty()
+            && let Err(error) = self.store.commit(b.failed).await
+        {
+            tracing::error!(rule = %self.rule, target = %self.target.id, %error, "Cannot record a failed delivery attempt; it will be retried.");
         }
     }
 
     /// Records the outcome of a send in `b`.
-    fn finish(&mut self, b: &mut Batch, batch: Vec<Delivery>, outcome: super::Outcome) {
+    fn finish(&mut self, b: &mut Outcomes, batch: Vec<Delivery>, outcome: super::Outcome) {
         let now = now_micros();
         self.limit.finished(outcome.duration, &outcome.action);
         self.stats
@@ -571,8 +608,8 @@ impl Worker {
             };
             match decision {
                 Ok(None) => {
-                    b.remove_delivery(&d.key);
-                    b.put_trace(
+                    b.delivered.remove_delivery(&d.key);
+                    b.delivered.put_trace(
                         self.bus,
                         d.key.seq,
                         now,
@@ -593,8 +630,8 @@ impl Worker {
                     d.last_error = outcome.error_with_response();
                     d.next_attempt_at = now + delay.as_micros() as i64;
                     detail.insert("retry_in_ms".into(), json!(delay.as_millis() as u64));
-                    b.put_delivery(d.clone());
-                    b.put_trace(
+                    b.failed.put_delivery(d.clone());
+                    b.failed.put_trace(
                         self.bus,
                         d.key.seq,
                         now,
@@ -611,14 +648,15 @@ impl Worker {
                 }
                 Err(reason) => {
                     self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                    b.remove_delivery(&d.key);
+                    b.failed.remove_delivery(&d.key);
                     detail.insert("reason".into(), json!(reason));
                     d.attempts = attempt;
                     d.last_status = outcome.status;
                     d.last_error = outcome.error_with_response();
                     if self.target.dead_letter {
-                        b.put_dead_letter(&d.key, dead_letter(&d, reason, now));
-                        b.put_trace(
+                        b.failed
+                            .put_dead_letter(&d.key, dead_letter(&d, reason, now));
+                        b.failed.put_trace(
                             self.bus,
                             d.key.seq,
                             now,
@@ -627,7 +665,12 @@ impl Worker {
                         self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
                         self.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
                     } else {
-                        b.put_trace(self.bus, d.key.seq, now, self.step(now, "dropped", detail));
+                        b.failed.put_trace(
+                            self.bus,
+                            d.key.seq,
+                            now,
+                            self.step(now, "dropped", detail),
+                        );
                         self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                     }
                     self.stats.queued.fetch_sub(1, Ordering::Relaxed);

@@ -26,6 +26,7 @@
 pub mod catalogue;
 pub mod nats;
 pub mod queue;
+pub mod recorder;
 pub mod rocks;
 
 use std::future::Future;
@@ -409,12 +410,24 @@ pub trait Backend: BusLog + RuleProgress + DeliveryQueue + Traces + Catalogue {
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    recorder: Arc<recorder::Recorder>,
 }
 
 impl Store {
     /// A handle to `backend`.
     pub fn new(backend: Arc<dyn Backend>) -> Store {
-        Store { backend }
+        Store {
+            backend,
+            recorder: Arc::default(),
+        }
+    }
+
+    /// Queues `batch` to be committed soon, together with other recorded
+    /// batches and after every one recorded before it, instead of writing
+    /// it now (see [`recorder`]). For writes whose loss in a crash is
+    /// harmless, such as delivery outcomes. Needs a Tokio runtime.
+    pub fn record(&self, batch: Batch) -> recorder::Recorded {
+        self.recorder.record(self, batch)
     }
 
     /// The embedded engine: RocksDB in `path` (see [`rocks`]). Blocking.

@@ -215,6 +215,16 @@ impl Batch {
         self.ops
     }
 
+    /// Appends `other`'s changes after this batch's: applying the result
+    /// is applying the two in turn, atomically together.
+    pub fn append(&mut self, other: Batch) {
+        if self.ops.is_empty() {
+            self.ops = other.ops;
+        } else {
+            self.ops.extend(other.ops);
+        }
+    }
+
     /// Sets a rule's position.
     pub fn set_cursor(&mut self, bus: BusId, rule: &str, seq: Seq) {
         self.ops.push(Op::SetCursor {
