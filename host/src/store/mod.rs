@@ -425,7 +425,7 @@ impl Store {
     /// Queues `batch` to be committed soon, together with other recorded
     /// batches and after every one recorded before it, instead of writing
     /// it now (see [`recorder`]). For writes whose loss in a crash is
-    /// harmless, such as delivery outcomes. Needs a Tokio runtime.
+    /// harmless, such as successful deliveries. Needs a Tokio runtime.
     pub fn record(&self, batch: Batch) -> recorder::Recorded {
         self.recorder.record(self, batch)
     }

@@ -1,15 +1,15 @@
-//! Writes that may wait a moment, grouped: the delivery outcomes of every
-//! target worker.
+//! Writes that may wait a moment, grouped: the successful deliveries of
+//! every target worker.
 //!
-//! A target worker records each finished send (the delivery removed or
-//! rescheduled, its trace step) and goes on sending; it does not need the
-//! write to finish first, because a lost outcome only means the delivery
-//! is sent again after a crash, which at-least-once delivery allows.
+//! A target worker records each successful send (the delivery removed, its
+//! trace step) and goes on sending; it does not need the write to finish
+//! first, because a lost success only means the delivery is sent again
+//! after a crash, which at-least-once delivery allows.
 //! [`Recorder::record`] therefore only queues the batch. Batches recorded
 //! while a write is in progress are appended to one batch and committed
 //! together by one task, in the order they were recorded.
 //!
-//! Why: with ten busy targets each committing its own outcomes, the
+//! Why: with ten busy targets each committing its own successes, the
 //! runtime threads wrote to RocksDB one small batch at a time — a WAL
 //! `write` each, and RocksDB's writers waiting on each other's groups
 //! (spinning, then `sched_yield`). In the `bench deliver --rules 10`
@@ -79,7 +79,7 @@ async fn commit_all(store: Store) {
         };
         let result = store.commit(batch).await;
         if let Err(error) = &result {
-            tracing::error!(%error, "Cannot record delivery outcomes; those deliveries will be sent again.");
+            tracing::error!(%error, "Cannot record delivered events; those deliveries will be sent again after a restart.");
         }
         for w in waiting {
             let _ = w.send(result.is_ok());

@@ -12,8 +12,8 @@
 //! commits them writes them itself (`queue.rs`), because handing them to a
 //! thread costs a wake-up that, on a busy machine, is as long as a whole
 //! delivery (measured in `docs/benchmarks.md`, "Delivery with default
-//! settings, many rounds"). Delivery outcomes, which nobody waits for, are
-//! grouped on the runtime instead (`store::recorder`).
+//! settings, many rounds"). Successful deliveries, which nobody waits for,
+//! are grouped on the runtime instead (`store::recorder`).
 //!
 //! Bus changes and retention trims go through the same thread so they are
 //! ordered with appends: an append can never land in a bus after it was
