@@ -608,7 +608,6 @@ impl Worker {
             };
             match decision {
                 Ok(None) => {
-                    b.delivered.remove_delivery(&d.key);
                     b.delivered.put_trace(
                         self.bus,
                         d.key.seq,
@@ -623,6 +622,7 @@ impl Worker {
                     self.stats.latency.observe(Duration::from_micros(waited));
                     self.stats.queued.fetch_sub(1, Ordering::Relaxed);
                     self.remove_from_window(&d.key);
+                    b.delivered.remove_delivery(d.key);
                 }
                 Ok(Some(delay)) => {
                     d.attempts = attempt;
@@ -648,7 +648,7 @@ impl Worker {
                 }
                 Err(reason) => {
                     self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                    b.failed.remove_delivery(&d.key);
+                    b.failed.remove_delivery(d.key.clone());
                     detail.insert("reason".into(), json!(reason));
                     d.attempts = attempt;
                     d.last_status = outcome.status;

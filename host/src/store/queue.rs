@@ -249,8 +249,8 @@ impl Batch {
     }
 
     /// Removes a delivery.
-    pub fn remove_delivery(&mut self, key: &DeliveryKey) {
-        self.ops.push(Op::RemoveDelivery(key.clone()));
+    pub fn remove_delivery(&mut self, key: DeliveryKey) {
+        self.ops.push(Op::RemoveDelivery(key));
     }
 
     /// Records a dead letter.

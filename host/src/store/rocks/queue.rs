@@ -195,6 +195,55 @@ fn gaps_key(bus: BusId, rule: &str) -> Vec<u8> {
     k
 }
 
+/// Reads the logged events a run of deliveries refers to. They come in seq
+/// order and are mostly adjacent in the log, so one iterator that steps
+/// forward replaces a point lookup per delivery (each a search of every
+/// memtable and level); it seeks only across a gap.
+struct LogCursor<'a> {
+    it: rocksdb::DBRawIteratorWithThreadMode<'a, rocksdb::DB>,
+    /// Whether the iterator was positioned yet.
+    started: bool,
+}
+
+impl<'a> LogCursor<'a> {
+    /// Steps tried before seeking instead.
+    const MAX_STEPS: usize = 4;
+
+    fn new(store: &'a RocksStore) -> LogCursor<'a> {
+        LogCursor {
+            it: store.inner.db.raw_iterator_cf(store.cfh(columns::EVENTS)),
+            started: false,
+        }
+    }
+
+    /// The logged event a delivery refers to. Retention keeps every event a
+    /// queued delivery refers to ([`RocksStore::oldest_queued`]), so it is
+    /// there unless the data folder was damaged.
+    fn event(&mut self, bus: BusId, seq: Seq) -> Result<CloudEvent, DecodeError> {
+        let want = super::keys::event(bus, seq);
+        let mut steps = 0;
+        while self.started
+            && self.it.valid()
+            && steps < Self::MAX_STEPS
+            && self.it.key().is_some_and(|k| k < want.as_slice())
+        {
+            self.it.next();
+            steps += 1;
+        }
+        if !(self.started && self.it.valid() && self.it.key() == Some(want.as_slice())) {
+            self.it.seek(&want[..]);
+            self.started = true;
+        }
+        if self.it.status().is_err() {
+            return Err(DecodeError("cannot read the logged event of a delivery"));
+        }
+        match (self.it.key(), self.it.value()) {
+            (Some(k), Some(v)) if k == want.as_slice() => Ok(codec::decode_event(v)?.0),
+            _ => Err(DecodeError("the logged event of a delivery is missing")),
+        }
+    }
+}
+
 impl RocksStore {
     fn cfh(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.inner.db.cf_handle(name).expect("known column family")
@@ -312,8 +361,11 @@ impl RocksStore {
             None => prefix.clone(),
         };
         let iter = self.prefix_iter(columns::DELIVERIES, &prefix, &start);
-        let mut out = Vec::new();
+        // Sized up front: a window's refill is up to a thousand deliveries,
+        // and growing the vector step by step moved them all several times.
+        let mut out = Vec::with_capacity(limit.min(1024));
         let mut bytes = 0;
+        let mut log = LogCursor::new(self);
         for item in iter.take(limit) {
             if !out.is_empty() && bytes >= max_bytes {
                 return Ok((out, true));
@@ -321,24 +373,9 @@ impl RocksStore {
             let (k, v) = item?;
             bytes += v.len();
             let key = decode_delivery_key(&k).ok_or(DecodeError("bad delivery key"))?;
-            out.push(decode_delivery(key, &v, |k| {
-                self.logged_event(k.bus, k.seq)
-            })?);
+            out.push(decode_delivery(key, &v, |k| log.event(k.bus, k.seq))?);
         }
         Ok((out, false))
-    }
-
-    /// The logged event a delivery refers to. Retention keeps every event a
-    /// queued delivery refers to ([`Self::oldest_queued`]), so it is there
-    /// unless the data folder was damaged.
-    fn logged_event(&self, bus: BusId, seq: Seq) -> Result<CloudEvent, DecodeError> {
-        let v = self
-            .inner
-            .db
-            .get_pinned_cf(self.cfh(columns::EVENTS), super::keys::event(bus, seq))
-            .map_err(|_| DecodeError("cannot read the logged event of a delivery"))?
-            .ok_or(DecodeError("the logged event of a delivery is missing"))?;
-        Ok(codec::decode_event(&v)?.0)
     }
 
     /// The lowest seq any queued delivery of a bus holds, if any: retention
