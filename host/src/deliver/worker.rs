@@ -68,7 +68,7 @@ const REFILL_BELOW_BYTES: usize = WINDOW_BYTES / 4;
 /// Counters a target worker exposes.
 #[derive(Debug)]
 pub struct TargetStats {
-    /// Deliveries completed.
+    /// Deliveries completed (counted once their success is written).
     pub delivered: AtomicU64,
     /// Attempts that failed.
     pub failed_attempts: AtomicU64,
@@ -278,6 +278,9 @@ type Finished = (Vec<Delivery>, super::Outcome);
 struct Outcomes {
     /// Successes: recorded.
     delivered: Batch,
+    /// How long each success waited in the queue (µs), counted once it is
+    /// written.
+    waited: Vec<u64>,
     /// Rescheduled, dead-lettered and dropped deliveries: committed.
     failed: Batch,
 }
@@ -551,7 +554,21 @@ impl Worker {
     /// listed, and a rescheduled delivery is stored before its next try.
     async fn write(&mut self, b: Outcomes) {
         if !b.delivered.is_empty() {
-            self.recorded = Some(self.store.record(b.delivered));
+            // The counters move once the successes can be read (their trace
+            // steps, the shorter queue), so what the status shows is there.
+            let stats = self.stats.clone();
+            let then: crate::store::recorder::Then = Box::new(move |_written| {
+                let n = b.waited.len() as u64;
+                stats.delivered.fetch_add(n, Ordering::Relaxed);
+                stats
+                    .latency_sum_us
+                    .fetch_add(b.waited.iter().sum(), Ordering::Relaxed);
+                for w in &b.waited {
+                    stats.latency.observe(Duration::from_micros(*w));
+                }
+                stats.queued.fetch_sub(n, Ordering::Relaxed);
+            });
+            self.recorded = Some(self.store.record(b.delivered, Some(then)));
         }
         if !b.failed.is_empty()
             && let Err(error) = self.store.commit(b.failed).await
@@ -614,13 +631,8 @@ impl Worker {
                         now,
                         self.step(now, "delivered", detail),
                     );
-                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    let waited = u64::try_from(now - d.enqueued_at).unwrap_or(0);
-                    self.stats
-                        .latency_sum_us
-                        .fetch_add(waited, Ordering::Relaxed);
-                    self.stats.latency.observe(Duration::from_micros(waited));
-                    self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                    b.waited
+                        .push(u64::try_from(now - d.enqueued_at).unwrap_or(0));
                     self.remove_from_window(&d.key);
                     b.delivered.remove_delivery(d.key);
                 }

@@ -425,9 +425,10 @@ impl Store {
     /// Queues `batch` to be committed soon, together with other recorded
     /// batches and after every one recorded before it, instead of writing
     /// it now (see [`recorder`]). For writes whose loss in a crash is
-    /// harmless, such as successful deliveries. Needs a Tokio runtime.
-    pub fn record(&self, batch: Batch) -> recorder::Recorded {
-        self.recorder.record(self, batch)
+    /// harmless, such as successful deliveries. `then` runs once it is
+    /// written (or failed to be). Needs a Tokio runtime.
+    pub fn record(&self, batch: Batch, then: Option<recorder::Then>) -> recorder::Recorded {
+        self.recorder.record(self, batch, then)
     }
 
     /// The embedded engine: RocksDB in `path` (see [`rocks`]). Blocking.

@@ -36,8 +36,8 @@ pub struct Recorder {
 struct Pending {
     /// Everything recorded since the last write began.
     batch: Batch,
-    /// Who wants to know when that is written.
-    waiting: Vec<oneshot::Sender<bool>>,
+    /// Who wants to know when that is written, and what to run then.
+    waiting: Vec<(oneshot::Sender<bool>, Option<Then>)>,
     /// A committer task is running (and will take `batch`).
     running: bool,
 }
@@ -46,16 +46,21 @@ struct Pending {
 /// (`false`; the committer logs why).
 pub type Recorded = oneshot::Receiver<bool>;
 
+/// Runs once a recorded batch is written or failed to be (with `true` if
+/// written), before the next group is taken: e.g. counting deliveries only
+/// once what they changed can be read.
+pub type Then = Box<dyn FnOnce(bool) + Send>;
+
 impl Recorder {
     /// Queues `batch` to be committed after every batch recorded before it.
     /// Must be called inside a Tokio runtime. The result says when it was
     /// written; dropping it is fine.
-    pub(super) fn record(&self, store: &Store, batch: Batch) -> Recorded {
+    pub(super) fn record(&self, store: &Store, batch: Batch, then: Option<Then>) -> Recorded {
         let (tx, rx) = oneshot::channel();
         let start = {
             let mut p = self.pending.lock().expect("recorder poisoned");
             p.batch.append(batch);
-            p.waiting.push(tx);
+            p.waiting.push((tx, then));
             !std::mem::replace(&mut p.running, true)
         };
         if start {
@@ -81,8 +86,11 @@ async fn commit_all(store: Store) {
         if let Err(error) = &result {
             tracing::error!(%error, "Cannot record delivered events; those deliveries will be sent again after a restart.");
         }
-        for w in waiting {
-            let _ = w.send(result.is_ok());
+        for (tx, then) in waiting {
+            if let Some(then) = then {
+                then(result.is_ok());
+            }
+            let _ = tx.send(result.is_ok());
         }
     }
 }
@@ -100,16 +108,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_rocks(dir.path(), StoreOptions::default()).unwrap();
         let bus = store.bus(DEFAULT_BUS).unwrap().id;
+        let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut tasks = Vec::new();
         for t in 0..4 {
             let store = store.clone();
+            let written = written.clone();
             tasks.push(tokio::spawn(async move {
                 let rule = format!("rule-{t}");
                 let mut last = None;
                 for seq in 1..=500 {
                     let mut b = store.batch();
                     b.set_cursor(bus, &rule, seq);
-                    last = Some(store.record(b));
+                    let written = written.clone();
+                    let then: Then = Box::new(move |ok| {
+                        if ok {
+                            written.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    });
+                    last = Some(store.record(b, Some(then)));
                     if seq % 50 == 0 {
                         tokio::task::yield_now().await;
                     }
@@ -120,6 +136,8 @@ mod tests {
         for t in tasks {
             assert!(t.await.unwrap(), "the last batch was written");
         }
+        // Each batch's follow-up ran, before its result was answered.
+        assert_eq!(written.load(std::sync::atomic::Ordering::Relaxed), 2000);
         for t in 0..4 {
             let cursor = store.cursor(bus, &format!("rule-{t}")).await.unwrap();
             assert_eq!(cursor, Some(500));
