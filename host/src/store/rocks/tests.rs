@@ -377,9 +377,36 @@ async fn records_of_earlier_releases_move_on_open() {
     store.close_blocking().unwrap();
 }
 
+/// A first delivery, for rule `r`, of logged event `seq` (1-based into
+/// `events`, as appended).
+fn logged_delivery(
+    bus: crate::store::BusId,
+    target: &str,
+    seq: u64,
+    events: &[crate::event::CloudEvent],
+) -> crate::store::queue::Delivery {
+    crate::store::queue::Delivery {
+        key: crate::store::queue::DeliveryKey {
+            bus,
+            rule: "r".into(),
+            target: target.into(),
+            seq,
+            sub: 0,
+        },
+        attempts: 0,
+        next_attempt_at: 0,
+        enqueued_at: 0,
+        last_status: None,
+        last_error: None,
+        event: events[seq as usize - 1].clone(),
+        logged: true,
+        body: None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_keeps_events_that_queued_deliveries_refer_to() {
-    use crate::store::queue::{Batch, Delivery, DeliveryKey};
+    use crate::store::queue::{Batch, DeliveryKey};
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let config = BusConfig {
@@ -393,23 +420,7 @@ async fn retention_keeps_events_that_queued_deliveries_refer_to() {
     // Two targets owe events 4 and 7, by reference to the log.
     let mut b = Batch::default();
     for (target, seq) in [("a", 7), ("b", 4)] {
-        b.put_delivery(Delivery {
-            key: DeliveryKey {
-                bus: bus.id,
-                rule: "r".into(),
-                target: target.into(),
-                seq,
-                sub: 0,
-            },
-            attempts: 0,
-            next_attempt_at: 0,
-            enqueued_at: 0,
-            last_status: None,
-            last_error: None,
-            event: events[seq as usize - 1].clone(),
-            logged: true,
-            body: None,
-        });
+        b.put_delivery(logged_delivery(bus.id, target, seq, &events));
     }
     store.commit_blocking(b).unwrap();
     assert_eq!(store.oldest_queued(bus.id).unwrap(), Some(4));
@@ -447,29 +458,13 @@ async fn retention_keeps_events_that_queued_deliveries_refer_to() {
 /// is an error, not another event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_read_their_logged_events_across_gaps() {
-    use crate::store::queue::{Batch, Delivery, DeliveryKey};
+    use crate::store::queue::Batch;
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let bus = store.bus(DEFAULT_BUS).unwrap();
     let events: Vec<_> = (0..60).map(|i| event(&format!("e{i}"), "/s")).collect();
     store.append(&bus, &events, now_micros()).await.unwrap();
-    let delivery = |seq: u64| Delivery {
-        key: DeliveryKey {
-            bus: bus.id,
-            rule: "r".into(),
-            target: "t".into(),
-            seq,
-            sub: 0,
-        },
-        attempts: 0,
-        next_attempt_at: 0,
-        enqueued_at: 0,
-        last_status: None,
-        last_error: None,
-        event: events[seq as usize - 1].clone(),
-        logged: true,
-        body: None,
-    };
+    let delivery = |seq: u64| logged_delivery(bus.id, "t", seq, &events);
     // Adjacent, a gap of two, a gap longer than the reader steps, adjacent
     // again, then the last event.
     let seqs = [1, 2, 3, 6, 40, 41, 42, 60];
