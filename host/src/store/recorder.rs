@@ -20,7 +20,7 @@
 //! ending when there is not, so an idle server pays nothing and a busy one
 //! rarely starts it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use tokio::sync::oneshot;
 
@@ -72,7 +72,7 @@ impl Recorder {
 
 /// Commits what is recorded until nothing is.
 async fn commit_all(store: Store) {
-    let recorder: Arc<Recorder> = store.recorder.clone();
+    let recorder = &store.recorder;
     loop {
         let (batch, waiting) = {
             let mut p = recorder.pending.lock().expect("recorder poisoned");
@@ -108,7 +108,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_rocks(dir.path(), StoreOptions::default()).unwrap();
         let bus = store.bus(DEFAULT_BUS).unwrap().id;
-        let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut tasks = Vec::new();
         for t in 0..4 {
             let store = store.clone();

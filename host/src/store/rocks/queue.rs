@@ -200,9 +200,8 @@ fn gaps_key(bus: BusId, rule: &str) -> Vec<u8> {
 /// forward replaces a point lookup per delivery (each a search of every
 /// memtable and level); it seeks only across a gap.
 struct LogCursor<'a> {
+    /// Not valid until the first seek, so the first read seeks.
     it: rocksdb::DBRawIteratorWithThreadMode<'a, rocksdb::DB>,
-    /// Whether the iterator was positioned yet.
-    started: bool,
 }
 
 impl<'a> LogCursor<'a> {
@@ -212,7 +211,6 @@ impl<'a> LogCursor<'a> {
     fn new(store: &'a RocksStore) -> LogCursor<'a> {
         LogCursor {
             it: store.inner.db.raw_iterator_cf(store.cfh(columns::EVENTS)),
-            started: false,
         }
     }
 
@@ -222,17 +220,15 @@ impl<'a> LogCursor<'a> {
     fn event(&mut self, bus: BusId, seq: Seq) -> Result<CloudEvent, DecodeError> {
         let want = super::keys::event(bus, seq);
         let mut steps = 0;
-        while self.started
-            && self.it.valid()
+        while self.it.valid()
             && steps < Self::MAX_STEPS
             && self.it.key().is_some_and(|k| k < want.as_slice())
         {
             self.it.next();
             steps += 1;
         }
-        if !(self.started && self.it.valid() && self.it.key() == Some(want.as_slice())) {
+        if !(self.it.valid() && self.it.key() == Some(want.as_slice())) {
             self.it.seek(&want[..]);
-            self.started = true;
         }
         if self.it.status().is_err() {
             return Err(DecodeError("cannot read the logged event of a delivery"));
