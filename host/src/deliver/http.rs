@@ -1116,7 +1116,9 @@ impl HttpSender {
             }
         };
         if let Some(oauth) = &self.oauth {
-            match oauth.authorization(&self.client).await {
+            // Boxed, like reqwest's path below: rare here, and large inline
+            // in every send's task (see `CompiledTarget::send`).
+            match Box::pin(oauth.authorization(&self.client)).await {
                 Ok(v) => {
                     headers.insert(header::AUTHORIZATION, v);
                 }
@@ -1137,7 +1139,7 @@ impl HttpSender {
                 pool.send(self.method.method(), headers, body, self.timeout)
                     .await
             }
-            None => self.send_reqwest(headers, body).await,
+            None => Box::pin(self.send_reqwest(headers, body)).await,
         };
         let Answer {
             status,
@@ -1236,6 +1238,10 @@ impl HttpSender {
                 // The spec attributes' names are constants: building and
                 // checking them per request was a measurable part of a
                 // delivery's CPU.
+                h.insert(
+                    HeaderName::from_static("ce-specversion"),
+                    HeaderValue::from_static(SPEC_VERSION),
+                );
                 let mut put = |n: HeaderName, name: &str, value: &str| -> Result<(), String> {
                     let v = match encode_header_value(value) {
                         std::borrow::Cow::Borrowed(v) => HeaderValue::from_str(v),
@@ -1245,11 +1251,6 @@ impl HttpSender {
                     h.insert(n, v);
                     Ok(())
                 };
-                put(
-                    HeaderName::from_static("ce-specversion"),
-                    "specversion",
-                    SPEC_VERSION,
-                )?;
                 put(HeaderName::from_static("ce-id"), "id", &event.id)?;
                 put(
                     HeaderName::from_static("ce-source"),

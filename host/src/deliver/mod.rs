@@ -581,6 +581,12 @@ impl CompiledTarget {
     /// Sends a batch (one delivery except for connectors and batch-mode
     /// HTTP targets).
     pub async fn send(&self, store: &Store, batch: &[Delivery]) -> Outcome {
+        // Every send is a task of its own, and tokio copies a task's future
+        // when it is spawned and again when its output is stored. So only
+        // the plain HTTP path is inline; the other kinds' futures (a bus
+        // append, a file write, a Wasm call) are boxed, which took the
+        // task's future from 3,336 to 1,512 bytes and about 2% of a
+        // delivery's CPU spent copying it.
         let start = Instant::now();
         let mut out = match &self.sender {
             Sender::Http(h) => {
@@ -599,11 +605,11 @@ impl CompiledTarget {
                     duration: o.duration,
                 }
             }
-            Sender::Bus(bus) => forward(store, bus, &batch[0].event).await,
-            Sender::Log(file) => log(file.as_ref(), &batch[0]).await,
+            Sender::Bus(bus) => Box::pin(forward(store, bus, &batch[0].event)).await,
+            Sender::Log(file) => Box::pin(log(file.as_ref(), &batch[0])).await,
             Sender::Plugin(p) => {
                 let events: Vec<CloudEvent> = batch.iter().map(|d| d.event.clone()).collect();
-                match p.deliver(&events).await {
+                match Box::pin(p.deliver(&events)).await {
                     Ok(()) => ok(),
                     Err(e) => Outcome {
                         action: if e.retryable {

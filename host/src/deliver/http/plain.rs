@@ -174,8 +174,10 @@ impl PlainPool {
         let (tx, response) = loop {
             let (mut tx, pooled) = match self.checkout(deadline).await {
                 Some(tx) => (tx, true),
+                // Boxed: a new connection is rare next to a request, and
+                // the connect future would make every send's task larger.
                 None => (
-                    self.connect(deadline)
+                    Box::pin(self.connect(deadline))
                         .await
                         .map_err(|e| e.unwrap_or_else(timed_out))?,
                     false,
