@@ -283,6 +283,16 @@ struct Outcomes {
     waited: Vec<u64>,
     /// Rescheduled, dead-lettered and dropped deliveries: committed.
     failed: Batch,
+    /// What `failed` changes in the counters, applied once it is written.
+    counts: FailureCounts,
+}
+
+/// Counter changes of failed attempts (see [`Outcomes::counts`]).
+#[derive(Default)]
+struct FailureCounts {
+    failed_attempts: u64,
+    dead_lettered: u64,
+    dropped: u64,
 }
 
 /// A delivery in the window.
@@ -570,10 +580,28 @@ impl Worker {
             });
             self.recorded = Some(self.store.record(b.delivered, Some(then)));
         }
-        if !b.failed.is_empty()
-            && let Err(error) = self.store.commit(b.failed).await
-        {
-            tracing::error!(rule = %self.rule, target = %self.target.id, %error, "Cannot record a failed delivery attempt; it will be retried.");
+        if b.failed.is_empty() {
+            return;
+        }
+        let c = b.counts;
+        self.stats
+            .failed_attempts
+            .fetch_add(c.failed_attempts, Ordering::Relaxed);
+        match self.store.commit(b.failed).await {
+            // Like successes, dead letters and drops are counted once they
+            // are written: a dead letter the status counts can be listed.
+            Ok(()) => {
+                let s = &self.stats;
+                s.dead_lettered
+                    .fetch_add(c.dead_lettered, Ordering::Relaxed);
+                s.dead_letters.fetch_add(c.dead_lettered, Ordering::Relaxed);
+                s.dropped.fetch_add(c.dropped, Ordering::Relaxed);
+                s.queued
+                    .fetch_sub(c.dead_lettered + c.dropped, Ordering::Relaxed);
+            }
+            Err(error) => {
+                tracing::error!(rule = %self.rule, target = %self.target.id, %error, "Cannot record a failed delivery attempt; it will be retried.");
+            }
         }
     }
 
@@ -649,7 +677,7 @@ impl Worker {
                         now,
                         self.step(now, "attempt_failed", detail),
                     );
-                    self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                    b.counts.failed_attempts += 1;
                     let key = (d.key.seq, d.key.sub);
                     if let Some(w) = self.window.iter_mut().find(|w| w.key == key) {
                         let slot = Slot::new(&self.target, d, false);
@@ -659,7 +687,7 @@ impl Worker {
                     }
                 }
                 Err(reason) => {
-                    self.stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                    b.counts.failed_attempts += 1;
                     b.failed.remove_delivery(d.key.clone());
                     detail.insert("reason".into(), json!(reason));
                     d.attempts = attempt;
@@ -674,8 +702,7 @@ impl Worker {
                             now,
                             self.step(now, "dead_lettered", detail),
                         );
-                        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                        self.stats.dead_letters.fetch_add(1, Ordering::Relaxed);
+                        b.counts.dead_lettered += 1;
                     } else {
                         b.failed.put_trace(
                             self.bus,
@@ -683,9 +710,8 @@ impl Worker {
                             now,
                             self.step(now, "dropped", detail),
                         );
-                        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        b.counts.dropped += 1;
                     }
-                    self.stats.queued.fetch_sub(1, Ordering::Relaxed);
                     self.remove_from_window(&d.key);
                 }
             }
