@@ -615,24 +615,6 @@ impl Worker {
         for mut d in batch {
             self.in_flight.remove(&(d.key.seq, d.key.sub));
             let attempt = d.attempts + 1;
-            let mut detail = Map::new();
-            detail.insert("attempt".into(), json!(attempt));
-            detail.insert(
-                "duration_ms".into(),
-                json!(outcome.duration.as_secs_f64() * 1000.0),
-            );
-            if let Some(s) = outcome.status {
-                detail.insert("status".into(), json!(s));
-            }
-            if let Some(e) = &outcome.error {
-                detail.insert("error".into(), json!(e));
-            }
-            if let Some(r) = &outcome.response {
-                detail.insert("response".into(), json!(r));
-            }
-            if d.key.sub > 0 {
-                detail.insert("sub".into(), json!(d.key.sub));
-            }
             let decision = match outcome.action {
                 RetryAction::Delivered => Ok(None),
                 RetryAction::DeadLetter => Err("permanent_error"),
@@ -653,18 +635,29 @@ impl Worker {
             };
             match decision {
                 Ok(None) => {
-                    b.delivered.put_trace(
-                        self.bus,
-                        d.key.seq,
-                        now,
-                        self.step(now, "delivered", detail),
-                    );
+                    let step = DeliveredStep {
+                        at: &format_rfc3339_micros(now),
+                        step: "delivered",
+                        rule: &self.rule,
+                        target: &self.target.id,
+                        detail: DeliveredDetail {
+                            attempt,
+                            duration_ms: outcome.duration.as_secs_f64() * 1000.0,
+                            status: outcome.status,
+                            sub: d.key.sub,
+                        },
+                    };
+                    // Writing a struct that borrows is cheaper than building a
+                    // TraceStep and its map for every delivery.
+                    let json = serde_json::to_vec(&step).expect("a trace step serializes");
+                    b.delivered.put_trace_json(self.bus, d.key.seq, now, json);
                     b.waited
                         .push(u64::try_from(now - d.enqueued_at).unwrap_or(0));
                     self.remove_from_window(&d.key);
                     b.delivered.remove_delivery(d.key);
                 }
                 Ok(Some(delay)) => {
+                    let mut detail = attempt_detail(attempt, &outcome, d.key.sub);
                     d.attempts = attempt;
                     d.last_status = outcome.status;
                     d.last_error = outcome.error_with_response();
@@ -687,6 +680,7 @@ impl Worker {
                     }
                 }
                 Err(reason) => {
+                    let mut detail = attempt_detail(attempt, &outcome, d.key.sub);
                     b.counts.failed_attempts += 1;
                     b.failed.remove_delivery(d.key.clone());
                     detail.insert("reason".into(), json!(reason));
@@ -729,6 +723,56 @@ impl Worker {
     }
 }
 
+/// The details of a failed attempt's trace step.
+fn attempt_detail(attempt: u32, outcome: &super::Outcome, sub: u32) -> Map<String, Value> {
+    let mut detail = Map::new();
+    detail.insert("attempt".into(), json!(attempt));
+    detail.insert(
+        "duration_ms".into(),
+        json!(outcome.duration.as_secs_f64() * 1000.0),
+    );
+    if let Some(s) = outcome.status {
+        detail.insert("status".into(), json!(s));
+    }
+    if let Some(e) = &outcome.error {
+        detail.insert("error".into(), json!(e));
+    }
+    if let Some(r) = &outcome.response {
+        detail.insert("response".into(), json!(r));
+    }
+    if sub > 0 {
+        detail.insert("sub".into(), json!(sub));
+    }
+    detail
+}
+
+/// A `delivered` step as its [`TraceStep`] is written: the same members
+/// in the same order (a map's keys sort), borrowed instead of copied.
+#[derive(serde::Serialize)]
+struct DeliveredStep<'a> {
+    at: &'a str,
+    step: &'static str,
+    rule: &'a str,
+    target: &'a str,
+    detail: DeliveredDetail,
+}
+
+/// The details of a successful attempt (a success has no error or
+/// response text).
+#[derive(serde::Serialize)]
+struct DeliveredDetail {
+    attempt: u32,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "is_zero")]
+    sub: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// The dead-letter record for a delivery.
 pub fn dead_letter(d: &Delivery, reason: &str, now: i64) -> DeadLetter {
     use base64::Engine as _;
@@ -749,5 +793,55 @@ pub fn dead_letter(d: &Delivery, reason: &str, now: i64) -> DeadLetter {
         reason: reason.into(),
         enqueued_at: format_rfc3339_micros(d.enqueued_at),
         dead_at: format_rfc3339_micros(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `delivered` step written from the borrowing struct reads back as
+    /// the step the other outcomes build.
+    #[test]
+    fn delivered_steps_read_back_as_trace_steps() {
+        for (status, sub) in [(Some(204), 0), (None, 0), (Some(200), 3)] {
+            let outcome = super::super::Outcome {
+                action: RetryAction::Delivered,
+                status,
+                error: None,
+                response: None,
+                duration: Duration::from_micros(1_234_567),
+            };
+            let at = format_rfc3339_micros(1_700_000_000_123_456);
+            let json = serde_json::to_vec(&DeliveredStep {
+                at: &at,
+                step: "delivered",
+                rule: "orders",
+                target: "crm",
+                detail: DeliveredDetail {
+                    attempt: 2,
+                    duration_ms: outcome.duration.as_secs_f64() * 1000.0,
+                    status,
+                    sub,
+                },
+            })
+            .unwrap();
+            let expected = TraceStep {
+                at: at.clone(),
+                step: "delivered".into(),
+                rule: Some("orders".into()),
+                target: Some("crm".into()),
+                detail: attempt_detail(2, &outcome, sub),
+            };
+            assert_eq!(
+                serde_json::from_slice::<TraceStep>(&json).unwrap(),
+                expected
+            );
+            assert_eq!(
+                json,
+                serde_json::to_vec(&expected).unwrap(),
+                "{status:?} {sub}"
+            );
+        }
     }
 }

@@ -188,8 +188,8 @@ pub enum Op {
         seq: Seq,
         /// When (µs since the epoch; orders the steps).
         at: i64,
-        /// The step.
-        step: TraceStep,
+        /// The step as JSON: a serialized [`TraceStep`].
+        json: Vec<u8>,
     },
 }
 
@@ -265,6 +265,15 @@ impl Batch {
 
     /// Records a trace step of event `seq`.
     pub fn put_trace(&mut self, bus: BusId, seq: Seq, at: i64, step: TraceStep) {
-        self.ops.push(Op::PutTrace { bus, seq, at, step });
+        // A map of strings and JSON values always serializes.
+        let json = serde_json::to_vec(&step).expect("a trace step serializes");
+        self.put_trace_json(bus, seq, at, json);
+    }
+
+    /// Records a trace step of event `seq` already written as JSON, in the
+    /// shape of a serialized [`TraceStep`] (the hot path writes one without
+    /// building it).
+    pub fn put_trace_json(&mut self, bus: BusId, seq: Seq, at: i64, json: Vec<u8>) {
+        self.ops.push(Op::PutTrace { bus, seq, at, json });
     }
 }

@@ -20,7 +20,6 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use serde_json::json;
 
 use super::log::read_range;
 use super::{NatsStore, err};
@@ -285,9 +284,12 @@ impl RuleProgress for NatsStore {
                         let bytes = serde_json::to_vec(&dl).map_err(|e| err("dead letter", e))?;
                         puts.push(self.publish(subject("d", &key), None, bytes.into()).await?);
                     }
-                    Op::PutTrace { bus, seq, at, step } => {
-                        let bytes = serde_json::to_vec(&json!({"at": at, "step": step}))
-                            .map_err(|e| err("trace step", e))?;
+                    Op::PutTrace { bus, seq, at, json } => {
+                        // {"at": at, "step": step}, the step already JSON.
+                        let mut bytes = Vec::with_capacity(json.len() + 32);
+                        bytes.extend_from_slice(format!("{{\"at\":{at},\"step\":").as_bytes());
+                        bytes.extend_from_slice(&json);
+                        bytes.push(b'}');
                         puts.push(
                             self.publish(format!("t.{bus}.{seq}"), None, bytes.into())
                                 .await?,

@@ -280,11 +280,9 @@ impl RocksStore {
                 Op::RemoveDeadLetter(key) => {
                     wb.delete_cf(self.cfh(columns::DEAD_LETTERS), delivery_key(&key))
                 }
-                Op::PutTrace { bus, seq, at, step } => wb.put_cf(
-                    self.cfh(columns::TRACES),
-                    trace_key(bus, seq, at),
-                    serde_json::to_vec(&step).expect("trace steps serialize"),
-                ),
+                Op::PutTrace { bus, seq, at, json } => {
+                    wb.put_cf(self.cfh(columns::TRACES), trace_key(bus, seq, at), json)
+                }
             }
         }
         self.inner.db.write(wb)?;
