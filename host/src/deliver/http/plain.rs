@@ -288,9 +288,6 @@ impl PlainPool {
         &self,
         deadline: Deadline,
     ) -> Result<SendRequest<ReqBody>, Option<(FailureKind, String)>> {
-        let connect_error = |e: &dyn std::fmt::Display| {
-            Some((FailureKind::Connect, format!("could not connect: {e}")))
-        };
         let addrs: Vec<SocketAddr> = match &self.addr {
             Addr::Ip(a) => vec![*a],
             Addr::Name(host, port) => {
@@ -301,28 +298,7 @@ impl PlainPool {
                     .collect()
             }
         };
-        let mut failure = None;
-        let mut stream = None;
-        for (i, addr) in addrs.iter().enumerate() {
-            // Each address gets an equal share of the time left.
-            let left = deadline.saturating_duration_since(Deadline::now());
-            let share = left / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
-            match tokio::time::timeout(share, tokio::net::TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => {
-                    stream = Some(s);
-                    break;
-                }
-                Ok(Err(e)) => failure = connect_error(&e),
-                Err(_) => failure = None,
-            }
-        }
-        let Some(stream) = stream else {
-            return Err(if addrs.is_empty() {
-                connect_error(&"the host name has no address")
-            } else {
-                failure
-            });
-        };
+        let stream = connect_first(&addrs, deadline).await?;
         // Requests are written whole; waiting for an ACK first (Nagle)
         // only adds latency. Keepalive finds connections that a firewall
         // or NAT dropped while they were idle.
@@ -361,6 +337,35 @@ impl PlainPool {
     pub(super) fn idle_len(&self) -> usize {
         self.idle.lock().expect("pool poisoned").len()
     }
+}
+
+/// A connect failure as [`PlainPool::connect`] reports it.
+fn connect_error(e: &dyn std::fmt::Display) -> Option<(FailureKind, String)> {
+    Some((FailureKind::Connect, format!("could not connect: {e}")))
+}
+
+/// A connection to the first of `addrs` that accepts one, each tried in
+/// turn with an equal share of the time left; else the last failure
+/// (`None` if it was running out of time).
+async fn connect_first(
+    addrs: &[SocketAddr],
+    deadline: Deadline,
+) -> Result<tokio::net::TcpStream, Option<(FailureKind, String)>> {
+    if addrs.is_empty() {
+        return Err(connect_error(&"the host name has no address"));
+    }
+    let mut failure = None;
+    for (i, addr) in addrs.iter().enumerate() {
+        let left = deadline.saturating_duration_since(Deadline::now());
+        // Each address gets an equal share of the time left.
+        let share = left / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        match tokio::time::timeout(share, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => failure = connect_error(&e),
+            Err(_) => failure = None,
+        }
+    }
+    Err(failure)
 }
 
 /// Closes idle connections that expired or that the receiver closed, while
@@ -412,6 +417,84 @@ mod tests {
         let p = pool("http://[::1]:9000/in").unwrap();
         assert_eq!(p.host, "[::1]:9000");
         assert!(matches!(p.addr, Addr::Ip(a) if a == "[::1]:9000".parse().unwrap()));
+    }
+
+    /// A loopback address that refuses connections: a port that was just
+    /// free.
+    fn refusing() -> SocketAddr {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    }
+
+    /// A loopback listener whose accept queue is full: the kernel drops
+    /// further connection attempts, so they hang until their time runs out,
+    /// as with a host that drops packets. Keep the returned values alive.
+    fn hanging() -> (SocketAddr, socket2::Socket, std::net::TcpStream) {
+        use socket2::{Domain, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+            .unwrap();
+        s.listen(0).unwrap();
+        let addr = s.local_addr().unwrap().as_socket().unwrap();
+        // Never accepted: it fills the queue.
+        let filler = std::net::TcpStream::connect(addr).unwrap();
+        (addr, s, filler)
+    }
+
+    #[tokio::test]
+    async fn addresses_are_tried_in_turn() {
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live_addr = live.local_addr().unwrap();
+        let deadline = Deadline::now() + Duration::from_secs(10);
+
+        // A refused address is passed over.
+        let s = connect_first(&[refusing(), live_addr], deadline)
+            .await
+            .unwrap();
+        assert_eq!(s.peer_addr().unwrap(), live_addr);
+
+        // With nothing to connect to, the last failure is the answer.
+        match connect_first(&[refusing(), refusing()], deadline).await {
+            Err(Some((FailureKind::Connect, text))) => {
+                assert!(text.starts_with("could not connect: "), "{text}")
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        match connect_first(&[], deadline).await {
+            Err(Some((FailureKind::Connect, text))) => {
+                assert_eq!(text, "could not connect: the host name has no address")
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_address_that_drops_attempts_gets_only_its_share_of_the_time() {
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live_addr = live.local_addr().unwrap();
+        let (hang, _listener, _filler) = hanging();
+
+        // Alone, it has the whole time and fails for lack of it, which is
+        // not a connect error.
+        let start = Instant::now();
+        let r = connect_first(&[hang], Deadline::now() + Duration::from_millis(300)).await;
+        assert!(matches!(r, Err(None)));
+        assert!(start.elapsed() >= Duration::from_millis(300));
+
+        // First of two, it has half of the 4 s, so the second is reached
+        // after about 2 s. (Given all of it, the second would be tried
+        // only at the deadline: a loopback connect still succeeds then, so
+        // the time is what tells the two apart; the margin is a second.)
+        let start = Instant::now();
+        let s = connect_first(&[hang, live_addr], Deadline::now() + Duration::from_secs(4))
+            .await
+            .unwrap();
+        assert_eq!(s.peer_addr().unwrap(), live_addr);
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
     }
 
     #[test]
