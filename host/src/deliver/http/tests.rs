@@ -598,6 +598,17 @@ struct RawServer {
 
 impl RawServer {
     async fn start(answer: &'static str, close: Option<Arc<tokio::sync::Semaphore>>) -> RawServer {
+        RawServer::start_with(answer, close, None).await
+    }
+
+    /// Answers a request whose body is larger than `early_above` as soon as
+    /// its head is in, and then neither reads from that connection nor
+    /// closes it, as a receiver that refuses large bodies early may.
+    async fn start_with(
+        answer: &'static str,
+        close: Option<Arc<tokio::sync::Semaphore>>,
+        early_above: Option<usize>,
+    ) -> RawServer {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/in", listener.local_addr().unwrap());
@@ -638,6 +649,10 @@ impl RawServer {
                             .lines()
                             .find_map(|l| l.strip_prefix("content-length:"))
                             .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                        if early_above.is_some_and(|limit| len > limit) {
+                            let _ = conn.write_all(answer.as_bytes()).await;
+                            std::future::pending::<()>().await;
+                        }
                         if !fill(&mut conn, &mut buf, |b| b.len() >= end + len).await {
                             return;
                         }
@@ -691,6 +706,33 @@ async fn connections_are_kept_alive() {
         }
         assert_eq!(server.accepted(), 1, "{answer}");
     }
+}
+
+/// A receiver that answers a large body before reading it leaves that
+/// connection busy writing the body it will never read. The answer counts,
+/// and the next request does not wait for that connection (which would
+/// take until its time runs out) but opens another.
+#[tokio::test]
+async fn a_connection_still_writing_is_passed_over() {
+    let server = RawServer::start_with(
+        "HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n",
+        None,
+        Some(1 << 20),
+    )
+    .await;
+    let s = plain_sender(&server.url);
+    // Far more than the sockets buffer, so the write is stuck.
+    let mut big = event(FULL);
+    big.data = Some(crate::event::Data::Json(format!(
+        "\"{}\"",
+        "x".repeat(64 << 20)
+    )));
+    let out = s.send(&big, None).await;
+    assert_eq!(out.status, Some(413), "{out:?}");
+    assert_eq!(s.plain.as_ref().unwrap().idle_len(), 1, "kept: it answered");
+    let out = s.send(&event(FULL), None).await;
+    assert_eq!(out.status, Some(413), "{out:?}");
+    assert_eq!(server.accepted(), 2);
 }
 
 /// A connection idle for longer than the idle timeout is closed, not
