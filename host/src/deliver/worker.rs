@@ -633,7 +633,7 @@ impl Worker {
                     }
                 }
             };
-            match decision {
+            let failure = match decision {
                 Ok(None) => {
                     let step = DeliveredStep {
                         at: &format_rfc3339_micros(now),
@@ -655,12 +655,19 @@ impl Worker {
                         .push(u64::try_from(now - d.enqueued_at).unwrap_or(0));
                     self.remove_from_window(&d.key);
                     b.delivered.remove_delivery(d.key);
+                    continue;
                 }
-                Ok(Some(delay)) => {
-                    let mut detail = attempt_detail(attempt, &outcome, d.key.sub);
-                    d.attempts = attempt;
-                    d.last_status = outcome.status;
-                    d.last_error = outcome.error_with_response();
+                Ok(Some(delay)) => Ok(delay),
+                Err(reason) => Err(reason),
+            };
+            // A failed attempt: rescheduled, or the delivery's end.
+            let mut detail = attempt_detail(attempt, &outcome, d.key.sub);
+            b.counts.failed_attempts += 1;
+            d.attempts = attempt;
+            d.last_status = outcome.status;
+            d.last_error = outcome.error_with_response();
+            match failure {
+                Ok(delay) => {
                     d.next_attempt_at = now + delay.as_micros() as i64;
                     detail.insert("retry_in_ms".into(), json!(delay.as_millis() as u64));
                     b.failed.put_delivery(d.clone());
@@ -670,7 +677,6 @@ impl Worker {
                         now,
                         self.step(now, "attempt_failed", detail),
                     );
-                    b.counts.failed_attempts += 1;
                     let key = (d.key.seq, d.key.sub);
                     if let Some(w) = self.window.iter_mut().find(|w| w.key == key) {
                         let slot = Slot::new(&self.target, d, false);
@@ -680,32 +686,19 @@ impl Worker {
                     }
                 }
                 Err(reason) => {
-                    let mut detail = attempt_detail(attempt, &outcome, d.key.sub);
-                    b.counts.failed_attempts += 1;
                     b.failed.remove_delivery(d.key.clone());
                     detail.insert("reason".into(), json!(reason));
-                    d.attempts = attempt;
-                    d.last_status = outcome.status;
-                    d.last_error = outcome.error_with_response();
-                    if self.target.dead_letter {
+                    let step = if self.target.dead_letter {
                         b.failed
                             .put_dead_letter(&d.key, dead_letter(&d, reason, now));
-                        b.failed.put_trace(
-                            self.bus,
-                            d.key.seq,
-                            now,
-                            self.step(now, "dead_lettered", detail),
-                        );
                         b.counts.dead_lettered += 1;
+                        "dead_lettered"
                     } else {
-                        b.failed.put_trace(
-                            self.bus,
-                            d.key.seq,
-                            now,
-                            self.step(now, "dropped", detail),
-                        );
                         b.counts.dropped += 1;
-                    }
+                        "dropped"
+                    };
+                    b.failed
+                        .put_trace(self.bus, d.key.seq, now, self.step(now, step, detail));
                     self.remove_from_window(&d.key);
                 }
             }
