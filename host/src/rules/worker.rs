@@ -391,48 +391,42 @@ fn handle(
             let mut input_errors = Vec::new();
             for (sub, output) in out.into_iter().enumerate() {
                 let (event, body, logged) = output.into_delivered(&e.event);
-                // The last target takes the event itself; the others get
-                // copies (a copy is the event's strings and data again).
-                let mut event = Some(event);
+                let delivery = |t: &TargetHandle, event, body| Delivery {
+                    key: DeliveryKey {
+                        bus,
+                        rule: rule.name.clone(),
+                        target: t.target.id.clone(),
+                        seq: e.seq,
+                        sub: sub as u32,
+                    },
+                    attempts: 0,
+                    next_attempt_at: now,
+                    enqueued_at: now,
+                    last_status: None,
+                    last_error: None,
+                    event,
+                    logged,
+                    body,
+                };
                 let last = targets.len().saturating_sub(1);
                 for (i, t) in targets.iter().enumerate() {
-                    let Some(ev) = event.as_ref() else { break };
                     // A target's own input shapes its body; if it fails,
                     // that target gets nothing for this event (the trace
                     // says why) and the others go ahead.
-                    let body = match rule.target_body(i, ev, e.received_at, body.as_ref()) {
+                    let body = match rule.target_body(i, &event, e.received_at, body.as_ref()) {
                         Ok(b) => b,
                         Err(error) => {
                             input_errors.push(json!({"target": t.target.id, "error": error}));
                             continue;
                         }
                     };
-                    let event = if i == last {
-                        event.take()
-                    } else {
-                        Some(ev.clone())
-                    };
-                    let Some(event) = event else { break };
-                    deliveries.push((
-                        i,
-                        Delivery {
-                            key: DeliveryKey {
-                                bus,
-                                rule: rule.name.clone(),
-                                target: t.target.id.clone(),
-                                seq: e.seq,
-                                sub: sub as u32,
-                            },
-                            attempts: 0,
-                            next_attempt_at: now,
-                            enqueued_at: now,
-                            last_status: None,
-                            last_error: None,
-                            event,
-                            logged,
-                            body,
-                        },
-                    ));
+                    // The last target takes the event itself; the others get
+                    // copies (a copy is the event's strings and data again).
+                    if i == last {
+                        deliveries.push((i, delivery(t, event, body)));
+                        break;
+                    }
+                    deliveries.push((i, delivery(t, event.clone(), body)));
                 }
             }
             if !input_errors.is_empty() {
