@@ -41,17 +41,7 @@ fn revive(key: &DeliveryKey, dl: &DeadLetter, now: i64) -> Option<Delivery> {
         }
         _ => None,
     };
-    Some(Delivery {
-        key: key.clone(),
-        attempts: 0,
-        next_attempt_at: now,
-        enqueued_at: now,
-        last_status: None,
-        last_error: None,
-        event,
-        logged: false,
-        body,
-    })
+    Some(Delivery::new(key.clone(), event, false, body, now))
 }
 
 impl Rules {

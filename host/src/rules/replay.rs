@@ -290,25 +290,16 @@ pub async fn run(
                                     // As live: a failing input skips its target.
                                     continue;
                                 };
-                                let d = Delivery {
-                                    key: DeliveryKey {
-                                        bus: bus.id,
-                                        rule: rule.name.clone(),
-                                        target: t.target.id.clone(),
-                                        seq: e.seq,
-                                        sub: REPLAY_SUB
-                                            | ((number & 0x7fff) << 16)
-                                            | (sub as u32 & 0xffff),
-                                    },
-                                    attempts: 0,
-                                    next_attempt_at: now,
-                                    enqueued_at: now,
-                                    last_status: None,
-                                    last_error: None,
-                                    event: ev.clone(),
-                                    logged: false,
-                                    body,
+                                let key = DeliveryKey {
+                                    bus: bus.id,
+                                    rule: rule.name.clone(),
+                                    target: t.target.id.clone(),
+                                    seq: e.seq,
+                                    sub: REPLAY_SUB
+                                        | ((number & 0x7fff) << 16)
+                                        | (sub as u32 & 0xffff),
                                 };
+                                let d = Delivery::new(key, ev.clone(), false, body, now);
                                 wb.put_delivery(d);
                                 per_target[i][j] += 1;
                             }

@@ -391,22 +391,15 @@ fn handle(
             let mut input_errors = Vec::new();
             for (sub, output) in out.into_iter().enumerate() {
                 let (event, body, logged) = output.into_delivered(&e.event);
-                let delivery = |t: &TargetHandle, event, body| Delivery {
-                    key: DeliveryKey {
+                let delivery = |t: &TargetHandle, event, body| {
+                    let key = DeliveryKey {
                         bus,
                         rule: rule.name.clone(),
                         target: t.target.id.clone(),
                         seq: e.seq,
                         sub: sub as u32,
-                    },
-                    attempts: 0,
-                    next_attempt_at: now,
-                    enqueued_at: now,
-                    last_status: None,
-                    last_error: None,
-                    event,
-                    logged,
-                    body,
+                    };
+                    Delivery::new(key, event, logged, body, now)
                 };
                 let last = targets.len().saturating_sub(1);
                 for (i, t) in targets.iter().enumerate() {

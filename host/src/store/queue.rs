@@ -138,6 +138,27 @@ pub struct Gap {
 }
 
 impl Delivery {
+    /// A delivery queued `now`, not yet attempted.
+    pub fn new(
+        key: DeliveryKey,
+        event: CloudEvent,
+        logged: bool,
+        body: Option<PreparedBody>,
+        now: i64,
+    ) -> Delivery {
+        Delivery {
+            key,
+            attempts: 0,
+            next_attempt_at: now,
+            enqueued_at: now,
+            last_status: None,
+            last_error: None,
+            event,
+            logged,
+            body,
+        }
+    }
+
     /// About how much memory the delivery holds (for byte limits).
     pub fn approx_bytes(&self) -> usize {
         self.event.size()
