@@ -496,3 +496,48 @@ async fn deliveries_read_their_logged_events_across_gaps() {
     let read = store.deliveries(bus.id, "r", "t", Some((60, 0)), 100, 1 << 20);
     assert!(read.is_err(), "a missing logged event is reported");
 }
+
+/// The table options each column family is opened with, as RocksDB records
+/// them in the folder's `OPTIONS-*` file: `(section, option) -> value`.
+fn recorded_table_options(dir: &Path) -> std::collections::HashMap<(String, String), String> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.starts_with("OPTIONS-") && newest.as_ref().is_none_or(|n: &String| name > *n) {
+            newest = Some(name);
+        }
+    }
+    let text = std::fs::read_to_string(dir.join(newest.expect("an OPTIONS file"))).unwrap();
+    let mut out = std::collections::HashMap::new();
+    let mut section = String::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = s.to_owned();
+        } else if let Some((k, v)) = line.split_once('=') {
+            out.insert((section.clone(), k.to_owned()), v.to_owned());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_is_written_in_larger_blocks_than_the_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    // RocksDB records the options when it opens the folder.
+    let _store = open(dir.path());
+    let options = recorded_table_options(dir.path());
+    let block = |cf: &str| {
+        options
+            .get(&(
+                format!("TableOptions/BlockBasedTable \"{cf}\""),
+                "block_size".to_owned(),
+            ))
+            .cloned()
+    };
+    for cf in [columns::EVENTS, columns::DEAD_LETTERS, columns::TRACES] {
+        assert_eq!(block(cf).as_deref(), Some("16384"), "{cf}");
+    }
+    for cf in [columns::EVENT_IDS, columns::DELIVERIES, columns::RULES] {
+        assert_eq!(block(cf).as_deref(), Some("4096"), "{cf}");
+    }
+}
