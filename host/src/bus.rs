@@ -81,6 +81,14 @@ pub struct BusSchemaConfig {
 }
 
 impl BusSchemaConfig {
+    /// Whether ingest has anything to do for these settings: a policy other
+    /// than `off` somewhere, or discovery.
+    pub fn checks_events(&self) -> bool {
+        self.discovery
+            || self.default_policy != SchemaPolicy::Off
+            || self.per_type.values().any(|p| *p != SchemaPolicy::Off)
+    }
+
     /// The policy that applies to events of `event_type`.
     pub fn policy_for(&self, event_type: &str) -> SchemaPolicy {
         self.per_type

@@ -150,11 +150,11 @@ impl Schemas {
     /// the events that remain valid) for [`Schemas::record_warnings`].
     pub fn check(&self, bus: &Bus, entries: &mut [Result<CloudEvent, EventError>]) -> Warnings {
         let config = &bus.config.schemas;
-        let validating = config.default_policy != SchemaPolicy::Off
-            || config.per_type.values().any(|p| *p != SchemaPolicy::Off);
-        if !validating && !config.discovery {
+        if !config.checks_events() {
             return Vec::new();
         }
+        let validating = config.default_policy != SchemaPolicy::Off
+            || config.per_type.values().any(|p| *p != SchemaPolicy::Off);
         let registry = self.registry(bus.id);
         let discovery = config.discovery.then(|| self.discovery(bus.id));
         let mut warnings = Vec::new();
