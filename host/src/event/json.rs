@@ -221,6 +221,14 @@ fn string_attr(field: &str, raw: &RawValue) -> Result<Option<String>, EventError
             format!("'{field}' must be a string, got {}", json_kind(text)),
         ));
     }
+    // The raw value is a string the parser has already checked (no control
+    // characters, a closing quote), so without escapes its text between the
+    // quotes is the value: no second parse for the usual attribute.
+    if let Some(inner) = text.get(1..text.len() - 1)
+        && memchr::memchr(b'\\', inner.as_bytes()).is_none()
+    {
+        return Ok(Some(inner.to_owned()));
+    }
     serde_json::from_str::<String>(text)
         .map(Some)
         .map_err(|e| EventError::invalid(field, format!("'{field}' is not a valid string: {e}")))
@@ -716,6 +724,25 @@ mod tests {
         assert_eq!(e.id, "a\"b");
         assert_eq!(e.ty, "té");
         assert_eq!(ok(&to_json_string(&e)), e);
+    }
+
+    proptest::proptest! {
+        /// String attributes read back as the string that was written,
+        /// whether the JSON text has escapes (quotes, backslashes, control
+        /// characters, `\u` forms) or is taken between its quotes as it is.
+        #[test]
+        fn string_attributes_round_trip(s in "(\\PC|[\"\\\\\u{0}-\u{1f}/é€😀])*", escape_all: bool) {
+            // All escaped as `\uXXXX` (where every character fits one), or
+            // as serde_json writes it: escapes only where JSON needs them.
+            let text = if escape_all && s.chars().all(|c| (c as u32) < 0x10000) {
+                let escaped: String = s.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+                format!("\"{escaped}\"")
+            } else {
+                serde_json::to_string(&s).unwrap()
+            };
+            let raw: &RawValue = serde_json::from_str(&text).unwrap();
+            proptest::prop_assert_eq!(string_attr("id", raw).unwrap(), Some(s));
+        }
     }
 
     #[test]
