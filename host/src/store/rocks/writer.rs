@@ -70,6 +70,22 @@ enum Command {
     },
 }
 
+/// A `WriteBatch`'s own header: sequence number and count.
+const BATCH_HEADER_BYTES: usize = 12;
+
+/// What one event adds to a `WriteBatch` besides its value and id prefix:
+/// the event key (12 bytes), the seq that ends the id key (8), and per
+/// record a tag, a column family id and two lengths (up to 11 each).
+const BATCH_BYTES_PER_EVENT: usize = 12 + 8 + 2 * 11;
+
+/// The bytes appending `entries` adds to a `WriteBatch`.
+fn batch_bytes(entries: &[Entry]) -> usize {
+    entries
+        .iter()
+        .map(|e| e.value.len() + e.id_prefix.len() + BATCH_BYTES_PER_EVENT)
+        .sum()
+}
+
 /// The sending side, owned by the [`super::Store`].
 pub(super) struct Handle {
     tx: RwLock<Option<mpsc::Sender<Command>>>,
@@ -339,13 +355,11 @@ impl Writer {
                 self.apply(first);
                 continue;
             };
-            // Group commit: take every append that is already waiting.
-            let mut batch = WriteBatch::default();
-            let mut replies: Vec<AppendReply> = Vec::new();
-            let mut rollback: Vec<(BusId, Seq)> = Vec::new();
-            let mut touched: Vec<BusId> = Vec::new();
-            let mut staged: HashMap<Vec<u8>, Seq> = HashMap::new();
-            let mut bytes = 0;
+            // Group commit: take every append that is already waiting, then
+            // stage them into one batch sized for all of them (a batch that
+            // grows copies itself each time it doubles: 2% of ingest).
+            let mut group = Vec::new();
+            let mut pending = 0;
             let mut next = Some(first);
             while let Some(cmd) = next.take() {
                 match cmd {
@@ -355,28 +369,30 @@ impl Writer {
                         entries,
                         reply,
                     } => {
-                        let result = self.stage(
-                            bus,
-                            &name,
-                            entries,
-                            &mut batch,
-                            &mut bytes,
-                            &mut rollback,
-                            &mut staged,
-                        );
-                        if result.is_ok() && !touched.contains(&bus) {
-                            touched.push(bus);
-                        }
-                        replies.push((reply, result));
+                        pending += batch_bytes(&entries);
+                        group.push((bus, name, entries, reply));
                     }
                     other => {
                         stashed = Some(other);
                         break;
                     }
                 }
-                if bytes < MAX_GROUP_BYTES {
+                if pending < MAX_GROUP_BYTES {
                     next = rx.try_recv().ok();
                 }
+            }
+            let mut batch = WriteBatch::with_capacity_bytes(pending + BATCH_HEADER_BYTES);
+            let mut replies: Vec<AppendReply> = Vec::with_capacity(group.len());
+            let mut rollback: Vec<(BusId, Seq)> = Vec::new();
+            let mut touched: Vec<BusId> = Vec::new();
+            let mut staged: HashMap<Vec<u8>, Seq> = HashMap::new();
+            for (bus, name, entries, reply) in group {
+                let result =
+                    self.stage(bus, &name, entries, &mut batch, &mut rollback, &mut staged);
+                if result.is_ok() && !touched.contains(&bus) {
+                    touched.push(bus);
+                }
+                replies.push((reply, result));
             }
             let outcome = if batch.is_empty() {
                 Ok(())
@@ -414,17 +430,12 @@ impl Writer {
     /// Adds one append to the group; returns what was stored. `staged`
     /// holds the id keys already in this group, so duplicates inside one
     /// group are caught before they reach the database.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the group's state, passed explicitly"
-    )]
     fn stage(
         &mut self,
         bus: BusId,
         name: &str,
         entries: Vec<Entry>,
         batch: &mut WriteBatch,
-        bytes: &mut usize,
         rollback: &mut Vec<(BusId, Seq)>,
         staged: &mut HashMap<Vec<u8>, Seq>,
     ) -> Result<crate::store::Appended, StoreError> {
@@ -459,7 +470,6 @@ impl Writer {
             let state = self.state.get_mut(&bus).expect("checked above");
             let seq = state.next;
             state.next += 1;
-            *bytes += entry.value.len() + entry.id_prefix.len() + 40;
             batch.put_cf(events_cf, keys::event(bus, seq), &entry.value);
             if dedup_us > 0 {
                 staged.insert(entry.id_prefix.clone(), seq);
