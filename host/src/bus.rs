@@ -84,8 +84,12 @@ impl BusSchemaConfig {
     /// Whether ingest has anything to do for these settings: a policy other
     /// than `off` somewhere, or discovery.
     pub fn checks_events(&self) -> bool {
-        self.discovery
-            || self.default_policy != SchemaPolicy::Off
+        self.discovery || self.validates()
+    }
+
+    /// Whether some event type is validated: a policy other than `off`.
+    pub fn validates(&self) -> bool {
+        self.default_policy != SchemaPolicy::Off
             || self.per_type.values().any(|p| *p != SchemaPolicy::Off)
     }
 

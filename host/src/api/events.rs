@@ -144,12 +144,7 @@ async fn ingest(
 }
 
 /// Request bodies above this are parsed and validated on the blocking pool.
-/// The hop there and back costs about as much as parsing 30 events (a batch
-/// of 100 one-KiB events, 105 KiB, took 0.7 µs more per event through the
-/// pool: docs/benchmarks.md, "No blocking-pool hop for a batch of 100"),
-/// so only bodies whose parse would hold a worker thread for more than
-/// about half a millisecond make it.
-const OFFLOAD_BYTES: usize = 256 << 10;
+const OFFLOAD_BYTES: usize = crate::ingest::PARSE_OFFLOAD_BYTES;
 
 /// Runs `f` here, or on the blocking pool when `large`.
 async fn offload<T: Send + 'static>(

@@ -211,10 +211,10 @@ async fn dispatch(
     use Operation as O;
     use protocol::{empty_response, parse_input, success_response as ok};
     // Large bodies are parsed on the blocking pool (linear, but
-    // milliseconds for a few MiB).
+    // milliseconds for a few MiB); see `PARSE_OFFLOAD_BYTES`.
     macro_rules! input {
         () => {
-            if body.len() > crate::ingest::publish::OFFLOAD_BYTES {
+            if body.len() > crate::ingest::PARSE_OFFLOAD_BYTES {
                 let owned = body.to_vec();
                 tokio::task::spawn_blocking(move || parse_input(&owned))
                     .await

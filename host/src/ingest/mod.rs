@@ -27,6 +27,15 @@ use crate::event::json::{self, BodyError};
 use crate::event::validate::{self, EventError, EventErrorKind};
 use crate::event::{CloudEvent, Data, ExtensionValue, is_json_media_type};
 
+/// Request bodies larger than this are parsed on tokio's blocking pool, by
+/// the events API and the AWS API alike, so that one large body does not
+/// hold up the requests sharing its worker thread. Below it the hop there
+/// and back costs more than it saves: a batch of 100 one-KiB events (105
+/// KiB) took 0.7 µs more server CPU per event through the pool
+/// (docs/benchmarks.md, "Ingest without the blocking-pool hops"), and a
+/// body of this size parses in about half a millisecond.
+pub const PARSE_OFFLOAD_BYTES: usize = 256 << 10;
+
 /// The HTTP binding mode a request used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -12,9 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, json};
 
-use super::{
-    Decision, SchemaError, SchemaInference, SchemaPolicy, SchemaRegistry, SchemaVersion, Violation,
-};
+use super::{Decision, SchemaError, SchemaInference, SchemaRegistry, SchemaVersion, Violation};
 use crate::event::CloudEvent;
 use crate::event::time::{format_rfc3339_micros, now_micros};
 use crate::event::validate::{EventError, EventErrorKind};
@@ -153,8 +151,7 @@ impl Schemas {
         if !config.checks_events() {
             return Vec::new();
         }
-        let validating = config.default_policy != SchemaPolicy::Off
-            || config.per_type.values().any(|p| *p != SchemaPolicy::Off);
+        let validating = config.validates();
         let registry = self.registry(bus.id);
         let discovery = config.discovery.then(|| self.discovery(bus.id));
         let mut warnings = Vec::new();

@@ -523,6 +523,30 @@ fn policies_decide() {
 }
 
 #[test]
+fn ingest_checks_events_only_when_a_policy_or_discovery_asks() {
+    let mut c = BusSchemaConfig::default();
+    assert!(
+        !c.validates() && !c.checks_events(),
+        "the default checks nothing"
+    );
+    c.per_type.insert(ORDER.into(), SchemaPolicy::Off);
+    assert!(!c.checks_events(), "an explicit off is still nothing");
+    c.discovery = true;
+    assert!(
+        !c.validates() && c.checks_events(),
+        "discovery reads every event"
+    );
+    c.discovery = false;
+    c.per_type.insert(ORDER.into(), SchemaPolicy::Warn);
+    assert!(c.validates() && c.checks_events(), "one type's policy");
+    let c = BusSchemaConfig {
+        default_policy: SchemaPolicy::Enforce,
+        ..BusSchemaConfig::default()
+    };
+    assert!(c.validates() && c.checks_events(), "the bus default");
+}
+
+#[test]
 fn config_serde() {
     let c: BusSchemaConfig = serde_json::from_value(json!({
         "default_policy": "warn",
