@@ -80,7 +80,7 @@ async fn ingest(
     // Parsing and schema checks are linear, but a 16 MiB body still takes
     // milliseconds: large ones run on the blocking pool so they do not hold
     // up the runtime's worker threads (and every other request with them).
-    let large = body.len() > OFFLOAD_BYTES;
+    let large = body.len() > ingest::PARSE_OFFLOAD_BYTES;
     let parsed = offload(large, move || ingest::parse_request(&headers, body, limits))
         .await?
         .map_err(|e| {
@@ -142,9 +142,6 @@ async fn ingest(
     out.push_str("]}");
     Ok(([(header::CONTENT_TYPE, "application/json")], out).into_response())
 }
-
-/// Request bodies above this are parsed and validated on the blocking pool.
-const OFFLOAD_BYTES: usize = crate::ingest::PARSE_OFFLOAD_BYTES;
 
 /// Runs `f` here, or on the blocking pool when `large`.
 async fn offload<T: Send + 'static>(

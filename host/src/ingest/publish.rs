@@ -23,7 +23,7 @@ use crate::store::{Bus, Seq, Store, StoreError};
 
 /// Entries whose events together hold more than this many bytes are checked
 /// against schemas on the blocking pool, not on the runtime's threads.
-pub const OFFLOAD_BYTES: usize = 64 << 10;
+const SCHEMA_OFFLOAD_BYTES: usize = 64 << 10;
 
 /// What happened to one entry.
 #[derive(Debug)]
@@ -142,7 +142,7 @@ impl Publisher {
             };
             // Linear, but milliseconds for a 16 MiB batch: large ones run on
             // the blocking pool so they do not hold up other requests.
-            if bytes > OFFLOAD_BYTES {
+            if bytes > SCHEMA_OFFLOAD_BYTES {
                 tokio::task::spawn_blocking(check)
                     .await
                     .map_err(|e| PublishError::Task(e.to_string()))?
