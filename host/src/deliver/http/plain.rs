@@ -1,14 +1,16 @@
 //! Plain `http://` targets: HTTP/1.1 on a pool of keep-alive connections,
-//! driven by hyper's connection API without reqwest's layers.
+//! each request written and its answer read by the sending task ([`wire`]).
 //!
 //! Why a second client: with one event per request, a delivery's CPU is
 //! mostly the request itself, and reqwest's layers around hyper (a tower
 //! retry and redirect service, a URL to URI conversion, a generic
-//! connection pool with its checkout futures) were a quarter of it. This
+//! connection pool with its checkout futures) were a quarter of it; hyper's
+//! own connection task and its channels were a large part of the rest. This
 //! pool does only what a target needs (docs/benchmarks.md, "A leaner sender
-//! for http:// targets", has the figures). `https://` targets, and every
-//! target when a proxy is set in the environment, keep using reqwest, which
-//! owns TLS, ALPN and the proxy rules.
+//! for http:// targets" and "Requests written by the sending task", has the
+//! figures). `https://` targets, and every target when a proxy is set in
+//! the environment, keep using reqwest, which owns TLS, ALPN and the proxy
+//! rules.
 //!
 //! What it keeps of reqwest's behaviour:
 //!
@@ -23,11 +25,13 @@
 //!   closed (by a reaper task that looks every sixth of it while the target
 //!   is quiet).
 //!
-//! A connection is reused only after its response was read to the end. A
-//! request that hyper reports as *not sent* (the idle connection was closed
-//! by the receiver in the meantime) is sent again on another connection; a
-//! request that may have reached the receiver is never repeated here: that
-//! is the retry policy's decision.
+//! A connection is reused only after its request was written whole and its
+//! response read to the end. A request of which nothing could be written
+//! (the idle connection was closed by the receiver in the meantime) is sent
+//! again on another connection; a request that may have reached the
+//! receiver is never repeated here: that is the retry policy's decision.
+
+mod wire;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -36,26 +40,16 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::Method;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Uri};
-use http_body_util::{BodyExt, Either, Empty, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 use tokio::time::{Instant as Deadline, timeout_at};
 
-use super::{Answer, Snippet, USER_AGENT, cause_chain, retry_after};
+use super::{Answer, USER_AGENT};
 use crate::deliver::retry::FailureKind;
+use wire::{Conn, Failure};
 
 /// An idle connection is closed after this long (reqwest's default too).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// How long a pooled connection may take to become ready for the next
-/// request (it is normally at once). One still writing a large body to a
-/// receiver that answered without reading it would wait for that: a new
-/// connection is better.
-const READY_WAIT: Duration = Duration::from_millis(100);
-
-type ReqBody = Either<Full<Bytes>, Empty<Bytes>>;
 
 type IdleList = Mutex<VecDeque<Idle>>;
 
@@ -64,9 +58,9 @@ pub(super) struct PlainPool {
     /// What to connect to.
     addr: Addr,
     /// The `Host` header: the host, and the port unless it is the default.
-    host: HeaderValue,
+    host: String,
     /// The request target in origin form (`/path?query`).
-    path: Uri,
+    path: String,
     /// Oldest first; the newest is reused first, so that a quiet spell
     /// lets the others expire.
     idle: Arc<IdleList>,
@@ -84,7 +78,7 @@ enum Addr {
 }
 
 struct Idle {
-    tx: SendRequest<ReqBody>,
+    conn: Conn,
     since: Instant,
 }
 
@@ -127,10 +121,14 @@ impl PlainPool {
             path.push('?');
             path.push_str(q);
         }
+        // What would not be a valid header value or request target (the
+        // URL parser percent-encodes, so this is only a guard).
+        HeaderValue::from_str(&host).ok()?;
+        http::Uri::try_from(path.as_str()).ok()?;
         Some(PlainPool {
             addr,
-            host: HeaderValue::from_str(&host).ok()?,
-            path: Uri::try_from(path).ok()?,
+            host,
+            path,
             idle: Arc::new(Mutex::new(VecDeque::new())),
             max_idle,
             idle_timeout: IDLE_TIMEOUT,
@@ -142,7 +140,7 @@ impl PlainPool {
     pub(super) async fn send(
         &self,
         method: Method,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         body: Option<Bytes>,
         timeout: Duration,
     ) -> Result<Answer, (FailureKind, String)> {
@@ -156,24 +154,12 @@ impl PlainPool {
                 ),
             )
         };
-        headers.insert(header::HOST, self.host.clone());
-        // What reqwest adds too.
-        headers
-            .entry(header::USER_AGENT)
-            .or_insert(HeaderValue::from_static(USER_AGENT));
-        headers
-            .entry(header::ACCEPT)
-            .or_insert(HeaderValue::from_static("*/*"));
-        let mut request = Request::new(match body {
-            Some(b) => Either::Left(Full::new(b)),
-            None => Either::Right(Empty::new()),
-        });
-        *request.method_mut() = method;
-        *request.uri_mut() = self.path.clone();
-        *request.headers_mut() = headers;
-        let (tx, response) = loop {
-            let (mut tx, pooled) = match self.checkout(deadline).await {
-                Some(tx) => (tx, true),
+        let head = self.request_head(&method, &headers, body.as_deref());
+        let body = body.unwrap_or_default();
+        let head_request = method == Method::HEAD;
+        loop {
+            let (mut conn, pooled) = match self.checkout() {
+                Some(conn) => (conn, true),
                 // Boxed: a new connection is rare next to a request, and
                 // the connect future would make every send's task larger.
                 None => (
@@ -183,95 +169,107 @@ impl PlainPool {
                     false,
                 ),
             };
-            match timeout_at(deadline, tx.try_send_request(request)).await {
-                Err(_) => return Err(timed_out()),
-                Ok(Ok(response)) => break (tx, response),
-                Ok(Err(mut e)) => match e.take_message() {
-                    // Never written: the pooled connection was closed under
-                    // us. Try the next one, or a new connection.
-                    Some(r) if pooled => request = r,
-                    _ => return Err((FailureKind::Io, cause_chain(&e.into_error()))),
-                },
-            }
-        };
-        let status = response.status();
-        // hyper closes such a connection after the answer: checking it in
-        // would only cost the next request a wait for it.
-        let closing = response.version() < http::Version::HTTP_11
-            || response
-                .headers()
-                .get_all(header::CONNECTION)
-                .iter()
-                .any(|v| {
-                    v.to_str()
-                        .is_ok_and(|v| v.to_ascii_lowercase().contains("close"))
-                });
-        let retry_after = retry_after(response.headers());
-        let mut body = response.into_body();
-        let mut snippet = Snippet::default();
-        let mut ended = false;
-        // Read errors, and running out of time, end the reading quietly:
-        // the status decides the outcome. Only a body read to its end lets
-        // the connection be reused.
-        loop {
-            match timeout_at(deadline, body.frame()).await {
-                Ok(Some(Ok(frame))) => {
-                    if let Ok(chunk) = frame.into_data()
-                        && snippet.add(&chunk)
-                    {
-                        break;
+            match conn.exchange(&head, &body, head_request, deadline).await {
+                Ok(answer) => {
+                    if answer.reusable {
+                        self.checkin(conn);
                     }
+                    let status = http::StatusCode::from_u16(answer.status).map_err(|_| {
+                        (
+                            FailureKind::Io,
+                            format!("the answer's status {} is not valid", answer.status),
+                        )
+                    })?;
+                    return Ok(Answer {
+                        status,
+                        retry_after: answer.retry_after,
+                        snippet: answer.snippet.text(),
+                    });
                 }
-                Ok(None) => {
-                    ended = true;
-                    break;
+                // Never written: the pooled connection was closed under us.
+                // Try the next one, or a new connection.
+                Err(Failure::NotSent) if pooled => {}
+                Err(Failure::NotSent) => {
+                    return Err((
+                        FailureKind::Io,
+                        "the connection closed before the request could be sent".into(),
+                    ));
                 }
-                Ok(Some(Err(_))) | Err(_) => break,
+                Err(Failure::Timeout) => return Err(timed_out()),
+                Err(Failure::Io(e)) => return Err((FailureKind::Io, e)),
             }
         }
-        if ended && !closing && !tx.is_closed() {
-            self.checkin(tx);
-        }
-        Ok(Answer {
-            status,
-            retry_after,
-            snippet: snippet.text(),
-        })
     }
 
-    /// An idle connection that is ready for a request, if there is one.
-    async fn checkout(&self, deadline: Deadline) -> Option<SendRequest<ReqBody>> {
-        loop {
-            let Idle { mut tx, since } = self.idle.lock().expect("pool poisoned").pop_back()?;
-            if since.elapsed() >= self.idle_timeout || tx.is_closed() {
+    /// The request line and headers: `Host`, the caller's headers, and
+    /// what reqwest adds too (`User-Agent`, `Accept`, `Content-Length`).
+    fn request_head(&self, method: &Method, headers: &HeaderMap, body: Option<&[u8]>) -> Vec<u8> {
+        let mut head = Vec::with_capacity(256 + headers.len() * 48);
+        head.extend_from_slice(method.as_str().as_bytes());
+        head.push(b' ');
+        head.extend_from_slice(self.path.as_bytes());
+        head.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+        head.extend_from_slice(self.host.as_bytes());
+        head.extend_from_slice(b"\r\n");
+        for (name, value) in headers {
+            // Framing is this client's to write.
+            if name == header::HOST
+                || name == header::CONTENT_LENGTH
+                || name == header::TRANSFER_ENCODING
+                || name == header::CONNECTION
+            {
                 continue;
             }
-            // Ready at once unless the previous response is still being
-            // wound up; an error means the receiver closed it.
-            let wait = deadline.min(Deadline::now() + READY_WAIT);
-            if let Ok(Ok(())) = timeout_at(wait, tx.ready()).await {
-                return Some(tx);
-            }
+            head.extend_from_slice(name.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
         }
+        if !headers.contains_key(header::USER_AGENT) {
+            head.extend_from_slice(b"user-agent: ");
+            head.extend_from_slice(USER_AGENT.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        if !headers.contains_key(header::ACCEPT) {
+            head.extend_from_slice(b"accept: */*\r\n");
+        }
+        if let Some(body) = body {
+            head.extend_from_slice(b"content-length: ");
+            head.extend_from_slice(body.len().to_string().as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        head
     }
 
-    fn checkin(&self, tx: SendRequest<ReqBody>) {
+    /// An idle connection the receiver has not closed, if there is one.
+    fn checkout(&self) -> Option<Conn> {
+        let mut idle = self.idle.lock().expect("pool poisoned");
+        while let Some(Idle { conn, since }) = idle.pop_back() {
+            if since.elapsed() < self.idle_timeout && !conn.is_closed() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, conn: Conn) {
         let mut idle = self.idle.lock().expect("pool poisoned");
         // Connections that expired or were closed while others were in
         // use leave from the old end (the reaper sees to the rest).
         while idle
             .front()
-            .is_some_and(|i| i.since.elapsed() >= self.idle_timeout || i.tx.is_closed())
+            .is_some_and(|i| i.since.elapsed() >= self.idle_timeout || i.conn.is_closed())
         {
             idle.pop_front();
         }
         if idle.len() >= self.max_idle {
             // Closed ones further in must not take the place of this one.
-            idle.retain(|i| !i.tx.is_closed());
+            idle.retain(|i| !i.conn.is_closed());
         }
         if idle.len() < self.max_idle {
             idle.push_back(Idle {
-                tx,
+                conn,
                 since: Instant::now(),
             });
         }
@@ -284,10 +282,7 @@ impl PlainPool {
     }
 
     /// A new connection, or why there is none (`None`: the deadline passed).
-    async fn connect(
-        &self,
-        deadline: Deadline,
-    ) -> Result<SendRequest<ReqBody>, Option<(FailureKind, String)>> {
+    async fn connect(&self, deadline: Deadline) -> Result<Conn, Option<(FailureKind, String)>> {
         let addrs: Vec<SocketAddr> = match &self.addr {
             Addr::Ip(a) => vec![*a],
             Addr::Name(host, port) => {
@@ -308,15 +303,7 @@ impl PlainPool {
             .with_interval(Duration::from_secs(15))
             .with_retries(3);
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
-        let (tx, conn) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| connect_error(&cause_chain(&e)))?;
-        tokio::spawn(async move {
-            // The connection ends when the receiver closes it or every
-            // handle to it is dropped; its errors reach the request.
-            let _ = conn.await;
-        });
-        Ok(tx)
+        Ok(Conn::new(stream))
     }
 
     /// Shortens the idle timeout, for tests.
@@ -329,7 +316,7 @@ impl PlainPool {
     #[cfg(test)]
     pub(super) fn idle_open(&self) -> usize {
         let idle = self.idle.lock().expect("pool poisoned");
-        idle.iter().filter(|i| !i.tx.is_closed()).count()
+        idle.iter().filter(|i| !i.conn.is_closed()).count()
     }
 
     /// Idle connections kept, for tests.
@@ -380,7 +367,7 @@ async fn reap(idle: Weak<IdleList>, timeout: Duration) {
         };
         idle.lock()
             .expect("pool poisoned")
-            .retain(|i| i.since.elapsed() < timeout && !i.tx.is_closed());
+            .retain(|i| i.since.elapsed() < timeout && !i.conn.is_closed());
     }
 }
 

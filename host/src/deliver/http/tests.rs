@@ -709,11 +709,12 @@ async fn connections_are_kept_alive() {
 }
 
 /// A receiver that answers a large body before reading it leaves that
-/// connection busy writing the body it will never read. The answer counts,
-/// and the next request does not wait for that connection (which would
-/// take until its time runs out) but opens another.
+/// connection with a body it will never read. The answer counts at once
+/// (the write does not hold it up), the connection is not kept (the rest of
+/// its request was never written, so the next request cannot follow it),
+/// and the next request opens another.
 #[tokio::test]
-async fn a_connection_still_writing_is_passed_over() {
+async fn an_early_answer_counts_and_its_half_sent_connection_is_not_reused() {
     let server = RawServer::start_with(
         "HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n",
         None,
@@ -729,7 +730,11 @@ async fn a_connection_still_writing_is_passed_over() {
     )));
     let out = s.send(&big, None).await;
     assert_eq!(out.status, Some(413), "{out:?}");
-    assert_eq!(s.plain.as_ref().unwrap().idle_len(), 1, "kept: it answered");
+    assert_eq!(
+        s.plain.as_ref().unwrap().idle_len(),
+        0,
+        "not kept: half sent"
+    );
     let out = s.send(&event(FULL), None).await;
     assert_eq!(out.status, Some(413), "{out:?}");
     assert_eq!(server.accepted(), 2);
