@@ -93,6 +93,7 @@
 //! (with any of them set, `http://` requests go through reqwest too, which
 //! applies them).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
@@ -1086,10 +1087,7 @@ impl HttpSender {
 
     /// One attempt with the request `parts` builds once a concurrency slot
     /// and the rate limit allow it.
-    async fn attempt(
-        &self,
-        parts: impl FnOnce() -> Result<(HeaderMap, Bytes), String>,
-    ) -> SendOutcome {
+    async fn attempt<'a>(&self, parts: impl FnOnce() -> Result<Parts<'a>, String>) -> SendOutcome {
         let Ok(_permit) = self.permits.acquire().await else {
             return SendOutcome {
                 action: RetryAction::Retry { after: None },
@@ -1103,7 +1101,7 @@ impl HttpSender {
             limiter.acquire().await;
         }
         let start = Instant::now();
-        let (mut headers, body) = match parts() {
+        let parts = match parts() {
             Ok(parts) => parts,
             Err(e) => {
                 return SendOutcome {
@@ -1115,13 +1113,12 @@ impl HttpSender {
                 };
             }
         };
+        let mut authorization = None;
         if let Some(oauth) = &self.oauth {
             // Boxed, like reqwest's path below: rare here, and large inline
             // in every send's task (see `CompiledTarget::send`).
             match Box::pin(oauth.authorization(&self.client)).await {
-                Ok(v) => {
-                    headers.insert(header::AUTHORIZATION, v);
-                }
+                Ok(v) => authorization = Some(v),
                 Err(e) => {
                     return SendOutcome {
                         action: RetryAction::Retry { after: None },
@@ -1133,13 +1130,25 @@ impl HttpSender {
                 }
             }
         }
-        let body = self.method.has_body().then_some(body);
+        let has_body = self.method.has_body();
         let answer = match &self.plain {
             Some(pool) => {
-                pool.send(self.method.method(), headers, body, self.timeout)
+                let body = has_body.then_some(&*parts.body);
+                let mut head = pool.request_head(self.method.method(), body.map(<[u8]>::len));
+                parts.for_each_header(&self.headers, authorization.as_ref(), |n, v| {
+                    head.header(n, v)
+                });
+                pool.send(head, body.unwrap_or_default(), self.timeout)
                     .await
             }
-            None => Box::pin(self.send_reqwest(headers, body)).await,
+            None => {
+                let headers = parts.header_map(&self.headers, authorization);
+                let body = has_body.then(|| match parts.body {
+                    Cow::Borrowed(b) => Bytes::copy_from_slice(b),
+                    Cow::Owned(b) => Bytes::from(b),
+                });
+                Box::pin(self.send_reqwest(headers, body)).await
+            }
         };
         let Answer {
             status,
@@ -1226,29 +1235,29 @@ impl HttpSender {
         })
     }
 
-    /// The request's headers and body for `event` in this target's mode.
-    fn request_parts(
+    /// The request's per-event headers and body for `event` in this
+    /// target's mode.
+    fn request_parts<'a>(
         &self,
-        event: &CloudEvent,
-        body_override: Option<&Body>,
-    ) -> Result<(HeaderMap, Bytes), String> {
-        let mut h = HeaderMap::with_capacity(8 + self.headers.len() + event.extensions.len());
+        event: &'a CloudEvent,
+        body_override: Option<&'a Body>,
+    ) -> Result<Parts<'a>, String> {
+        let mut h: Vec<(HeaderName, Cow<'a, str>)> = Vec::with_capacity(8 + event.extensions.len());
         let body = match self.mode {
             Mode::Binary => {
                 // The spec attributes' names are constants: building and
                 // checking them per request was a measurable part of a
                 // delivery's CPU.
-                h.insert(
+                h.push((
                     HeaderName::from_static("ce-specversion"),
-                    HeaderValue::from_static(SPEC_VERSION),
-                );
-                let mut put = |n: HeaderName, name: &str, value: &str| -> Result<(), String> {
-                    let v = match encode_header_value(value) {
-                        std::borrow::Cow::Borrowed(v) => HeaderValue::from_str(v),
-                        std::borrow::Cow::Owned(v) => HeaderValue::try_from(v),
+                    Cow::Borrowed(SPEC_VERSION),
+                ));
+                let mut put = |n: HeaderName, name: &str, value: &'a str| -> Result<(), String> {
+                    let v = encode_header_value(value);
+                    if !sendable(&v) {
+                        return Err(format!("the value of '{name}' cannot be sent as a header"));
                     }
-                    .map_err(|_| format!("the value of '{name}' cannot be sent as a header"))?;
-                    h.insert(n, v);
+                    h.push((n, v));
                     Ok(())
                 };
                 put(HeaderName::from_static("ce-id"), "id", &event.id)?;
@@ -1273,44 +1282,43 @@ impl HttpSender {
                     header.push_str(name);
                     let n = HeaderName::from_bytes(header.as_bytes())
                         .map_err(|_| format!("'{name}' cannot be sent as a ce- header"))?;
-                    put(n, name, &value.to_header_string())?;
+                    let v = encode_header_value(&value.to_header_string()).into_owned();
+                    if !sendable(&v) {
+                        return Err(format!("the value of '{name}' cannot be sent as a header"));
+                    }
+                    h.push((n, Cow::Owned(v)));
                 }
                 if let Some(ct) = data_content_type(event) {
-                    h.insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_str(ct).map_err(|_| {
-                            format!(
-                                "the datacontenttype '{ct}' cannot be sent as a Content-Type header"
-                            )
-                        })?,
-                    );
+                    if !sendable(ct) {
+                        return Err(format!(
+                            "the datacontenttype '{ct}' cannot be sent as a Content-Type header"
+                        ));
+                    }
+                    h.push((header::CONTENT_TYPE, Cow::Borrowed(ct)));
                 }
                 data_bytes(event)
             }
             Mode::Structured => {
-                h.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(STRUCTURED_CONTENT_TYPE),
-                );
-                Bytes::from(crate::event::json::to_json_string(event))
+                h.push((header::CONTENT_TYPE, Cow::Borrowed(STRUCTURED_CONTENT_TYPE)));
+                Cow::Owned(crate::event::json::to_json_string(event).into_bytes())
             }
             Mode::Batch => return Ok(self.batch_parts(&[event])),
             Mode::Body | Mode::Aws => {
                 let (bytes, ct) = match body_override {
-                    Some(b) => (b.bytes.clone(), Some(b.content_type.as_str())),
+                    Some(b) => (Cow::Borrowed(&b.bytes[..]), Some(b.content_type.as_str())),
                     None if self.mode == Mode::Aws => (
-                        Bytes::from(crate::pattern::envelope::aws_envelope_text(event)),
+                        Cow::Owned(crate::pattern::envelope::aws_envelope_text(event).into_bytes()),
                         Some("application/json"),
                     ),
                     None => (data_bytes(event), data_content_type(event)),
                 };
                 if let Some(ct) = ct {
-                    h.insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_str(ct).map_err(|_| {
-                            format!("the content type '{ct}' cannot be sent as a header")
-                        })?,
-                    );
+                    if !sendable(ct) {
+                        return Err(format!(
+                            "the content type '{ct}' cannot be sent as a header"
+                        ));
+                    }
+                    h.push((header::CONTENT_TYPE, Cow::Borrowed(ct)));
                 }
                 bytes
             }
@@ -1318,21 +1326,13 @@ impl HttpSender {
         if body_override.is_some() && !self.mode.is_plain() {
             tracing::debug!(target_id = %self.id, mode = self.mode.name(), "a transformed body is ignored outside body mode");
         }
-        for (name, value) in &self.headers {
-            h.insert(name.clone(), value.clone());
-        }
-        Ok((h, body))
+        Ok(Parts { headers: h, body })
     }
 }
 
 impl HttpSender {
     /// Batch mode's headers and body: the events as a JSON array.
-    fn batch_parts(&self, events: &[&CloudEvent]) -> (HeaderMap, Bytes) {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(BATCH_CONTENT_TYPE),
-        );
+    fn batch_parts<'a>(&self, events: &[&CloudEvent]) -> Parts<'a> {
         let mut body = String::with_capacity(events.iter().map(|e| e.size() + 130).sum());
         body.push('[');
         for (i, e) in events.iter().enumerate() {
@@ -1342,15 +1342,82 @@ impl HttpSender {
             crate::event::json::write_json(e, &[], &mut body);
         }
         body.push(']');
-        for (name, value) in &self.headers {
-            h.insert(name.clone(), value.clone());
+        Parts {
+            headers: vec![(header::CONTENT_TYPE, Cow::Borrowed(BATCH_CONTENT_TYPE))],
+            body: Cow::Owned(body.into_bytes()),
         }
-        (h, Bytes::from(body))
     }
 }
 
-/// The media type of the event's data on the wire: `datacontenttype`, or
-/// `application/json` for JSON data without one.
+/// What a request carries that depends on its events: headers (values
+/// checked with [`sendable`]) and the body, borrowed from the event where
+/// they can be. The target's own headers are added as the request is
+/// written, so they are not copied per request.
+struct Parts<'a> {
+    headers: Vec<(HeaderName, Cow<'a, str>)>,
+    body: Cow<'a, [u8]>,
+}
+
+impl Parts<'_> {
+    /// Calls `f` with every header of the request: the event's, then the
+    /// target's, then `authorization` (an OAuth token for this attempt). A
+    /// later one replaces an earlier one of the same name, as inserting
+    /// them into one `HeaderMap` in that order would. Only `Content-Type`
+    /// and `Authorization` can occur twice: the target's configuration
+    /// refuses `ce-` headers, and `Content-Type` outside body and AWS mode.
+    fn for_each_header(
+        &self,
+        target: &HeaderMap,
+        authorization: Option<&HeaderValue>,
+        mut f: impl FnMut(&str, &[u8]),
+    ) {
+        let replaced = |n: &HeaderName| {
+            (n == header::AUTHORIZATION && authorization.is_some())
+                || (n == header::CONTENT_TYPE && target.contains_key(header::CONTENT_TYPE))
+        };
+        for (n, v) in &self.headers {
+            if !replaced(n) {
+                f(n.as_str(), v.as_bytes());
+            }
+        }
+        for (n, v) in target {
+            if !(n == header::AUTHORIZATION && authorization.is_some()) {
+                f(n.as_str(), v.as_bytes());
+            }
+        }
+        if let Some(v) = authorization {
+            f(header::AUTHORIZATION.as_str(), v.as_bytes());
+        }
+    }
+
+    /// The same headers as [`Parts::for_each_header`], as a `HeaderMap`
+    /// (for reqwest).
+    fn header_map(&self, target: &HeaderMap, authorization: Option<HeaderValue>) -> HeaderMap {
+        let mut h = HeaderMap::with_capacity(self.headers.len() + target.len() + 1);
+        for (n, v) in &self.headers {
+            // Checked by `sendable` when the parts were made.
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.insert(n.clone(), v);
+            }
+        }
+        for (n, v) in target {
+            h.insert(n.clone(), v.clone());
+        }
+        if let Some(v) = authorization {
+            h.insert(header::AUTHORIZATION, v);
+        }
+        h
+    }
+}
+
+/// Whether `value` can be a header value: what `HeaderValue::from_str`
+/// accepts (no control characters but tab).
+fn sendable(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t')
+}
+
 fn data_content_type(event: &CloudEvent) -> Option<&str> {
     match (&event.datacontenttype, &event.data) {
         (Some(ct), _) => Some(ct),
@@ -1359,11 +1426,10 @@ fn data_content_type(event: &CloudEvent) -> Option<&str> {
     }
 }
 
-fn data_bytes(event: &CloudEvent) -> Bytes {
+fn data_bytes(event: &CloudEvent) -> Cow<'_, [u8]> {
     match &event.data {
-        Some(Data::Binary(b)) => b.clone(),
-        Some(d) => Bytes::copy_from_slice(d.as_bytes()),
-        None => Bytes::new(),
+        Some(d) => Cow::Borrowed(d.as_bytes()),
+        None => Cow::Borrowed(&[]),
     }
 }
 

@@ -39,9 +39,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::Method;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::HeaderValue;
 use tokio::time::{Instant as Deadline, timeout_at};
 
 use super::{Answer, USER_AGENT};
@@ -70,6 +69,52 @@ pub(super) struct PlainPool {
     /// Whether the reaper task runs (started with the first connection,
     /// inside the runtime; it ends when the pool is dropped).
     reaping: AtomicBool,
+}
+
+/// A request's head as it is written: see [`PlainPool::request_head`].
+pub(super) struct RequestHead {
+    bytes: Vec<u8>,
+    head_request: bool,
+    body_len: Option<usize>,
+    user_agent: bool,
+    accept: bool,
+}
+
+impl RequestHead {
+    /// Adds a header; `name` in lowercase, `value` already checked to be a
+    /// valid header value. The message's framing (`Host`,
+    /// `Content-Length`, `Transfer-Encoding`, `Connection`) is this
+    /// client's to write, so those are left out.
+    pub(super) fn header(&mut self, name: &str, value: &[u8]) {
+        match name {
+            "host" | "content-length" | "transfer-encoding" | "connection" => return,
+            "user-agent" => self.user_agent = true,
+            "accept" => self.accept = true,
+            _ => {}
+        }
+        self.bytes.extend_from_slice(name.as_bytes());
+        self.bytes.extend_from_slice(b": ");
+        self.bytes.extend_from_slice(value);
+        self.bytes.extend_from_slice(b"\r\n");
+    }
+
+    /// The head, with what reqwest adds too when the caller did not
+    /// (`User-Agent`, `Accept`) and the body's length.
+    fn finish(mut self) -> Vec<u8> {
+        if !self.user_agent {
+            self.header("user-agent", USER_AGENT.as_bytes());
+        }
+        if !self.accept {
+            self.header("accept", b"*/*");
+        }
+        if let Some(len) = self.body_len {
+            self.bytes.extend_from_slice(b"content-length: ");
+            self.bytes.extend_from_slice(len.to_string().as_bytes());
+            self.bytes.extend_from_slice(b"\r\n");
+        }
+        self.bytes.extend_from_slice(b"\r\n");
+        self.bytes
+    }
 }
 
 enum Addr {
@@ -136,12 +181,31 @@ impl PlainPool {
         })
     }
 
+    /// The start of a request to this pool's URL: the request line and
+    /// `Host`; add the headers, then [`PlainPool::send`] it. `body_len` is
+    /// `None` for a request without a body.
+    pub(super) fn request_head(&self, method: Method, body_len: Option<usize>) -> RequestHead {
+        let mut bytes = Vec::with_capacity(512);
+        bytes.extend_from_slice(method.as_str().as_bytes());
+        bytes.push(b' ');
+        bytes.extend_from_slice(self.path.as_bytes());
+        bytes.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+        bytes.extend_from_slice(self.host.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        RequestHead {
+            bytes,
+            head_request: method == Method::HEAD,
+            body_len,
+            user_agent: false,
+            accept: false,
+        }
+    }
+
     /// Sends one request and reads its answer, all within `timeout`.
     pub(super) async fn send(
         &self,
-        method: Method,
-        headers: HeaderMap,
-        body: Option<Bytes>,
+        head: RequestHead,
+        body: &[u8],
         timeout: Duration,
     ) -> Result<Answer, (FailureKind, String)> {
         let deadline = Deadline::now() + timeout;
@@ -154,9 +218,8 @@ impl PlainPool {
                 ),
             )
         };
-        let head = self.request_head(&method, &headers, body.as_deref());
-        let body = body.unwrap_or_default();
-        let head_request = method == Method::HEAD;
+        let head_request = head.head_request;
+        let head = head.finish();
         loop {
             let (mut conn, pooled) = match self.checkout() {
                 Some(conn) => (conn, true),
@@ -169,7 +232,7 @@ impl PlainPool {
                     false,
                 ),
             };
-            match conn.exchange(&head, &body, head_request, deadline).await {
+            match conn.exchange(&head, body, head_request, deadline).await {
                 Ok(answer) => {
                     if answer.reusable {
                         self.checkin(conn);
@@ -199,47 +262,6 @@ impl PlainPool {
                 Err(Failure::Io(e)) => return Err((FailureKind::Io, e)),
             }
         }
-    }
-
-    /// The request line and headers: `Host`, the caller's headers, and
-    /// what reqwest adds too (`User-Agent`, `Accept`, `Content-Length`).
-    fn request_head(&self, method: &Method, headers: &HeaderMap, body: Option<&[u8]>) -> Vec<u8> {
-        let mut head = Vec::with_capacity(256 + headers.len() * 48);
-        head.extend_from_slice(method.as_str().as_bytes());
-        head.push(b' ');
-        head.extend_from_slice(self.path.as_bytes());
-        head.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-        head.extend_from_slice(self.host.as_bytes());
-        head.extend_from_slice(b"\r\n");
-        for (name, value) in headers {
-            // Framing is this client's to write.
-            if name == header::HOST
-                || name == header::CONTENT_LENGTH
-                || name == header::TRANSFER_ENCODING
-                || name == header::CONNECTION
-            {
-                continue;
-            }
-            head.extend_from_slice(name.as_str().as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(value.as_bytes());
-            head.extend_from_slice(b"\r\n");
-        }
-        if !headers.contains_key(header::USER_AGENT) {
-            head.extend_from_slice(b"user-agent: ");
-            head.extend_from_slice(USER_AGENT.as_bytes());
-            head.extend_from_slice(b"\r\n");
-        }
-        if !headers.contains_key(header::ACCEPT) {
-            head.extend_from_slice(b"accept: */*\r\n");
-        }
-        if let Some(body) = body {
-            head.extend_from_slice(b"content-length: ");
-            head.extend_from_slice(body.len().to_string().as_bytes());
-            head.extend_from_slice(b"\r\n");
-        }
-        head.extend_from_slice(b"\r\n");
-        head
     }
 
     /// An idle connection the receiver has not closed, if there is one.

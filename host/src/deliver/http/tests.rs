@@ -1400,3 +1400,63 @@ async fn aws_mode_methods_and_oauth_client_credentials() {
     assert_eq!(o.action, RetryAction::Retry { after: None });
     assert!(o.error.unwrap().contains("HTTP 500"));
 }
+
+/// The target's headers replace the event's of the same name, and an
+/// attempt's OAuth token replaces a configured `Authorization`, the same
+/// way for both clients: the plain one writes them in order, reqwest gets
+/// a `HeaderMap`.
+#[test]
+fn later_headers_replace_earlier_ones_for_both_clients() {
+    let parts = Parts {
+        headers: vec![
+            (header::CONTENT_TYPE, Cow::Borrowed("application/json")),
+            (HeaderName::from_static("ce-id"), Cow::Borrowed("1")),
+        ],
+        body: Cow::Borrowed(b"{}"),
+    };
+    let mut target = HeaderMap::new();
+    target.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+    target.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic old"));
+    let token = HeaderValue::from_static("Bearer new");
+
+    let mut written = Vec::new();
+    parts.for_each_header(&target, Some(&token), |n, v| {
+        written.push(format!("{n}: {}", String::from_utf8_lossy(v)))
+    });
+    assert_eq!(
+        written,
+        [
+            "ce-id: 1",
+            "content-type: text/csv",
+            "authorization: Bearer new"
+        ]
+    );
+    let map = parts.header_map(&target, Some(token));
+    assert_eq!(map.len(), 3);
+    assert_eq!(map[header::CONTENT_TYPE], "text/csv");
+    assert_eq!(map[header::AUTHORIZATION], "Bearer new");
+    assert_eq!(map["ce-id"], "1");
+
+    // Without a token the configured one stays.
+    let mut written = Vec::new();
+    parts.for_each_header(&target, None, |n, v| {
+        written.push(format!("{n}: {}", String::from_utf8_lossy(v)))
+    });
+    assert_eq!(
+        written,
+        [
+            "ce-id: 1",
+            "content-type: text/csv",
+            "authorization: Basic old"
+        ]
+    );
+}
+
+#[test]
+fn header_values_with_control_characters_are_not_sendable() {
+    assert!(sendable("text/plain; charset=utf-8\tx"));
+    assert!(sendable("caf\u{e9}"));
+    for bad in ["a\r\nb", "a\nb", "\u{0}", "a\u{7f}"] {
+        assert!(!sendable(bad), "{bad:?}");
+    }
+}
