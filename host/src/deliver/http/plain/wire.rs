@@ -743,6 +743,37 @@ mod tests {
         assert_eq!(text, "the connection closed before an answer came");
     }
 
+    /// A receiver that answers a large request early and then closes
+    /// without reading the rest (which resets the connection): the answer
+    /// is read while the body is still being written, so it is the
+    /// outcome, not the reset.
+    #[tokio::test]
+    async fn an_answer_sent_before_a_reset_counts() {
+        let (mut conn, mut server) = pair().await;
+        let receiver = tokio::spawn(async move {
+            let mut head = [0u8; 1024];
+            let _ = server.read(&mut head).await.unwrap();
+            server
+                .write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Closing with unread data sends a reset.
+            drop(server);
+        });
+        let body = vec![b'x'; 32 << 20];
+        let head = format!(
+            "POST /in HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        let deadline = Deadline::now() + Duration::from_secs(5);
+        let (status, _, reusable) =
+            ok(conn.exchange(head.as_bytes(), &body, false, deadline).await);
+        assert_eq!(status, 413);
+        assert!(!reusable);
+        receiver.await.unwrap();
+    }
+
     #[tokio::test]
     async fn no_answer_in_time_is_a_timeout() {
         let (mut conn, mut server) = pair().await;
