@@ -1142,7 +1142,7 @@ impl HttpSender {
                     .await
             }
             None => {
-                let headers = parts.header_map(&self.headers, authorization);
+                let headers = parts.header_map(&self.headers, authorization.as_ref());
                 let body = has_body.then(|| match parts.body {
                     Cow::Borrowed(b) => Bytes::copy_from_slice(b),
                     Cow::Owned(b) => Bytes::from(b),
@@ -1390,22 +1390,20 @@ impl Parts<'_> {
         }
     }
 
-    /// The same headers as [`Parts::for_each_header`], as a `HeaderMap`
-    /// (for reqwest).
-    fn header_map(&self, target: &HeaderMap, authorization: Option<HeaderValue>) -> HeaderMap {
+    /// The headers [`Parts::for_each_header`] gives, as a `HeaderMap`
+    /// (for reqwest), so that both clients send the same ones.
+    fn header_map(&self, target: &HeaderMap, authorization: Option<&HeaderValue>) -> HeaderMap {
         let mut h = HeaderMap::with_capacity(self.headers.len() + target.len() + 1);
-        for (n, v) in &self.headers {
-            // Checked by `sendable` when the parts were made.
-            if let Ok(v) = HeaderValue::from_str(v) {
-                h.insert(n.clone(), v);
+        self.for_each_header(target, authorization, |n, v| {
+            // Names come from `HeaderName`s, values were checked by
+            // `sendable` or are `HeaderValue`s: neither conversion fails.
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(n.as_bytes()),
+                HeaderValue::from_bytes(v),
+            ) {
+                h.append(n, v);
             }
-        }
-        for (n, v) in target {
-            h.insert(n.clone(), v.clone());
-        }
-        if let Some(v) = authorization {
-            h.insert(header::AUTHORIZATION, v);
-        }
+        });
         h
     }
 }
@@ -1418,6 +1416,8 @@ fn sendable(value: &str) -> bool {
         .all(|b| (b >= 0x20 && b != 0x7f) || b == b'\t')
 }
 
+/// The media type of the event's data on the wire: `datacontenttype`, or
+/// `application/json` for JSON data without one.
 fn data_content_type(event: &CloudEvent) -> Option<&str> {
     match (&event.datacontenttype, &event.data) {
         (Some(ct), _) => Some(ct),

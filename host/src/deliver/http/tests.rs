@@ -1431,7 +1431,7 @@ fn later_headers_replace_earlier_ones_for_both_clients() {
             "authorization: Bearer new"
         ]
     );
-    let map = parts.header_map(&target, Some(token));
+    let map = parts.header_map(&target, Some(&token));
     assert_eq!(map.len(), 3);
     assert_eq!(map[header::CONTENT_TYPE], "text/csv");
     assert_eq!(map[header::AUTHORIZATION], "Bearer new");
