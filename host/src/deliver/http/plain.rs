@@ -266,13 +266,15 @@ impl PlainPool {
 
     /// An idle connection the receiver has not closed, if there is one.
     fn checkout(&self) -> Option<Conn> {
-        let mut idle = self.idle.lock().expect("pool poisoned");
-        while let Some(Idle { conn, since }) = idle.pop_back() {
+        loop {
+            // Popped under the lock, checked outside it: the check may make
+            // a system call, and other sends to this target wait for the
+            // lock.
+            let Idle { conn, since } = self.idle.lock().expect("pool poisoned").pop_back()?;
             if since.elapsed() < self.idle_timeout && !conn.is_closed() {
                 return Some(conn);
             }
         }
-        None
     }
 
     fn checkin(&self, conn: Conn) {
