@@ -16,6 +16,7 @@
 
 pub mod binding;
 pub mod json;
+mod scan;
 pub mod time;
 pub mod validate;
 

@@ -1,0 +1,59 @@
+//! Parsing what producers send: a batch of 100 CloudEvents of about 1 KiB
+//! each (`application/cloudevents-batch+json`, order-service documents as
+//! `data`), and one such event in structured mode. This is the per-event
+//! work ingest does on the request's thread before the events go to the
+//! log.
+//!
+//! Run: `cargo bench --bench ingest_parse -j1`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+mod common;
+
+use common::{Rng, event};
+use signalbox::event::json::{parse_batch, parse_structured};
+
+/// One structured CloudEvent around an order document, as producers send it.
+fn cloudevent(r: &mut Rng, i: u64) -> String {
+    format!(
+        r#"{{"specversion":"1.0","id":"evt-{i}","source":"/shop/orders","type":"com.shop.order.placed","time":"2026-12-06T10:00:00.{:06}Z","datacontenttype":"application/json","subject":"o-{i}","tenant":"acme","data":{}}}"#,
+        r.below(1_000_000),
+        event(r, 16)
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let mut r = Rng(7);
+    let events: Vec<String> = (0..100).map(|i| cloudevent(&mut r, i)).collect();
+    let batch = format!("[{}]", events.join(","));
+    eprintln!(
+        "ingest_parse: {} events, {} bytes per event on average",
+        events.len(),
+        batch.len() / events.len()
+    );
+    assert!(
+        parse_batch(batch.as_bytes())
+            .unwrap()
+            .iter()
+            .all(Result::is_ok)
+    );
+
+    let mut g = c.benchmark_group("ingest_parse");
+    g.measurement_time(Duration::from_secs(5));
+    g.warm_up_time(Duration::from_secs(1));
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("batch_100", |b| {
+        b.iter(|| parse_batch(black_box(batch.as_bytes())).unwrap())
+    });
+    g.throughput(Throughput::Elements(1));
+    let one = events[0].as_bytes();
+    g.bench_function("structured_1", |b| {
+        b.iter(|| parse_structured(black_box(one)).unwrap().unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
