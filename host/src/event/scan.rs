@@ -17,8 +17,9 @@
 //! It accepts exactly what `serde_json` accepts (RFC 8259, nothing more: no
 //! comments, no trailing commas, no leading zeros), which the tests check
 //! against `serde_json` on generated documents. Nesting inside a value is
-//! unlimited but costs one byte of stack per level on the heap, as in
-//! `serde_json`'s own skipping; the work is linear in the body's length.
+//! unlimited, as in `serde_json`'s own skipping, and costs one byte per
+//! level in a stack on the heap, not the thread's stack; the work is linear
+//! in the body's length.
 
 use std::borrow::Cow;
 
@@ -90,17 +91,8 @@ pub(crate) fn batch(body: &[u8], max: usize) -> Result<Vec<Entry<'_>>, ScanError
                 return Err(ScanError::TooMany { limit: max });
             }
             out.push(s.entry()?);
-            s.skip_ws();
-            match s.peek() {
-                Some(b',') => {
-                    s.i += 1;
-                    s.skip_ws();
-                }
-                Some(b']') => {
-                    s.i += 1;
-                    break;
-                }
-                _ => return Err(s.syntax("',' or ']'")),
+            if !s.more(b']', "',' or ']'")? {
+                break;
             }
         }
     }
@@ -167,6 +159,25 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// After an element of an array or object: true at a `,` (another
+    /// element follows; whitespace after the comma is skipped), false at
+    /// `close` (consumed).
+    fn more(&mut self, close: u8, expected: &'static str) -> Result<bool, ScanError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                self.skip_ws();
+                Ok(true)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(self.syntax(expected)),
+        }
+    }
+
     fn end(&mut self) -> Result<(), ScanError> {
         self.skip_ws();
         if self.i == self.b.len() {
@@ -225,17 +236,8 @@ impl<'a> Scanner<'a> {
             let value_start = self.i;
             self.skip_value()?;
             members.push((name, &self.text[value_start..self.i]));
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.skip_ws();
-                }
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(members);
-                }
-                _ => return Err(self.syntax("',' or '}'")),
+            if !self.more(b'}', "',' or '}'")? {
+                return Ok(members);
             }
         }
     }
@@ -283,29 +285,18 @@ impl<'a> Scanner<'a> {
                 let Some(&open) = self.stack.last() else {
                     return Ok(());
                 };
-                self.skip_ws();
-                let close = if open == b'{' { b'}' } else { b']' };
-                match self.peek() {
-                    Some(b',') => {
-                        self.i += 1;
-                        self.skip_ws();
-                        if open == b'{' {
-                            self.member_name()?;
-                        }
-                        break;
+                let (close, expected) = if open == b'{' {
+                    (b'}', "',' or '}'")
+                } else {
+                    (b']', "',' or ']'")
+                };
+                if self.more(close, expected)? {
+                    if open == b'{' {
+                        self.member_name()?;
                     }
-                    Some(c) if c == close => {
-                        self.i += 1;
-                        self.stack.pop();
-                    }
-                    _ => {
-                        return Err(self.syntax(if open == b'{' {
-                            "',' or '}'"
-                        } else {
-                            "',' or ']'"
-                        }));
-                    }
+                    break;
                 }
+                self.stack.pop();
             }
         }
     }
