@@ -15,6 +15,11 @@ mod common;
 use common::{Rng, event};
 use signalbox::event::json::{parse_batch, parse_structured};
 
+/// The server's allocator, so that building each event costs here what it
+/// costs in `signalbox serve`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One structured CloudEvent around an order document, as producers send it.
 fn cloudevent(r: &mut Rng, i: u64) -> String {
     format!(
