@@ -250,24 +250,16 @@ impl<'a> Scanner<'a> {
         loop {
             // A value.
             match self.peek() {
-                Some(b'{') => {
+                Some(open @ (b'{' | b'[')) => {
                     self.i += 1;
                     self.skip_ws();
-                    if self.peek() == Some(b'}') {
+                    if self.peek() == Some(closer(open).0) {
                         self.i += 1;
                     } else {
-                        self.stack.push(b'{');
-                        self.member_name()?;
-                        continue;
-                    }
-                }
-                Some(b'[') => {
-                    self.i += 1;
-                    self.skip_ws();
-                    if self.peek() == Some(b']') {
-                        self.i += 1;
-                    } else {
-                        self.stack.push(b'[');
+                        self.stack.push(open);
+                        if open == b'{' {
+                            self.member_name()?;
+                        }
                         continue;
                     }
                 }
@@ -285,11 +277,7 @@ impl<'a> Scanner<'a> {
                 let Some(&open) = self.stack.last() else {
                     return Ok(());
                 };
-                let (close, expected) = if open == b'{' {
-                    (b'}', "',' or '}'")
-                } else {
-                    (b']', "',' or ']'")
-                };
+                let (close, expected) = closer(open);
                 if self.more(close, expected)? {
                     if open == b'{' {
                         self.member_name()?;
@@ -421,6 +409,16 @@ impl<'a> Scanner<'a> {
                 Some(_) => i += 1,
             }
         }
+    }
+}
+
+/// The byte that closes a container opened with `open` (`{` or `[`), and
+/// what may follow one of its elements.
+fn closer(open: u8) -> (u8, &'static str) {
+    if open == b'{' {
+        (b'}', "',' or '}'")
+    } else {
+        (b']', "',' or ']'")
     }
 }
 
