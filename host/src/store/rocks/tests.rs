@@ -541,3 +541,45 @@ async fn the_log_is_written_in_larger_blocks_than_the_indexes() {
         assert_eq!(block(cf).as_deref(), Some("4096"), "{cf}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushes_bypass_the_page_cache_where_the_folder_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let direct = supports_direct_io(dir.path());
+    let store = open(dir.path());
+    assert!(
+        !dir.path().join("direct-io-probe").exists(),
+        "the probe file is removed"
+    );
+    let options = recorded_table_options(dir.path());
+    assert_eq!(
+        options
+            .get(&(
+                "DBOptions".to_owned(),
+                "use_direct_io_for_flush_and_compaction".to_owned()
+            ))
+            .map(String::as_str),
+        Some(if direct { "true" } else { "false" })
+    );
+    // A flush writes a table file the way the folder allows, and the events
+    // read back from it after a restart.
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    let events: Vec<_> = (0..50).map(|i| event(&i.to_string(), "/s")).collect();
+    store.append(&bus, &events, 1).await.unwrap();
+    let cf = store.inner.db.cf_handle(columns::EVENTS).unwrap();
+    store.inner.db.flush_cf(cf).unwrap();
+    store.close_blocking().unwrap();
+    drop(store);
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    let read = store.read_blocking(&bus, 0, 100).unwrap();
+    assert_eq!(read.len(), 50);
+    assert_eq!(read[49].event, events[49]);
+    store.close_blocking().unwrap();
+}
+
+#[test]
+fn the_direct_io_probe_fails_where_no_file_can_be_made() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!supports_direct_io(&dir.path().join("missing")));
+}
