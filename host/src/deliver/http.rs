@@ -1252,28 +1252,20 @@ impl HttpSender {
                     HeaderName::from_static("ce-specversion"),
                     Cow::Borrowed(SPEC_VERSION),
                 ));
-                let mut put = |n: HeaderName, name: &str, value: &'a str| -> Result<(), String> {
-                    let v = encode_header_value(value);
-                    if !sendable(&v) {
-                        return Err(format!("the value of '{name}' cannot be sent as a header"));
-                    }
-                    h.push((n, v));
-                    Ok(())
-                };
-                put(HeaderName::from_static("ce-id"), "id", &event.id)?;
-                put(
-                    HeaderName::from_static("ce-source"),
-                    "source",
-                    &event.source,
-                )?;
-                put(HeaderName::from_static("ce-type"), "type", &event.ty)?;
-                for (name, header, value) in [
-                    ("subject", "ce-subject", &event.subject),
-                    ("time", "ce-time", &event.time),
-                    ("dataschema", "ce-dataschema", &event.dataschema),
+                // An encoded value is printable ASCII, so it is always a
+                // valid header value: no second check of its bytes.
+                let mut put =
+                    |n: HeaderName, value: &'a str| h.push((n, encode_header_value(value)));
+                put(HeaderName::from_static("ce-id"), &event.id);
+                put(HeaderName::from_static("ce-source"), &event.source);
+                put(HeaderName::from_static("ce-type"), &event.ty);
+                for (header, value) in [
+                    ("ce-subject", &event.subject),
+                    ("ce-time", &event.time),
+                    ("ce-dataschema", &event.dataschema),
                 ] {
                     if let Some(v) = value {
-                        put(HeaderName::from_static(header), name, v)?;
+                        put(HeaderName::from_static(header), v);
                     }
                 }
                 let mut header = String::from("ce-");
@@ -1283,9 +1275,6 @@ impl HttpSender {
                     let n = HeaderName::from_bytes(header.as_bytes())
                         .map_err(|_| format!("'{name}' cannot be sent as a ce- header"))?;
                     let v = encode_header_value(&value.to_header_string()).into_owned();
-                    if !sendable(&v) {
-                        return Err(format!("the value of '{name}' cannot be sent as a header"));
-                    }
                     h.push((n, Cow::Owned(v)));
                 }
                 if let Some(ct) = data_content_type(event) {
@@ -1350,7 +1339,7 @@ impl HttpSender {
 }
 
 /// What a request carries that depends on its events: headers (values
-/// checked with [`sendable`]) and the body, borrowed from the event where
+/// percent-encoded or checked with [`sendable`]) and the body, borrowed from the event where
 /// they can be. The target's own headers are added as the request is
 /// written, so they are not copied per request.
 struct Parts<'a> {
@@ -1395,8 +1384,9 @@ impl Parts<'_> {
     fn header_map(&self, target: &HeaderMap, authorization: Option<&HeaderValue>) -> HeaderMap {
         let mut h = HeaderMap::with_capacity(self.headers.len() + target.len() + 1);
         self.for_each_header(target, authorization, |n, v| {
-            // Names come from `HeaderName`s, values were checked by
-            // `sendable` or are `HeaderValue`s: neither conversion fails.
+            // Names come from `HeaderName`s, values were percent-encoded,
+            // checked by `sendable` or are `HeaderValue`s: neither
+            // conversion fails.
             if let (Ok(n), Ok(v)) = (
                 HeaderName::from_bytes(n.as_bytes()),
                 HeaderValue::from_bytes(v),

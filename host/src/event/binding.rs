@@ -13,8 +13,19 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_decode, utf8_percent_encode};
 const HEADER: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%');
 
 /// Percent-encodes an attribute value for a `ce-*` header; borrowed when
-/// nothing needs encoding, which is the usual case.
+/// nothing needs encoding, which is the usual case. The result is printable
+/// ASCII, so it is always a valid header value.
 pub fn encode_header_value(value: &str) -> std::borrow::Cow<'_, str> {
+    // One pass that only asks "anything to encode?" answers the usual case
+    // faster than the crate's encoder, which was 1.4% of a delivery's CPU
+    // (10 rules × 1 target, docs/benchmarks.md). The set is printable ASCII
+    // without space, `"` and `%`: the complement of `HEADER`.
+    if value
+        .bytes()
+        .all(|b| matches!(b, b'!' | b'#'..=b'$' | b'&'..=b'~'))
+    {
+        return std::borrow::Cow::Borrowed(value);
+    }
     utf8_percent_encode(value, HEADER).into()
 }
 
@@ -59,6 +70,26 @@ mod tests {
         assert_eq!(encode_header_value("\"%"), "%22%25");
         assert_eq!(encode_header_value("é"), "%C3%A9");
         assert_eq!(encode_header_value("\t\n\u{7f}"), "%09%0A%7F");
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_encoder() {
+        let every_ascii: String = (0u8..=0x7f).map(char::from).collect();
+        let mut samples: Vec<String> = every_ascii.chars().map(String::from).collect();
+        samples.extend([
+            every_ascii,
+            "ünï".into(),
+            "a\u{80}b".into(),
+            "x".repeat(100),
+        ]);
+        for s in &samples {
+            let encoded = encode_header_value(s);
+            assert_eq!(encoded, utf8_percent_encode(s, HEADER).to_string(), "{s:?}");
+            assert!(encoded.bytes().all(|b| (0x20..0x7f).contains(&b)), "{s:?}");
+            if encoded == s.as_str() {
+                assert!(matches!(encoded, std::borrow::Cow::Borrowed(_)), "{s:?}");
+            }
+        }
     }
 
     #[test]
