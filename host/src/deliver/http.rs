@@ -1339,9 +1339,9 @@ impl HttpSender {
 }
 
 /// What a request carries that depends on its events: headers (values
-/// percent-encoded or checked with [`sendable`]) and the body, borrowed from the event where
-/// they can be. The target's own headers are added as the request is
-/// written, so they are not copied per request.
+/// percent-encoded or checked with [`sendable`]) and the body, borrowed from
+/// the event where they can be. The target's own headers are added as the
+/// request is written, so they are not copied per request.
 struct Parts<'a> {
     headers: Vec<(HeaderName, Cow<'a, str>)>,
     body: Cow<'a, [u8]>,
