@@ -42,7 +42,18 @@ pub fn bus_end(bus: BusId) -> [u8; 4] {
 /// used it; the trailing seq keeps one entry per stored event, so retention
 /// can delete exactly the entries of the events it removes.
 pub fn event_id_prefix(bus: BusId, id: &str, source: Option<&str>) -> Vec<u8> {
-    let mut k = Vec::with_capacity(4 + 8 + id.len() + source.map_or(0, str::len) + 8);
+    let mut k = Vec::with_capacity(event_id_prefix_len(id, source) + 8);
+    push_event_id_prefix(&mut k, bus, id, source);
+    k
+}
+
+/// The length of [`event_id_prefix`]'s key.
+pub fn event_id_prefix_len(id: &str, source: Option<&str>) -> usize {
+    4 + 4 + id.len() + source.map_or(0, |s| 4 + s.len())
+}
+
+/// Appends [`event_id_prefix`]'s key to `k`.
+pub fn push_event_id_prefix(k: &mut Vec<u8>, bus: BusId, id: &str, source: Option<&str>) {
     k.extend_from_slice(&bus.to_be_bytes());
     k.extend_from_slice(&(id.len() as u32).to_be_bytes());
     k.extend_from_slice(id.as_bytes());
@@ -50,7 +61,6 @@ pub fn event_id_prefix(bus: BusId, id: &str, source: Option<&str>) -> Vec<u8> {
         k.extend_from_slice(&(source.len() as u32).to_be_bytes());
         k.extend_from_slice(source.as_bytes());
     }
-    k
 }
 
 /// A full `event_ids` key.

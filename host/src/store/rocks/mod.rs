@@ -252,18 +252,17 @@ impl RocksStore {
         events: &[CloudEvent],
         received_at: i64,
     ) -> Result<Appended, StoreError> {
-        let entries = events
+        let bytes = events
             .iter()
-            .map(|e| {
-                let mut value = Vec::new();
-                codec::encode_event(e, received_at, &mut value);
-                writer::Entry {
-                    value,
-                    id_prefix: keys::event_id_prefix(bus.id, &e.id, Some(&e.source)),
-                    received_at,
-                }
-            })
-            .collect();
+            .map(|e| e.size() + 64 + keys::event_id_prefix_len(&e.id, Some(&e.source)))
+            .sum();
+        let mut entries = writer::Entries::with_capacity(events.len(), bytes, received_at);
+        for e in events {
+            entries.push(
+                |out| codec::encode_event(e, received_at, out),
+                |out| keys::push_event_id_prefix(out, bus.id, &e.id, Some(&e.source)),
+            );
+        }
         self.inner.writer.append(bus.id, &bus.name, entries).await
     }
 
