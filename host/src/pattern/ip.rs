@@ -1,6 +1,6 @@
 //! IPv4/IPv6 address and CIDR parsing for the `cidr` operator and IP-address literals.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 /// An IP address as a number; the family is kept so v4 and v6 never compare equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,28 +44,56 @@ impl IpRange {
 /// Parses an IP address literal, using the same shape test as event-ruler
 /// (`d+.d+.d+.d+` for v4; only hex digits and colons, with at least one colon, for v6).
 pub(crate) fn parse_ip(s: &str) -> Option<IpVal> {
-    let b = s.as_bytes();
+    parse_ip_bytes(s.as_bytes())
+}
+
+/// [`parse_ip`] for an event value given as (UTF-8) bytes.
+pub(crate) fn parse_ip_bytes(b: &[u8]) -> Option<IpVal> {
     if b.is_empty() || b.len() > 45 {
         return None;
     }
-    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-        if b.iter().filter(|c| **c == b'.').count() != 3 {
-            return None;
-        }
-        return s.parse::<Ipv4Addr>().ok().map(|a| IpVal::V4(u32::from(a)));
+    if let Some(a) = parse_v4(b) {
+        return Some(IpVal::V4(a));
     }
     if b.contains(&b':') && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b':') {
+        // only ASCII hex digits and colons: valid UTF-8
+        let s = std::str::from_utf8(b).ok()?;
         return s.parse::<Ipv6Addr>().ok().map(|a| IpVal::V6(u128::from(a)));
     }
     None
 }
 
-/// [`parse_ip`] for an event value given as (UTF-8) bytes.
-pub(crate) fn parse_ip_bytes(b: &[u8]) -> Option<IpVal> {
-    if b.is_empty() || b.len() > 45 || !b.is_ascii() {
-        return None;
+/// A dotted-quad IPv4 address in one pass, by the rules of
+/// [`std::net::Ipv4Addr`]'s parser: four parts of one to three digits, each at most
+/// 255, without a leading zero. Hand-written because `cidr` rules parse the
+/// event's value once per rule and event: the standard parser, behind the
+/// checks that pick the family, took about 600 instructions per address, 3%
+/// of matching at 10,000 mixed rules (`callgrind` on the pattern benchmark).
+fn parse_v4(b: &[u8]) -> Option<u32> {
+    let mut addr = 0u32;
+    let mut i = 0;
+    for part in 0..4 {
+        if part > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v = 0u32;
+        while i - start < 3
+            && let Some(d) = b.get(i).filter(|d| d.is_ascii_digit())
+        {
+            v = v * 10 + u32::from(d - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || v > 255 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        addr = addr << 8 | v;
     }
-    parse_ip(std::str::from_utf8(b).ok()?)
+    (i == b.len()).then_some(addr)
 }
 
 /// Parses `address/bits`. The range is the whole network the address belongs to.
@@ -132,6 +160,64 @@ mod tests {
         assert_eq!(parse_ip("2001:DB8::1"), parse_ip("2001:0db8:0:0:0:0:0:1"));
         assert_eq!(parse_ip("::ffff:1.2.3.4"), None);
         assert_eq!(parse_ip("1:2:3"), None);
+    }
+
+    /// The one-pass parser agrees with the standard one on every string of
+    /// digits and dots up to 16 bytes that the generator reaches, and on
+    /// the edge cases written out.
+    #[test]
+    fn v4_agrees_with_the_standard_parser() {
+        let std_v4 = |b: &[u8]| {
+            std::str::from_utf8(b)
+                .ok()?
+                .parse::<std::net::Ipv4Addr>()
+                .ok()
+                .map(u32::from)
+        };
+        for s in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.02.3.4",
+            "1.2.3.00",
+            "1..3.4",
+            ".1.2.3",
+            "1.2.3.4.",
+            "1234.1.1.1",
+            "1.2.3.1234",
+            "",
+            "1.2.3.-4",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "10.0.0.1",
+            "0.00.0.0",
+            "999.1.1.1",
+        ] {
+            assert_eq!(parse_v4(s.as_bytes()), std_v4(s.as_bytes()), "{s:?}");
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"0123456789.....0125";
+        let mut valid = 0;
+        for _ in 0..200_000 {
+            let len = (next() % 17) as usize;
+            let s: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let want = std_v4(&s);
+            valid += usize::from(want.is_some());
+            assert_eq!(parse_v4(&s), want, "{:?}", String::from_utf8_lossy(&s));
+        }
+        // the generator reaches valid addresses, not only rejections
+        assert!(valid > 300, "{valid}");
     }
 
     #[test]
