@@ -446,6 +446,34 @@ fn exists_false_in_arrays_follows_event_ruler() {
     yes(p, r#"{"d": [{"b": 2}]}"#);
 }
 
+/// A sub-rule with `exists: false` whose path has no value in the event is
+/// answered without the general search; its other conditions must still
+/// agree on array elements.
+#[test]
+fn exists_false_with_its_path_missing_still_checks_arrays() {
+    let p = r#"{"s": ["x"], "i": {"k": ["a"], "n": [1]}, "c": [{"exists": false}]}"#;
+    yes(p, r#"{"s": "x", "i": [{"k": "a", "n": 1}]}"#);
+    yes(
+        p,
+        r#"{"s": "x", "i": [{"k": "b", "n": 1}, {"k": "a", "n": 1}]}"#,
+    );
+    no(
+        p,
+        r#"{"s": "x", "i": [{"k": "a", "n": 2}, {"k": "b", "n": 1}]}"#,
+    );
+    no(p, r#"{"s": "x", "i": [{"k": "a", "n": 1}], "c": 0}"#);
+    // nested arrays: the general search decides
+    yes(p, r#"{"s": "x", "i": [[{"k": "a", "n": 1}]]}"#);
+    no(p, r#"{"s": "x", "i": [[{"k": "a"}, {"n": 1}]]}"#);
+    // the absent path inside the same array as the others
+    let p = r#"{"i": {"k": ["a"], "n": [1], "c": [{"exists": false}]}}"#;
+    // ("c" sorts before "k" and "n", so any "c" counts: event-ruler's order)
+    no(p, r#"{"i": [{"k": "a", "n": 1}, {"c": 1}]}"#);
+    no(p, r#"{"i": [{"k": "a", "n": 1, "c": 1}]}"#);
+    yes(p, r#"{"i": [{"k": "a", "n": 1}]}"#);
+    no(p, r#"{"i": [{"k": "a"}, {"n": 1}]}"#);
+}
+
 // -------------------------------------------------------------------------- cidr
 
 #[test]
