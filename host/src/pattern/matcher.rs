@@ -1361,14 +1361,19 @@ fn flat_mask(r: &mut RunState, c: CondId, slot: CondSlot) -> Option<(u32, u64)> 
 /// shape is [`flat_consistent`]. `None`: the general search must decide.
 #[inline]
 fn simple_consistent(conds: &[CondId], r: &mut RunState) -> Option<bool> {
-    let in_arrays = conds
-        .iter()
-        .filter(|&&c| c != NONE && r.cond_slots.get(c as usize).is_some_and(|s| s.arr))
-        .count();
-    if in_arrays <= 1 {
-        return Some(true);
+    // One pass up to the second condition with array hits; the check then
+    // starts at the first one (conditions before it have none).
+    let mut first = None;
+    for (i, &c) in conds.iter().enumerate() {
+        if c == NONE || !r.cond_slots.get(c as usize).is_some_and(|s| s.arr) {
+            continue;
+        }
+        match first {
+            None => first = Some(i),
+            Some(f) => return flat_consistent(&conds[f..], r),
+        }
     }
-    flat_consistent(conds, r)
+    Some(true)
 }
 
 /// Operators whose hits are proportional to matching values (no `exists`, no
