@@ -210,7 +210,7 @@ struct SubInfo {
     /// when not `simple`: the presence condition of each `exists: false`
     /// condition (see [`Matcher::sub_matches`])
     presences: Box<[CondId]>,
-    /// when not `simple`: the required conditions, the pivot first
+    /// when not `simple`: the required conditions (the pivot and `others`)
     required_conds: Box<[CondId]>,
 }
 
@@ -380,7 +380,7 @@ impl Matcher {
                     .iter()
                     .filter_map(|c| self.conds[*c as usize].as_ref()?.presence)
                     .collect();
-                (presences, req.clone().into_boxed_slice())
+                (presences, req.into_boxed_slice())
             };
             let info = SubInfo {
                 rule: slot,
