@@ -208,9 +208,13 @@ struct SubInfo {
     /// no condition has `exists: false`
     simple: bool,
     /// when not `simple`: the presence condition of each `exists: false`
-    /// condition (see [`Matcher::sub_matches`])
+    /// condition (see [`Matcher::sub_matches`]), kept here so that the check
+    /// does not load every condition's [`CondInfo`]
     presences: Box<[CondId]>,
     /// when not `simple`: the required conditions (the pivot and `others`)
+    /// as one slice. Derivable, but chaining the two at match time made the
+    /// array check clone its iterator per condition: 4–7% more mispredicted
+    /// branches (callgrind, examples/profile)
     required_conds: Box<[CondId]>,
 }
 
