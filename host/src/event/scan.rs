@@ -11,8 +11,8 @@
 //! bench --bench ingest_parse`) parses a batch of 100 one-KiB events in 20%
 //! less time than with `serde_json`, and the server spends 8% less CPU per
 //! event on batch ingest (docs/benchmarks.md). It walks the bytes once,
-//! skips string bodies eight bytes at a time, and keeps no line and column
-//! bookkeeping.
+//! skips string bodies sixteen bytes at a time (SSE2 on x86_64), and keeps
+//! no line and column bookkeeping.
 //!
 //! It accepts exactly what `serde_json` accepts (RFC 8259, nothing more: no
 //! comments, no trailing commas, no leading zeros), which the tests check
