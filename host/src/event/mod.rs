@@ -17,6 +17,7 @@
 pub mod binding;
 pub mod json;
 mod scan;
+pub(crate) mod simd;
 pub mod time;
 pub mod validate;
 

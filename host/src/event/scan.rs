@@ -11,8 +11,8 @@
 //! bench --bench ingest_parse`) parses a batch of 100 one-KiB events in 20%
 //! less time than with `serde_json`, and the server spends 8% less CPU per
 //! event on batch ingest (docs/benchmarks.md). It walks the bytes once,
-//! skips string bodies sixteen bytes at a time (SSE2 on x86_64), and keeps
-//! no line and column bookkeeping.
+//! skips string bodies sixteen bytes at a time (`simd.rs`: SSE2 on
+//! x86_64), and keeps no line and column bookkeeping.
 //!
 //! It accepts exactly what `serde_json` accepts (RFC 8259, nothing more: no
 //! comments, no trailing commas, no leading zeros), which the tests check
@@ -22,6 +22,8 @@
 //! in the body's length.
 
 use std::borrow::Cow;
+
+use super::simd;
 
 /// Where and why a body is not the JSON that was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -380,13 +382,13 @@ impl<'a> Scanner<'a> {
         loop {
             // Sixteen bytes at a time up to the first quote, backslash or
             // control character.
-            while let Some(chunk) = b.get(i..i + 16) {
-                let m = specials(chunk.try_into().expect("16 bytes"));
+            while let Some(chunk) = b.get(i..i + simd::CHUNK) {
+                let m = simd::specials(chunk.try_into().expect("16 bytes"));
                 if m != 0 {
                     i += m.trailing_zeros() as usize;
                     break;
                 }
-                i += 16;
+                i += simd::CHUNK;
             }
             match b.get(i) {
                 None => {
@@ -437,69 +439,6 @@ fn closer(open: u8) -> (u8, &'static str) {
     } else {
         (b']', "',' or ']'")
     }
-}
-
-/// A mask whose lowest set bit is the first byte of `c` that is `"`, `\`
-/// or below 0x20 (bit *i* = byte *i*; 0 when there is none). Only the
-/// lowest bit counts: the portable version sets no other.
-///
-/// Why SSE2: a string's bytes are most of what the scanner reads, and
-/// sixteen at a time took a sixth of the instructions off parsing a batch
-/// (`ingest_parse`, docs/benchmarks.md) compared with eight at a time by
-/// word tricks. SSE2 is part of x86_64's baseline, so no run-time detection
-/// is needed; other targets use the word tricks.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-fn specials(c: &[u8; 16]) -> u32 {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-    // SAFETY: the cfg above guarantees SSE2, so these intrinsics are
-    // available; they only compute on values, except `_mm_loadu_si128`,
-    // which reads exactly the 16 bytes of `c` and has no alignment
-    // requirement.
-    unsafe {
-        let v = _mm_loadu_si128(c.as_ptr().cast());
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // unsigned v <= 0x1f exactly when min(v, 0x1f) == v
-        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
-    }
-}
-
-/// [`specials`] for targets other than x86_64 with SSE2, by
-/// [`special_bytes`].
-#[cfg(any(not(all(target_arch = "x86_64", target_feature = "sse2")), test))]
-fn specials_swar(c: &[u8; 16]) -> u32 {
-    let word = |w: &[u8]| special_bytes(u64::from_le_bytes(w.try_into().expect("8 bytes")));
-    match (word(&c[..8]), word(&c[8..])) {
-        (0, 0) => 0,
-        (0, hi) => 1 << (8 + hi.trailing_zeros() / 8),
-        (lo, _) => 1 << (lo.trailing_zeros() / 8),
-    }
-}
-
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-#[inline(always)]
-fn specials(c: &[u8; 16]) -> u32 {
-    specials_swar(c)
-}
-
-/// A mask with the high bit set in the lowest byte of `x` that is `"`, `\`
-/// or below 0x20 (bytes above the first such byte may be flagged wrongly,
-/// so only the lowest flag counts). The classic SWAR "has zero byte" and
-/// "has byte less than" tricks.
-#[cfg(any(not(all(target_arch = "x86_64", target_feature = "sse2")), test))]
-fn special_bytes(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let quote = zero(x ^ (ONES * u64::from(b'"')));
-    let backslash = zero(x ^ (ONES * u64::from(b'\\')));
-    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-    quote | backslash | control
 }
 
 #[cfg(test)]
@@ -626,29 +565,13 @@ mod tests {
     }
 
     #[test]
-    fn special_bytes_finds_the_first() {
-        for (text, first) in [
-            (*b"abcdefgh", None),
-            (*b"ab\"defgh", Some(2)),
-            (*b"\\bcdefgh", Some(0)),
-            (*b"abcdefg\n", Some(7)),
-            (*b"a\x1f\"\\efgh", Some(1)),
-            ([0xc3, 0xa9, b'x', 0xff, 0x80, b'"', 0, 0], Some(5)),
-        ] {
-            let m = special_bytes(u64::from_le_bytes(text));
-            let got = (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
-            assert_eq!(got, first, "{text:?}");
-        }
-    }
-
-    #[test]
     fn strings_end_at_their_first_special_byte_wherever_it_falls() {
         // Every offset across three 16-byte chunks, at the end of the body
         // and with a later quote and control byte after it (which a wrong
         // step or mask would find instead).
         for n in 0..48 {
             let a = "a".repeat(n);
-            for tail in ["", r#","zz\u0001"#] {
+            for tail in ["", ",\"zz\u{1}\""] {
                 let len = |text: String| value_len(&format!("{text}{tail}"));
                 assert_eq!(len(format!(r#""{a}""#)), Ok(n + 2), "closing quote at {n}");
                 assert_eq!(len(format!(r#""{a}\"""#)), Ok(n + 4), "escape at {n}");
@@ -663,30 +586,6 @@ mod tests {
                         "control byte at {n}"
                     );
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn specials_find_the_first_like_a_byte_loop() {
-        let first = |c: &[u8; 16]| c.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
-        let lowest = |m: u32| (m != 0).then(|| m.trailing_zeros() as usize);
-        let check = |c: &[u8; 16]| {
-            assert_eq!(lowest(specials(c)), first(c), "{c:?}");
-            assert_eq!(lowest(specials_swar(c)), first(c), "{c:?}");
-        };
-        for v in 0..=255u8 {
-            for i in 0..16 {
-                let mut c = [b'a'; 16];
-                c[i] = v;
-                check(&c);
-                // neighbours that provoke borrows in the word tricks
-                let mut d = [v ^ 1; 16];
-                d[i] = v;
-                check(&d);
-                let mut e = [0x20; 16];
-                e[i] = v;
-                check(&e);
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use super::error::{MatchErrorKind, PatternError};
 use super::number;
-use super::simd::{CHUNK, string_masks_at};
+use crate::event::simd::{CHUNK, string_masks_at};
 
 #[inline]
 pub(crate) fn is_ws(b: u8) -> bool {
@@ -12,7 +12,7 @@ pub(crate) fn is_ws(b: u8) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// String scanning, 16 bytes at a time (see `simd.rs` for why it is hand-written).
+// String scanning, 16 bytes at a time (see `event/simd.rs` for why it is hand-written).
 // ---------------------------------------------------------------------------
 
 /// The 8 bytes at `at` as a little-endian word, if they are all inside `b`.

@@ -135,7 +135,6 @@ mod ops;
 mod parse;
 mod reference;
 mod scan;
-mod simd;
 mod wildcard;
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! no rule mentions. The costs that remain were cut one by one (measured with
 //! callgrind instruction counts):
 //!
-//! - Bytes are classified 16 at a time (`simd.rs`): a key, a short string value
+//! - Bytes are classified 16 at a time (`event/simd.rs`): a key, a short string value
 //!   or a stretch of a skipped subtree is crossed with one chunk test instead of
 //!   a byte loop; skipped containers only look at quote/backslash/bracket bits.
 //! - The chunk that finds a key's closing quote also yields the words the trie
@@ -28,7 +28,7 @@ use super::keys::KeyRef;
 use super::matcher::{LeafKind, Matcher, NodeId, ROOT, RunState, ScanBufs};
 use super::number::scan_number;
 use super::ops::Leaf;
-use super::simd::{CHUNK, skip_masks_at, string_masks};
+use crate::event::simd::{CHUNK, skip_masks_at, string_masks};
 
 /// The 16 bytes at `at`, when they are all inside `b`.
 #[inline(always)]

@@ -1,8 +1,13 @@
-//! Classification of 16 event bytes at a time, for the scanner's hot loops.
+//! Classification of 16 event bytes at a time, for the hot loops of the two
+//! JSON scanners: ingest's validating one (`event/scan.rs`) and the
+//! matcher's (`pattern/scan.rs`).
 //!
 //! Why hand-written: most of an event's bytes are inside strings or inside
-//! subtrees no rule mentions, so the scanner's speed is the speed at which it
-//! finds the next `"`/`\` (and, when skipping, bracket). One 16-byte chunk is
+//! subtrees no rule mentions, so a scanner's speed is the speed at which it
+//! finds the next `"`/`\` (and, when skipping, bracket; when validating,
+//! control character). For ingest, sixteen bytes at a time took a sixth of
+//! the instructions off parsing a batch compared with eight at a time by
+//! word tricks (`ingest_parse`, docs/benchmarks.md). One 16-byte chunk is
 //! turned into bit masks (bit *i* = byte *i*) with a handful of SSE2
 //! instructions on x86_64 (part of its baseline, so always available); other
 //! targets use an equivalent word-at-a-time (SWAR) version. Both are checked
@@ -21,6 +26,12 @@ pub(crate) fn string_masks(c: &[u8; CHUNK]) -> (u32, u32) {
 #[inline(always)]
 pub(crate) fn skip_masks(c: &[u8; CHUNK]) -> (u32, u32, u32) {
     imp::skip_masks(c)
+}
+
+/// The mask of one chunk for validating strings: `"`, `\` or below 0x20.
+#[inline(always)]
+pub(crate) fn specials(c: &[u8; CHUNK]) -> u32 {
+    imp::specials(c)
 }
 
 /// [`string_masks`] of the bytes from `pos` on (bit 0 = `pos`); `None` when
@@ -75,7 +86,8 @@ fn chunk_tail(b: &[u8], pos: usize) -> Option<([u8; CHUNK], u32)> {
 mod imp {
     use super::CHUNK;
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
     };
 
     // SAFETY (all blocks below): SSE2 is part of the x86_64 baseline, so these
@@ -93,6 +105,18 @@ mod imp {
                 _mm_movemask_epi8(_mm_or_si128(q, s)) as u32,
                 _mm_movemask_epi8(v) as u32,
             )
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn specials(c: &[u8; CHUNK]) -> u32 {
+        unsafe {
+            let v = _mm_loadu_si128(c.as_ptr().cast());
+            let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let s = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // unsigned v <= 0x1f exactly when min(v, 0x1f) == v
+            let c = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, s), c)) as u32
         }
     }
 
@@ -117,7 +141,7 @@ mod imp {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod imp {
-    pub(super) use super::swar::{skip_masks, string_masks};
+    pub(super) use super::swar::{skip_masks, specials, string_masks};
 }
 
 /// Portable version (used on targets without SSE2; tested everywhere).
@@ -161,6 +185,11 @@ mod swar {
         (both(c, |w| eq(w, b'"') | eq(w, b'\\')), both(c, |w| w & HI))
     }
 
+    pub(crate) fn specials(c: &[u8; CHUNK]) -> u32 {
+        // a byte is below 0x20 exactly when its top three bits are clear
+        both(c, |w| eq(w, b'"') | eq(w, b'\\') | eq(w & (LO * 0xE0), 0))
+    }
+
     pub(crate) fn skip_masks(c: &[u8; CHUNK]) -> (u32, u32, u32) {
         (
             both(c, |w| eq(w, b'"')),
@@ -177,6 +206,12 @@ mod swar {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn reference_specials(c: &[u8; CHUNK]) -> u32 {
+        c.iter().enumerate().fold(0u32, |m, (i, &b)| {
+            m | (u32::from(b == b'"' || b == b'\\' || b < 0x20) << i)
+        })
+    }
 
     fn reference(c: &[u8; CHUNK]) -> ((u32, u32), (u32, u32, u32)) {
         let m = |p: &dyn Fn(u8) -> bool| {
@@ -200,6 +235,8 @@ mod tests {
         assert_eq!(skip_masks(c), k, "{c:?}");
         assert_eq!(swar::string_masks(c), s, "{c:?}");
         assert_eq!(swar::skip_masks(c), k, "{c:?}");
+        assert_eq!(specials(c), reference_specials(c), "{c:?}");
+        assert_eq!(swar::specials(c), reference_specials(c), "{c:?}");
     }
 
     #[test]
