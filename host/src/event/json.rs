@@ -790,6 +790,18 @@ mod tests {
         assert!(parse_structured(b"not json").is_err());
     }
 
+    proptest::proptest! {
+        /// Escaping reads back as the string and is as long as
+        /// [`escaped_len`] says (the size estimate relies on it).
+        #[test]
+        fn escaping_round_trips(s in "(\\PC|[\"\\\\\u{0}-\u{1f}/é€😀]){0,80}") {
+            let mut out = String::new();
+            push_json_str(&mut out, &s);
+            proptest::prop_assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s.clone());
+            proptest::prop_assert_eq!(out.len(), escaped_len(&s) + 2);
+        }
+    }
+
     #[test]
     fn control_characters_escape() {
         let mut s = String::new();
