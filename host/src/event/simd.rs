@@ -115,8 +115,8 @@ mod imp {
             let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
             let s = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
             // unsigned v <= 0x1f exactly when min(v, 0x1f) == v
-            let c = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, s), c)) as u32
+            let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, s), ctl)) as u32
         }
     }
 
