@@ -521,7 +521,7 @@ fn recorded_table_options(dir: &Path) -> std::collections::HashMap<(String, Stri
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_log_is_written_in_larger_blocks_than_the_indexes() {
+async fn the_log_is_written_in_larger_blocks_and_faster_lz4_than_the_indexes() {
     let dir = tempfile::tempdir().unwrap();
     // RocksDB records the options when it opens the folder.
     let _store = open(dir.path());
@@ -534,11 +534,23 @@ async fn the_log_is_written_in_larger_blocks_than_the_indexes() {
             ))
             .cloned()
     };
+    // RocksDB records `compression_opts` as `{…;level=N;…}`.
+    let level = |cf: &str| {
+        let opts = options
+            .get(&(format!("CFOptions \"{cf}\""), "compression_opts".to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        opts.split(['{', ';', '}'])
+            .find_map(|kv| kv.strip_prefix("level=").map(str::to_owned))
+    };
+    let acceleration = (-columns::LOG_LZ4_ACCELERATION).to_string();
     for cf in [columns::EVENTS, columns::DEAD_LETTERS, columns::TRACES] {
-        assert_eq!(block(cf).as_deref(), Some("16384"), "{cf}");
+        assert_eq!(block(cf).as_deref(), Some("65536"), "{cf}");
+        assert_eq!(level(cf).as_deref(), Some(acceleration.as_str()), "{cf}");
     }
     for cf in [columns::EVENT_IDS, columns::DELIVERIES, columns::RULES] {
         assert_eq!(block(cf).as_deref(), Some("4096"), "{cf}");
+        assert_ne!(level(cf).as_deref(), Some(acceleration.as_str()), "{cf}");
     }
 }
 
