@@ -91,6 +91,11 @@ fn entry_to_event(entry: Entry<'_>) -> Result<CloudEvent, EventError> {
 
 /// A string attribute value; `null` means absent.
 fn string_attr(field: &str, text: &str) -> Result<Option<String>, EventError> {
+    Ok(string_attr_text(field, text)?.map(Cow::into_owned))
+}
+
+/// [`string_attr`], borrowing the text when it has no escapes.
+fn string_attr_text<'t>(field: &str, text: &'t str) -> Result<Option<Cow<'t, str>>, EventError> {
     if text == "null" {
         return Ok(None);
     }
@@ -106,10 +111,10 @@ fn string_attr(field: &str, text: &str) -> Result<Option<String>, EventError> {
     if let Some(inner) = text.get(1..text.len() - 1)
         && memchr::memchr(b'\\', inner.as_bytes()).is_none()
     {
-        return Ok(Some(inner.to_owned()));
+        return Ok(Some(Cow::Borrowed(inner)));
     }
     serde_json::from_str::<String>(text)
-        .map(Some)
+        .map(|s| Some(Cow::Owned(s)))
         .map_err(|e| EventError::invalid(field, format!("'{field}' is not a valid string: {e}")))
 }
 
@@ -145,7 +150,7 @@ fn build_event(members: &[(Cow<'_, str>, &str)]) -> Result<CloudEvent, EventErro
     // The version decides what the other members mean, so it is checked
     // before anything else.
     if let Some((_, raw)) = members.iter().find(|(k, _)| k == "specversion")
-        && let Some(v) = string_attr("specversion", raw)?
+        && let Some(v) = string_attr_text("specversion", raw)?
     {
         validate::check_specversion(&v)?;
     }
@@ -160,7 +165,11 @@ fn build_event(members: &[(Cow<'_, str>, &str)]) -> Result<CloudEvent, EventErro
             ));
         }
         match key {
-            "specversion" => a.specversion = string_attr(key, raw)?,
+            "specversion" => {
+                // Checked above, so it is the supported version or absent.
+                a.specversion =
+                    string_attr_text(key, raw)?.map(|_| Cow::Borrowed(super::SPEC_VERSION));
+            }
             "id" => a.id = string_attr(key, raw)?,
             "source" => a.source = string_attr(key, raw)?,
             "type" => a.ty = string_attr(key, raw)?,
@@ -230,18 +239,23 @@ fn build_event(members: &[(Cow<'_, str>, &str)]) -> Result<CloudEvent, EventErro
 /// The member names of one object seen so far. A typical event has about
 /// ten members, where a scan of a short list beats hashing; a hostile one
 /// can have a million, where the scan would be quadratic. Past
-/// [`SeenNames::SCAN`] names the set switches to hashing.
+/// [`SCAN`] names the set switches to hashing.
+///
+/// The few names live on the stack: this runs once per event, and a heap
+/// list per event was one of the nine allocations an ingested event cost.
+#[allow(clippy::large_enum_variant)] // one per event, on the stack: boxing would allocate
 enum SeenNames<'a> {
-    Few(Vec<&'a str>),
+    Few([&'a str; SCAN], usize),
     Many(std::collections::HashSet<&'a str>),
 }
 
-impl<'a> SeenNames<'a> {
-    const SCAN: usize = 16;
+/// Up to this many member names are compared one by one.
+const SCAN: usize = 16;
 
+impl<'a> SeenNames<'a> {
     fn new(members: usize) -> Self {
-        if members <= Self::SCAN {
-            SeenNames::Few(Vec::with_capacity(members))
+        if members <= SCAN {
+            SeenNames::Few([""; SCAN], 0)
         } else {
             SeenNames::Many(std::collections::HashSet::with_capacity(members))
         }
@@ -250,11 +264,20 @@ impl<'a> SeenNames<'a> {
     /// Adds a name; false if it was already there.
     fn insert(&mut self, name: &'a str) -> bool {
         match self {
-            SeenNames::Few(v) => {
-                if v.contains(&name) {
+            SeenNames::Few(names, len) => {
+                if names[..*len].contains(&name) {
                     return false;
                 }
-                v.push(name);
+                if *len == SCAN {
+                    // More members than announced: go on with a set.
+                    let mut set: std::collections::HashSet<&'a str> =
+                        names.iter().copied().collect();
+                    set.insert(name);
+                    *self = SeenNames::Many(set);
+                    return true;
+                }
+                names[*len] = name;
+                *len += 1;
                 true
             }
             SeenNames::Many(set) => set.insert(name),
@@ -593,6 +616,39 @@ mod tests {
         let e = err(&format!(r#"{{{MIN},"id":"2"}}"#));
         assert_eq!(e.field, "id");
         assert_eq!(e.kind, EventErrorKind::Malformed);
+    }
+
+    #[test]
+    fn duplicate_members_rejected_however_many_members() {
+        // Both sides of the switch from a list to a set of names.
+        for n in [1, 10, 11, 12, 13, 30] {
+            let exts: String = (0..n).map(|i| format!(r#","x{i}":"v""#)).collect();
+            let e = err(&format!(r#"{{{MIN}{exts},"x0":"again"}}"#));
+            assert_eq!(
+                (e.field.as_str(), e.kind),
+                ("x0", EventErrorKind::Malformed),
+                "{n}"
+            );
+            let e = err(&format!(r#"{{{MIN}{exts},"id":"again"}}"#));
+            assert_eq!(e.field, "id", "{n}");
+            assert_eq!(
+                ok(&format!(r#"{{{MIN}{exts}}}"#)).extensions.len(),
+                n,
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn seen_names_go_on_past_the_announced_count() {
+        let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
+        let mut seen = SeenNames::new(2);
+        for name in &names {
+            assert!(seen.insert(name), "{name}");
+        }
+        for name in &names {
+            assert!(!seen.insert(name), "{name}");
+        }
     }
 
     #[test]

@@ -120,8 +120,9 @@ pub const CONTEXT_ATTRIBUTES: [&str; 8] = [
 /// The context attributes of an event being parsed, before validation.
 #[derive(Debug, Default)]
 pub struct RawAttributes {
-    /// `specversion`.
-    pub specversion: Option<String>,
+    /// `specversion`. Borrowed when it is the one supported version, so the
+    /// usual event allocates nothing for it.
+    pub specversion: Option<std::borrow::Cow<'static, str>>,
     /// `id`.
     pub id: Option<String>,
     /// `source`.

@@ -205,7 +205,7 @@ fn parse_binary(
             )
         })?;
         match attr {
-            "specversion" => a.specversion = Some(value),
+            "specversion" => a.specversion = Some(value.into()),
             "id" => a.id = Some(value),
             "source" => a.source = Some(value),
             "type" => a.ty = Some(value),
