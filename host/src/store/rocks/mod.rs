@@ -125,14 +125,12 @@ impl RocksStore {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.increase_parallelism(2);
-        // RocksDB gives a quarter of its background jobs to flushes, so
-        // eight means two flushes at once; compactions stay at one unless
-        // they fall behind. With a single flush thread, LZ4-compressing the
-        // log's memtables was the ceiling of batch ingest: writes stalled on
-        // full memtables about once a second, and flushing two at a time
-        // took batch ingest up by about a tenth (docs/benchmarks.md, "Two
-        // flushes at once").
-        db_opts.set_max_background_jobs(8);
+        // One flush and one compaction at a time. Two flushes at once took
+        // saturated batch ingest up by about a tenth (fewer stalls on full
+        // memtables), but at 10,000 events/s it gave delivery latency
+        // spikes of 35–141 ms at the 99th percentile, against 2–3 ms
+        // (docs/benchmarks.md, "Two flushes at once: tried, reverted").
+        db_opts.set_max_background_jobs(2);
         db_opts.set_enable_pipelined_write(true);
         db_opts.set_bytes_per_sync(1 << 20);
         // Flushes and compactions write around the page cache. Through it,
