@@ -166,7 +166,8 @@ fn build_event(members: &[(Cow<'_, str>, &str)]) -> Result<CloudEvent, EventErro
         }
         match key {
             "specversion" => {
-                // Checked above, so it is the supported version or absent.
+                // The check above read this same member (duplicates were
+                // refused just before), so it is the supported version.
                 a.specversion =
                     string_attr_text(key, raw)?.map(|_| Cow::Borrowed(super::SPEC_VERSION));
             }
@@ -269,7 +270,8 @@ impl<'a> SeenNames<'a> {
                     return false;
                 }
                 if *len == SCAN {
-                    // More members than announced: go on with a set.
+                    // More members than announced (a safeguard: the parser
+                    // announces the exact count): go on with a set.
                     let mut set: std::collections::HashSet<&'a str> =
                         names.iter().copied().collect();
                     set.insert(name);
@@ -637,6 +639,25 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    #[test]
+    fn specversion_is_read_like_any_string() {
+        let body = |v: &str| format!(r#"{{"specversion":{v},"id":"1","source":"/s","type":"t"}}"#);
+        assert_eq!(ok(&body(r#""1\u002e0""#)).id, "1");
+        let e = err(&body(r#""0\u002e3""#));
+        assert_eq!(
+            (e.field.as_str(), e.kind),
+            ("specversion", EventErrorKind::UnsupportedVersion)
+        );
+        let e =
+            err(r#"{"specversion":"1.0","id":"1","source":"/s","type":"t","specversion":"0.3"}"#);
+        assert_eq!(
+            (e.field.as_str(), e.kind),
+            ("specversion", EventErrorKind::Malformed)
+        );
+        let e = err(r#"{"specversion":null,"id":"1","source":"/s","type":"t"}"#);
+        assert_eq!(e.field, "specversion");
     }
 
     #[test]

@@ -120,8 +120,8 @@ pub const CONTEXT_ATTRIBUTES: [&str; 8] = [
 /// The context attributes of an event being parsed, before validation.
 #[derive(Debug, Default)]
 pub struct RawAttributes {
-    /// `specversion`. Borrowed when it is the one supported version, so the
-    /// usual event allocates nothing for it.
+    /// `specversion`. The JSON parser stores the supported version
+    /// borrowed, so a JSON event allocates nothing for it.
     pub specversion: Option<std::borrow::Cow<'static, str>>,
     /// `id`.
     pub id: Option<String>,

@@ -127,8 +127,8 @@ impl RocksStore {
         db_opts.increase_parallelism(2);
         // One flush and one compaction at a time. Two flushes at once took
         // saturated batch ingest up by about a tenth (fewer stalls on full
-        // memtables), but at 10,000 events/s it gave delivery latency
-        // spikes of 35–141 ms at the 99th percentile, against 2–3 ms
+        // memtables), but at 10,000 events/s about half the runs had an
+        // end-to-end p99 of 29–142 ms, against 1.5–3.7 ms with one flush
         // (docs/benchmarks.md, "Two flushes at once: tried, reverted").
         db_opts.set_max_background_jobs(2);
         db_opts.set_enable_pipelined_write(true);

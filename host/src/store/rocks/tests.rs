@@ -550,7 +550,8 @@ async fn the_log_is_written_in_larger_blocks_and_faster_lz4_than_the_indexes() {
     }
     for cf in [columns::EVENT_IDS, columns::DELIVERIES, columns::RULES] {
         assert_eq!(block(cf).as_deref(), Some("4096"), "{cf}");
-        assert_ne!(level(cf).as_deref(), Some(acceleration.as_str()), "{cf}");
+        // RocksDB's default level, which LZ4 takes as acceleration 1.
+        assert_eq!(level(cf).as_deref(), Some("32767"), "{cf}");
     }
 }
 
