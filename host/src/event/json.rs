@@ -148,11 +148,14 @@ fn build_event(members: &[(Cow<'_, str>, &str)]) -> Result<CloudEvent, EventErro
     let mut extensions = Vec::new();
     let mut seen = SeenNames::new(members.len());
     // The version decides what the other members mean, so it is checked
-    // before anything else.
+    // before anything else; once checked it can only be the one supported
+    // version, kept borrowed. (A second `specversion` member is refused
+    // as a duplicate below.)
     if let Some((_, raw)) = members.iter().find(|(k, _)| k == "specversion")
         && let Some(v) = string_attr_text("specversion", raw)?
     {
         validate::check_specversion(&v)?;
+        a.specversion = Some(Cow::Borrowed(super::SPEC_VERSION));
     }
 
     for (key, raw) in members {
@@ -165,12 +168,7 @@ fn build_event(members: &[(Cow<'_, str>, &str)]) -> Result<CloudEvent, EventErro
             ));
         }
         match key {
-            "specversion" => {
-                // The check above read this same member (duplicates were
-                // refused just before), so it is the supported version.
-                a.specversion =
-                    string_attr_text(key, raw)?.map(|_| Cow::Borrowed(super::SPEC_VERSION));
-            }
+            "specversion" => {} // read and checked above
             "id" => a.id = string_attr(key, raw)?,
             "source" => a.source = string_attr(key, raw)?,
             "type" => a.ty = string_attr(key, raw)?,
