@@ -125,12 +125,16 @@ impl RocksStore {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.increase_parallelism(2);
-        // One flush and one compaction at a time. Two flushes at once took
-        // saturated batch ingest up by about a tenth (fewer stalls on full
-        // memtables), but at 10,000 events/s about half the runs had an
-        // end-to-end p99 of 29–142 ms, against 1.5–3.7 ms with one flush
-        // (docs/benchmarks.md, "Two flushes at once: tried, reverted").
-        db_opts.set_max_background_jobs(2);
+        // RocksDB gives a quarter of its background jobs to flushes, so
+        // eight jobs means two flushes at once. With one flush thread,
+        // LZ4-compressing the log's memtables was the ceiling of batch
+        // ingest: writes stalled on full memtables about once a second, held
+        // to 16 MiB/s until the flush finished. Two flushes took batch ingest
+        // up by about a tenth and removed the stalls (docs/benchmarks.md,
+        // "Two flushes at once, again"). Compactions stay at one at a time
+        // unless they fall behind (too many level-0 files, or writes
+        // stalling); only then does RocksDB run more of them in parallel.
+        db_opts.set_max_background_jobs(8);
         db_opts.set_enable_pipelined_write(true);
         db_opts.set_bytes_per_sync(1 << 20);
         // Flushes and compactions write around the page cache. Through it,

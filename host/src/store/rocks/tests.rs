@@ -556,6 +556,23 @@ async fn the_log_is_written_in_larger_blocks_and_faster_lz4_than_the_indexes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_memtables_can_be_flushed_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = open(dir.path());
+    let options = recorded_table_options(dir.path());
+    let db = |name: &str| {
+        options
+            .get(&("DBOptions".to_owned(), name.to_owned()))
+            .cloned()
+    };
+    // Eight jobs, a quarter of them flushes; the per-kind limits are left
+    // to RocksDB (setting either would override that split).
+    assert_eq!(db("max_background_jobs").as_deref(), Some("8"));
+    assert_eq!(db("max_background_flushes").as_deref(), Some("-1"));
+    assert_eq!(db("max_background_compactions").as_deref(), Some("-1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flushes_bypass_the_page_cache_where_the_folder_allows_it() {
     let dir = tempfile::tempdir().unwrap();
     let direct = supports_direct_io(dir.path());
