@@ -556,6 +556,38 @@ async fn the_log_is_written_in_larger_blocks_and_faster_lz4_than_the_indexes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_id_index_is_compacted_in_larger_steps_than_the_delivery_queues() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = open(dir.path());
+    let options = recorded_table_options(dir.path());
+    let cf = |cf: &str, name: &str| {
+        options
+            .get(&(format!("CFOptions \"{cf}\""), name.to_owned()))
+            .cloned()
+    };
+    let trigger = columns::ID_INDEX_L0_COMPACTION_TRIGGER.to_string();
+    let ids = columns::EVENT_IDS;
+    assert_eq!(cf(ids, "write_buffer_size").as_deref(), Some("67108864"));
+    assert_eq!(
+        cf(ids, "level0_file_num_compaction_trigger").as_deref(),
+        Some(trigger.as_str())
+    );
+    assert_eq!(
+        cf(ids, "level0_slowdown_writes_trigger").as_deref(),
+        Some("40")
+    );
+    assert_eq!(cf(ids, "level0_stop_writes_trigger").as_deref(), Some("60"));
+    // The delivery queues are read all the time, through their tombstones:
+    // they keep RocksDB's level-0 limits and smaller memtables.
+    let queues = columns::DELIVERIES;
+    assert_eq!(cf(queues, "write_buffer_size").as_deref(), Some("33554432"));
+    assert_eq!(
+        cf(queues, "level0_file_num_compaction_trigger").as_deref(),
+        Some("4")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_memtables_can_be_flushed_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let _store = open(dir.path());
