@@ -251,6 +251,21 @@ async fn bench_deliver_counts_every_delivery_and_cleans_up() {
     );
     assert_eq!(v["deliveries"], 200, "{v}");
     assert_eq!(v["ingest"]["rate"], 2000.0);
+    assert!(v["warmup"].is_null(), "{v}");
+    // With a warm-up, its events are delivered first and only what follows
+    // is counted and measured.
+    let v = ok_json(
+        &s,
+        &[
+            "bench", "deliver", "-c", "2", "-n", "200", "--rate", "2000", "--warmup", "300ms",
+        ],
+    );
+    assert_eq!(v["warmup"]["duration"], "300ms", "{v}");
+    assert!(v["warmup"]["events"].as_u64().unwrap() >= 100, "{v}");
+    assert_eq!(v["ingest"]["events"], 200, "{v}");
+    assert_eq!(v["expected_deliveries"], 200, "{v}");
+    assert_eq!(v["deliveries"], 200, "{v}");
+    assert_eq!(v["per_target"], serde_json::json!([200]), "{v}");
     // Batch-mode targets: every event of every batch is counted once.
     let args: Vec<&str> = "bench deliver -c 2 -n 600 -b 100 --rules 2 --target-batch-size 50"
         .split(' ')

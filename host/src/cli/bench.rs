@@ -55,7 +55,7 @@ pub(crate) enum SingleMode {
     Structured,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct IngestArgs {
     /// Bus to publish to (created if missing).
     #[arg(long, default_value = "bench")]
