@@ -15,6 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppState, Problem, read_body};
+use std::fmt::Write as _;
+
 use crate::event::json::{push_json_str, write_json};
 use crate::event::time::format_rfc3339_micros;
 use crate::ingest::publish::Entry;
@@ -123,7 +125,7 @@ async fn ingest(
                 out.push_str(",\"source\":");
                 push_json_str(&mut out, &event.source);
                 out.push_str(",\"seq\":");
-                out.push_str(&seq.to_string());
+                let _ = write!(out, "{seq}");
                 if *duplicate {
                     out.push_str(",\"duplicate\":true");
                 }
