@@ -252,12 +252,23 @@ async fn bench_deliver_counts_every_delivery_and_cleans_up() {
     assert_eq!(v["deliveries"], 200, "{v}");
     assert_eq!(v["ingest"]["rate"], 2000.0);
     assert!(v["warmup"].is_null(), "{v}");
-    // With a warm-up, its events are delivered first and only what follows
-    // is counted and measured.
+    // With a warm-up, its events are delivered first (and used up at the
+    // failing target) and only what follows is counted and measured.
     let v = ok_json(
         &s,
         &[
-            "bench", "deliver", "-c", "2", "-n", "200", "--rate", "2000", "--warmup", "300ms",
+            "bench",
+            "deliver",
+            "-c",
+            "2",
+            "-n",
+            "200",
+            "--rate",
+            "2000",
+            "--warmup",
+            "300ms",
+            "--failing-targets",
+            "1",
         ],
     );
     assert_eq!(v["warmup"]["duration"], "300ms", "{v}");

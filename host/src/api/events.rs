@@ -1,6 +1,7 @@
 //! `/v1/buses/{bus}/events`: ingest, read back and follow.
 
 use std::convert::Infallible;
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -15,8 +16,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppState, Problem, read_body};
-use std::fmt::Write as _;
-
 use crate::event::json::{push_json_str, write_json};
 use crate::event::time::format_rfc3339_micros;
 use crate::ingest::publish::Entry;

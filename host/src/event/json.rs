@@ -903,17 +903,25 @@ mod tests {
 
     #[test]
     fn a_byte_to_escape_is_found_wherever_it_falls_in_a_chunk() {
-        for special in ['"', '\\', '\n', '\u{1}', '\u{1f}'] {
+        for special in [
+            '"', '\\', '\n', '\r', '\t', '\u{1}', '\u{8}', '\u{c}', '\u{1f}',
+        ] {
             for at in 0..40 {
                 let mut s: String = "é".repeat(at / 2) + &"a".repeat(at % 2);
                 s.push(special);
-                s.push_str(&"b".repeat(40 - at));
+                s.push_str(&"x".repeat(40 - at));
                 let mut out = String::new();
                 push_json_str(&mut out, &s);
                 assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s, "{out}");
                 assert_eq!(out.len(), escaped_len(&s) + 2, "{out}");
-                // The same text serde_json writes for these characters.
-                let expected = serde_json::to_string(&s).unwrap();
+                // The same text serde_json writes, except that it has short
+                // forms for backspace and form feed.
+                let serde = serde_json::to_string(&s).unwrap();
+                let expected = match special {
+                    '\u{8}' => serde.replace("\\b", "\\u0008"),
+                    '\u{c}' => serde.replace("\\f", "\\u000c"),
+                    _ => serde,
+                };
                 assert_eq!(out, expected, "{special:?} at {at}");
             }
         }

@@ -36,6 +36,9 @@ use crate::cli::Output;
 
 const RULE_PREFIX: &str = "bench-deliver";
 
+/// Attempts a failing target makes per event before dead-lettering it.
+const FAILING_ATTEMPTS: u64 = 3;
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct DeliverArgs {
     #[command(flatten)]
@@ -218,7 +221,7 @@ pub(super) async fn run(
             targets.extend((0..args.failing_targets).map(|i| {
                 json!({"id": format!("failing-{i}"), "type": "http", "url": format!("http://{addr}/fail/{i}"),
                        "mode": "binary", "concurrency": args.target_concurrency,
-                       "retry": {"max_attempts": 3, "backoff": {"initial": "100ms", "max": "1s"}},
+                       "retry": {"max_attempts": FAILING_ATTEMPTS, "backoff": {"initial": "100ms", "max": "1s"}},
                        "dead_letter": true})
             }));
         }
@@ -239,34 +242,26 @@ pub(super) async fn run(
     }
 
     let warmup_events = match &args.warmup {
-        Some(duration) => {
-            let mut warm = args.load.clone();
-            warm.events = None;
-            warm.duration = Some(duration.clone());
-            let load = drive(server, token, &warm, None).await?;
-            let expected = load.result.events * healthy as u64;
-            let give_up = Instant::now() + wait;
-            while sink.total() < expected && Instant::now() < give_up {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+        Some(duration) => match warm_up(server, token, &args, duration, &sink, wait).await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                remove_rules(&client, &args, &rule_paths).await;
+                return Err(e);
             }
-            if sink.total() < expected {
-                anyhow::bail!(
-                    "the warm-up's {expected} deliveries did not all arrive within {}",
-                    args.wait
-                );
-            }
-            // Failing targets may still retry warm-up events; their
-            // attempts then count with the measured ones.
-            sink.reset();
-            Some(load.result.events)
-        }
+        },
         None => None,
     };
 
     let acks: Acks = Default::default();
     let start = Instant::now();
     let cpu_before = super::server_cpu(&client).await;
-    let load = drive(server, token, &args.load, Some(acks.clone())).await?;
+    let load = match drive(server, token, &args.load, Some(acks.clone())).await {
+        Ok(load) => load,
+        Err(e) => {
+            remove_rules(&client, &args, &rule_paths).await;
+            return Err(e);
+        }
+    };
     let expected = load.result.events * healthy as u64;
     let give_up = Instant::now() + wait;
     while sink.total() < expected && Instant::now() < give_up {
@@ -277,13 +272,7 @@ pub(super) async fn run(
     let server_cpu = super::server_cpu_since(&client, cpu_before).await;
     let cpu_per_delivery =
         server_cpu.and_then(|c| (delivered > 0).then(|| c * 1e6 / delivered as f64));
-    if !args.keep_rule {
-        for path in &rule_paths {
-            let _ = client
-                .send(client.request(reqwest::Method::DELETE, path))
-                .await;
-        }
-    }
+    remove_rules(&client, &args, &rule_paths).await;
 
     let received = std::mem::take(&mut *sink.received.lock().expect("received lock"));
     let acks = std::mem::take(&mut *acks.lock().expect("acks lock"));
@@ -371,6 +360,57 @@ pub(super) async fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Publishes at the measured load's rate for `duration` and waits until
+/// every warm-up event has reached every healthy target and used up its
+/// attempts at the failing ones (so their retries do not load the server
+/// during the measurement); then forgets what the targets saw. Returns the
+/// number of warm-up events.
+async fn warm_up(
+    server: &str,
+    token: Option<&str>,
+    args: &DeliverArgs,
+    duration: &str,
+    sink: &Sink,
+    wait: Duration,
+) -> anyhow::Result<u64> {
+    let mut warm = args.load.clone();
+    warm.events = None;
+    warm.duration = Some(duration.to_owned());
+    let load = drive(server, token, &warm, None).await?;
+    if load.failed() {
+        anyhow::bail!("{} of the warm-up's requests failed", load.result.errors);
+    }
+    let events = load.result.events;
+    let healthy = events * (args.rules * args.targets) as u64;
+    let failing = events * args.failing_targets as u64 * FAILING_ATTEMPTS;
+    let settled =
+        || sink.total() >= healthy && sink.failed_attempts.load(Ordering::Relaxed) >= failing;
+    let give_up = Instant::now() + wait;
+    while !settled() && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if !settled() {
+        anyhow::bail!(
+            "the warm-up's {healthy} deliveries and {failing} failing attempts did not all happen within {}",
+            args.wait
+        );
+    }
+    sink.reset();
+    Ok(events)
+}
+
+/// Deletes the benchmark's rules unless asked to keep them.
+async fn remove_rules(client: &super::super::client::Client, args: &DeliverArgs, paths: &[String]) {
+    if args.keep_rule {
+        return;
+    }
+    for path in paths {
+        let _ = client
+            .send(client.request(reqwest::Method::DELETE, path))
+            .await;
+    }
 }
 
 /// `adaptive` or a number of requests.

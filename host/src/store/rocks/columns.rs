@@ -105,7 +105,8 @@ pub enum Kind {
     /// Many small keys in no particular order.
     Index,
     /// Many small keys in no particular order, written with every event
-    /// and rarely read: compacted in larger steps.
+    /// (and read with every event only on buses with duplicate
+    /// suppression): compacted in larger steps.
     IdIndex,
 }
 
@@ -169,8 +170,10 @@ pub fn options(kind: Kind) -> rocksdb::Options {
             // index's compaction CPU from 1.5–3.5 s to 0.7–1.0 s per
             // 20-second batch-ingest run and the server's CPU per event down
             // by about 7% (docs/benchmarks.md, "The event-id index, compacted
-            // in larger steps"). Look-ups by id, which are rare, search up
-            // to that many more level-0 files; the stall triggers move up
+            // in larger steps"). Look-ups by id search up to that many more
+            // level-0 files; on a bus with duplicate suppression that is one
+            // look-up per event, and its ingest did not slow down in the
+            // same measurement. The stall triggers move up
             // with the compaction trigger so that writes are not slowed
             // before compaction has had a chance to run.
             o.set_write_buffer_size(64 << 20);

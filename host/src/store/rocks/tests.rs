@@ -588,7 +588,7 @@ async fn the_id_index_is_compacted_in_larger_steps_than_the_delivery_queues() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_memtables_can_be_flushed_at_once() {
+async fn rocksdb_is_given_eight_background_jobs_a_quarter_of_them_flushes() {
     let dir = tempfile::tempdir().unwrap();
     let _store = open(dir.path());
     let options = recorded_table_options(dir.path());
