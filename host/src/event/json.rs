@@ -477,14 +477,7 @@ pub fn push_json_escaped(out: &mut String, s: &str) {
     let mut start = 0;
     let mut i = 0;
     loop {
-        while let Some(chunk) = b.get(i..i + simd::CHUNK) {
-            let m = simd::specials(chunk.try_into().expect("16 bytes"));
-            if m != 0 {
-                i += m.trailing_zeros() as usize;
-                break;
-            }
-            i += simd::CHUNK;
-        }
+        i = simd::skip_to_special(b, i);
         while let Some(&c) = b.get(i) {
             if c < 0x20 || c == b'"' || c == b'\\' {
                 break;

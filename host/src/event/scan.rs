@@ -382,14 +382,7 @@ impl<'a> Scanner<'a> {
         loop {
             // Sixteen bytes at a time up to the first quote, backslash or
             // control character.
-            while let Some(chunk) = b.get(i..i + simd::CHUNK) {
-                let m = simd::specials(chunk.try_into().expect("16 bytes"));
-                if m != 0 {
-                    i += m.trailing_zeros() as usize;
-                    break;
-                }
-                i += simd::CHUNK;
-            }
+            i = simd::skip_to_special(b, i);
             match b.get(i) {
                 None => {
                     return Err(ScanError::String {

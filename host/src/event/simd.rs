@@ -34,6 +34,22 @@ pub(crate) fn specials(c: &[u8; CHUNK]) -> u32 {
     imp::specials(c)
 }
 
+/// Where the first `"`, `\` or control character at or after `i` is, found
+/// sixteen bytes at a time ([`specials`]). Stops at the start of the last
+/// partial chunk when there is none before it (fewer than sixteen bytes
+/// left), so callers go on byte by byte from the position returned.
+#[inline(always)]
+pub(crate) fn skip_to_special(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + CHUNK) {
+        let m = specials(chunk.try_into().expect("16 bytes"));
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        i += CHUNK;
+    }
+    i
+}
+
 /// [`string_masks`] of the bytes from `pos` on (bit 0 = `pos`); `None` when
 /// `pos >= b.len()`. Bits for positions at or after `b.len()` are never set.
 #[inline(always)]
@@ -250,6 +266,28 @@ mod tests {
                 let mut d = [v ^ 1; CHUNK];
                 d[i] = v;
                 check(&d);
+            }
+        }
+    }
+
+    #[test]
+    fn skipping_stops_at_the_first_special_or_the_last_partial_chunk() {
+        for len in 0..48 {
+            for special in (0..len).map(Some).chain([None]) {
+                let mut b = vec![b'a'; len];
+                if let Some(at) = special {
+                    b[at] = b'"';
+                }
+                for from in 0..=len {
+                    let got = skip_to_special(&b, from);
+                    let case = format!("len {len}, special {special:?}, from {from}: {got}");
+                    assert!(from <= got && got <= len, "{case}");
+                    // Only plain bytes are skipped…
+                    assert!(b[from..got].iter().all(|&c| c == b'a'), "{case}");
+                    // …and it stops at a special, or where fewer than
+                    // sixteen bytes are left.
+                    assert!(b.get(got) == Some(&b'"') || len - got < CHUNK, "{case}");
+                }
             }
         }
     }
