@@ -134,32 +134,82 @@ fn dedup_micros(config: &BusConfig) -> i64 {
     })
 }
 
-/// The seq of the newest stored event with this `bus | id | source` prefix
-/// if it was received after `since` (µs).
-fn recent_original(
-    db: &DB,
-    bus: BusId,
-    id_prefix: &[u8],
-    since: i64,
-) -> Result<Option<Seq>, StoreError> {
-    let ids_cf = db.cf_handle(columns::EVENT_IDS).expect("event_ids column");
-    let mut upper = id_prefix.to_vec();
-    upper.extend_from_slice(&[0xff; 8]);
-    let mut it = db.raw_iterator_cf(ids_cf);
-    it.seek_for_prev(&upper);
-    if !it.valid() {
-        it.status()?;
-        return Ok(None);
+/// Duplicate suppression's look-ups for one group of appends: the ids the
+/// group has staged so far, then the event-id index.
+///
+/// The index is read through one RocksDB iterator for the whole group, made
+/// when the group's first look-up needs it. Making an iterator (one child
+/// per memtable and level-0 file) cost more than the search itself when
+/// every event made its own (docs/benchmarks.md, "Duplicate suppression:
+/// one iterator per group, and Bloom filters"). Reusing it is exact because
+/// only this thread writes the index: nothing is added between the group's
+/// start and its write, and what the group itself adds is in `staged`.
+struct Duplicates<'a> {
+    db: &'a DB,
+    it: Option<rocksdb::DBRawIteratorWithThreadMode<'a, DB>>,
+    /// The id prefixes this group stores, with their seqs.
+    staged: HashMap<Vec<u8>, Seq>,
+}
+
+impl<'a> Duplicates<'a> {
+    fn new(db: &'a DB) -> Duplicates<'a> {
+        Duplicates {
+            db,
+            it: None,
+            staged: HashMap::new(),
+        }
     }
-    let Some(key) = it.key() else { return Ok(None) };
-    if key.len() != id_prefix.len() + 8 || !key.starts_with(id_prefix) {
-        return Ok(None);
+
+    /// The seq of the event this one repeats, if it is a duplicate: one
+    /// with this `bus | id | source` prefix staged earlier in the group, or
+    /// stored and received after `since` (µs).
+    fn original(
+        &mut self,
+        bus: BusId,
+        id_prefix: &[u8],
+        since: i64,
+    ) -> Result<Option<Seq>, StoreError> {
+        match self.staged.get(id_prefix) {
+            Some(seq) => Ok(Some(*seq)),
+            None => self.recent_original(bus, id_prefix, since),
+        }
     }
-    let seq = Seq::from_be_bytes(key[id_prefix.len()..].try_into().expect("8 bytes"));
-    let events_cf = db.cf_handle(columns::EVENTS).expect("events column");
-    match db.get_pinned_cf(events_cf, keys::event(bus, seq))? {
-        Some(v) if super::codec::event_received_at(&v)? >= since => Ok(Some(seq)),
-        _ => Ok(None),
+
+    /// Notes that this group stores an event with this id prefix.
+    fn stage(&mut self, id_prefix: &[u8], seq: Seq) {
+        self.staged.insert(id_prefix.to_vec(), seq);
+    }
+
+    /// The seq of the newest stored event with this `bus | id | source`
+    /// prefix if it was received after `since` (µs).
+    fn recent_original(
+        &mut self,
+        bus: BusId,
+        id_prefix: &[u8],
+        since: i64,
+    ) -> Result<Option<Seq>, StoreError> {
+        let db = self.db;
+        let it = self.it.get_or_insert_with(|| {
+            db.raw_iterator_cf(db.cf_handle(columns::EVENT_IDS).expect("event_ids column"))
+        });
+        let mut upper = Vec::with_capacity(id_prefix.len() + 8);
+        upper.extend_from_slice(id_prefix);
+        upper.extend_from_slice(&[0xff; 8]);
+        it.seek_for_prev(&upper);
+        if !it.valid() {
+            it.status()?;
+            return Ok(None);
+        }
+        let Some(key) = it.key() else { return Ok(None) };
+        if key.len() != id_prefix.len() + 8 || !key.starts_with(id_prefix) {
+            return Ok(None);
+        }
+        let seq = Seq::from_be_bytes(key[id_prefix.len()..].try_into().expect("8 bytes"));
+        let events_cf = db.cf_handle(columns::EVENTS).expect("events column");
+        match db.get_pinned_cf(events_cf, keys::event(bus, seq))? {
+            Some(v) if super::codec::event_received_at(&v)? >= since => Ok(Some(seq)),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -418,15 +468,24 @@ impl Writer {
             let mut replies: Vec<AppendReply> = Vec::with_capacity(group.len());
             let mut rollback: Vec<(BusId, Seq)> = Vec::new();
             let mut touched: Vec<BusId> = Vec::new();
-            let mut staged: HashMap<Vec<u8>, Seq> = HashMap::new();
+            let db = self.db.clone();
+            let mut duplicates = Duplicates::new(&db);
             for (bus, name, entries, reply) in group {
-                let result =
-                    self.stage(bus, &name, entries, &mut batch, &mut rollback, &mut staged);
+                let result = self.stage(
+                    bus,
+                    &name,
+                    entries,
+                    &mut batch,
+                    &mut rollback,
+                    &mut duplicates,
+                );
                 if result.is_ok() && !touched.contains(&bus) {
                     touched.push(bus);
                 }
                 replies.push((reply, result));
             }
+            // Its iterator's hold on the memtables ends here.
+            drop(duplicates);
             let outcome = if batch.is_empty() {
                 Ok(())
             } else {
@@ -460,9 +519,9 @@ impl Writer {
         }
     }
 
-    /// Adds one append to the group; returns what was stored. `staged`
-    /// holds the id keys already in this group, so duplicates inside one
-    /// group are caught before they reach the database.
+    /// Adds one append to the group; returns what was stored. `dups`
+    /// knows the ids already in this group, so duplicates inside one group
+    /// are caught before they reach the database.
     fn stage(
         &mut self,
         bus: BusId,
@@ -470,7 +529,7 @@ impl Writer {
         entries: Entries,
         batch: &mut WriteBatch,
         rollback: &mut Vec<(BusId, Seq)>,
-        staged: &mut HashMap<Vec<u8>, Seq>,
+        dups: &mut Duplicates<'_>,
     ) -> Result<crate::store::Appended, StoreError> {
         let events_cf = self.db.cf_handle(columns::EVENTS).expect("events column");
         let ids_cf = self
@@ -486,24 +545,18 @@ impl Writer {
         let mut duplicates = Vec::new();
         let mut id_key = Vec::new();
         for (i, (value, id_prefix)) in entries.iter().enumerate() {
-            if dedup_us > 0 {
-                let seen = match staged.get(id_prefix) {
-                    Some(seq) => Some(*seq),
-                    None => {
-                        recent_original(&self.db, bus, id_prefix, entries.received_at - dedup_us)?
-                    }
-                };
-                if let Some(seq) = seen {
-                    duplicates.push((i, seq));
-                    continue;
-                }
+            if dedup_us > 0
+                && let Some(seq) = dups.original(bus, id_prefix, entries.received_at - dedup_us)?
+            {
+                duplicates.push((i, seq));
+                continue;
             }
             let state = self.state.get_mut(&bus).expect("checked above");
             let seq = state.next;
             state.next += 1;
             batch.put_cf(events_cf, keys::event(bus, seq), value);
             if dedup_us > 0 {
-                staged.insert(id_prefix.to_vec(), seq);
+                dups.stage(id_prefix, seq);
             }
             id_key.clear();
             id_key.extend_from_slice(id_prefix);
