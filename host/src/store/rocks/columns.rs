@@ -114,6 +114,30 @@ pub enum Kind {
 /// default is 4).
 pub const ID_INDEX_L0_COMPACTION_TRIGGER: i32 = 8;
 
+/// The name RocksDB records with the event-id index's files for the prefix
+/// its Bloom filters are built on ([`super::keys::event_id_identity`]).
+/// Files written without it (by earlier releases) or under another name are
+/// read unfiltered, so changing the prefix means changing the name.
+pub const ID_INDEX_PREFIX_EXTRACTOR: &str = "signalbox.event_id_identity.1";
+
+/// Bits per event of the event-id index's Bloom filters: about 1% false
+/// positives.
+pub const ID_INDEX_BLOOM_BITS_PER_KEY: f64 = 10.0;
+
+/// The share of an event-id index memtable given to its Bloom filter.
+pub const ID_INDEX_MEMTABLE_BLOOM_RATIO: f64 = 0.02;
+
+/// The prefix extractor's transform; RocksDB calls it only for keys
+/// [`has_id_identity`] accepts.
+fn id_identity(key: &[u8]) -> &[u8] {
+    super::keys::event_id_identity(key).unwrap_or(key)
+}
+
+/// The prefix extractor's domain: keys that hold a whole identity.
+fn has_id_identity(key: &[u8]) -> bool {
+    super::keys::event_id_identity(key).is_some()
+}
+
 /// LZ4 acceleration for the log's column families: higher is faster and
 /// compresses less (1 is LZ4's default).
 pub const LOG_LZ4_ACCELERATION: i32 = 4;
@@ -182,6 +206,25 @@ pub fn options(kind: Kind) -> rocksdb::Options {
             o.set_level_zero_file_num_compaction_trigger(ID_INDEX_L0_COMPACTION_TRIGGER);
             o.set_level_zero_slowdown_writes_trigger(40);
             o.set_level_zero_stop_writes_trigger(60);
+            // Bloom filters on each event's identity (id and source, without
+            // the seq), so that duplicate suppression's look-up for an event
+            // never seen before, nearly every one, skips the memtables and
+            // files that do not hold it instead of searching each of them
+            // (docs/benchmarks.md, "Duplicate suppression: one iterator per
+            // group, and Bloom filters"). The bottom level, most of the index, goes without:
+            // a look-up reads one block there, and the filters kept in
+            // memory stay a small fraction of the index.
+            o.set_prefix_extractor(rocksdb::SliceTransform::create(
+                ID_INDEX_PREFIX_EXTRACTOR,
+                id_identity,
+                Some(has_id_identity),
+            ));
+            o.set_memtable_prefix_bloom_ratio(ID_INDEX_MEMTABLE_BLOOM_RATIO);
+            o.set_optimize_filters_for_hits(true);
+            let mut t = rocksdb::BlockBasedOptions::default();
+            t.set_bloom_filter(ID_INDEX_BLOOM_BITS_PER_KEY, false);
+            t.set_whole_key_filtering(false);
+            o.set_block_based_table_factory(&t);
         }
     }
     o

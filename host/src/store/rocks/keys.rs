@@ -63,6 +63,22 @@ pub fn push_event_id_prefix(k: &mut Vec<u8>, bus: BusId, id: &str, source: Optio
     }
 }
 
+/// The `bus_id | len(id) | id | len(source) | source` part of an
+/// `event_ids` key (with or without its seq): one event's identity, the
+/// prefix the index's Bloom filters are built on. `None` for a key that does
+/// not hold a whole source (a look-up by id alone), which the filters then
+/// cannot answer.
+pub fn event_id_identity(key: &[u8]) -> Option<&[u8]> {
+    let len_at = |pos: usize| -> Option<usize> {
+        Some(u32::from_be_bytes(key.get(pos..pos + 4)?.try_into().ok()?) as usize)
+    };
+    let source_len_at = 8usize.checked_add(len_at(4)?)?;
+    let end = source_len_at
+        .checked_add(4)?
+        .checked_add(len_at(source_len_at)?)?;
+    key.get(..end)
+}
+
 /// A full `event_ids` key.
 pub fn event_id(bus: BusId, id: &str, source: &str, seq: Seq) -> Vec<u8> {
     let mut k = event_id_prefix(bus, id, Some(source));
@@ -119,5 +135,34 @@ mod tests {
         assert!(!k.starts_with(&event_id_prefix(1, "ab", Some(""))));
         assert_eq!(decode_event_id(&k), Some(("c".into(), 1)));
         assert_eq!(decode_event_id(&k[..k.len() - 1]), None);
+    }
+
+    #[test]
+    fn an_id_keys_identity_is_its_prefix_with_the_source() {
+        let full = event_id(7, "ab", "/src", 42);
+        let with_source = event_id_prefix(7, "ab", Some("/src"));
+        assert_eq!(event_id_identity(&full), Some(with_source.as_slice()));
+        assert_eq!(
+            event_id_identity(&with_source),
+            Some(with_source.as_slice())
+        );
+        // What the writer seeks from: the identity and eight 0xff bytes.
+        let mut upper = with_source.clone();
+        upper.extend_from_slice(&[0xff; 8]);
+        assert_eq!(event_id_identity(&upper), Some(with_source.as_slice()));
+        // A look-up by id alone, and anything cut short, has no identity.
+        let id_only = event_id_prefix(7, "ab", None);
+        assert_eq!(event_id_identity(&id_only), None);
+        for n in 0..with_source.len() {
+            assert_eq!(event_id_identity(&full[..n]), None, "{n} bytes");
+        }
+        // Lengths that point past the end, or overflow, are not trusted.
+        let mut huge = 7u32.to_be_bytes().to_vec();
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        huge.extend_from_slice(&[0xff; 16]);
+        assert_eq!(event_id_identity(&huge), None);
+        // Empty id and source are identities too.
+        let empty = event_id(7, "", "", 1);
+        assert_eq!(event_id_identity(&empty), Some(&empty[..12]));
     }
 }

@@ -389,6 +389,11 @@ impl RocksStore {
         }
         let mut opts = ReadOptions::default();
         opts.set_iterate_upper_bound(upper);
+        // The index's Bloom filters know whole identities (id and source):
+        // a look-up by id alone must not let them skip any file.
+        if source.is_none() {
+            opts.set_total_order_seek(true);
+        }
         let iter = self.inner.db.iterator_cf_opt(
             self.cf(columns::EVENT_IDS),
             opts,

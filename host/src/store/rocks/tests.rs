@@ -325,6 +325,110 @@ async fn duplicates_within_the_window_are_stored_once() {
     assert!(e.duplicates.is_empty());
 }
 
+/// Once the event-id index is in files with Bloom filters on each event's
+/// identity (id and source), duplicates are still found in every file, and
+/// a look-up by id alone, which the filters cannot answer, still finds every
+/// source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = BusConfig {
+        dedup_window_secs: Some(600),
+        ..BusConfig::default()
+    };
+    let (bus, _) = store.put_bus("dedup", config).await.unwrap();
+    let ids_cf = store.inner.db.cf_handle(columns::EVENT_IDS).unwrap();
+    let now = now_micros();
+    // Three files, each with 200 ids of its own and the id "shared" from a
+    // source of its own.
+    let mut shared_seqs = Vec::new();
+    for file in 0..3 {
+        let mut events: Vec<_> = (0..200)
+            .map(|i| event(&format!("f{file}-{i}"), "/s"))
+            .collect();
+        events.push(event("shared", &format!("/src{file}")));
+        let a = store.append(&bus, &events, now).await.unwrap();
+        assert!(a.duplicates.is_empty());
+        shared_seqs.push(a.first + 200);
+        store.inner.db.flush_cf(ids_cf).unwrap();
+    }
+    let properties = store
+        .inner
+        .db
+        .property_value_cf(ids_cf, "rocksdb.aggregated-table-properties")
+        .unwrap()
+        .unwrap();
+    let filter_bytes: u64 = properties
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("filter block size="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        filter_bytes > 0,
+        "the index files have no filters: {properties}"
+    );
+
+    // Events from each file again, among new ones: each old one is a
+    // duplicate of the event it repeats, and the new ones are stored.
+    let batch = [
+        event("f0-0", "/s"),
+        event("new-1", "/s"),
+        event("f1-123", "/s"),
+        event("f2-199", "/s"),
+        event("f1-123", "/other"),
+        event("shared", "/src1"),
+        event("shared", "/src3"),
+    ];
+    let b = store.append(&bus, &batch, now + 1).await.unwrap();
+    let first = 3 * 201 + 1;
+    assert_eq!(
+        b.seqs(batch.len()),
+        vec![
+            (1, true),
+            (first, false),
+            (201 + 124, true),
+            (2 * 201 + 200, true),
+            (first + 1, false),
+            (shared_seqs[1], true),
+            (first + 2, false),
+        ]
+    );
+    store.inner.db.flush_cf(ids_cf).unwrap();
+
+    // By id alone: every source, whichever file it is in.
+    match store.get_by_id_blocking(&bus, "shared", None).unwrap() {
+        Lookup::Ambiguous(mut s) => {
+            s.sort();
+            assert_eq!(s, vec!["/src0", "/src1", "/src2", "/src3"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // By id and source: through the filters.
+    for (file, seq) in shared_seqs.iter().enumerate() {
+        match store
+            .get_by_id_blocking(&bus, "shared", Some(&format!("/src{file}")))
+            .unwrap()
+        {
+            Lookup::Found(e) => assert_eq!(e.seq, *seq),
+            other => panic!("{other:?}"),
+        }
+    }
+    match store.get_by_id_blocking(&bus, "f1-123", None).unwrap() {
+        Lookup::Ambiguous(mut s) => {
+            s.sort();
+            assert_eq!(s, vec!["/other", "/s"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store
+            .get_by_id_blocking(&bus, "f1-200", Some("/s"))
+            .unwrap(),
+        Lookup::NotFound
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_of_earlier_releases_move_on_open() {
     use crate::store::catalogue::{Catalogue, Collection, Scope};
