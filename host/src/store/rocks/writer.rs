@@ -180,8 +180,20 @@ impl<'a> Duplicates<'a> {
         self.staged.insert(id_prefix.to_vec(), seq);
     }
 
+    /// Forgets what [`Duplicates::stage`] noted for this id prefix.
+    fn unstage(&mut self, id_prefix: &[u8]) {
+        self.staged.remove(id_prefix);
+    }
+
     /// The seq of the newest stored event with this `bus | id | source`
     /// prefix if it was received after `since` (µs).
+    ///
+    /// A forward seek to the prefix, staying within it, rather than one
+    /// backwards from its end: going forwards, RocksDB asks every level's
+    /// Bloom filter about the prefix; going backwards, a level whose file
+    /// the filter rules out steps to the file before it and reads a block
+    /// there. An identity has one entry, or a few when an event came back
+    /// after the window.
     fn recent_original(
         &mut self,
         bus: BusId,
@@ -190,21 +202,26 @@ impl<'a> Duplicates<'a> {
     ) -> Result<Option<Seq>, StoreError> {
         let db = self.db;
         let it = self.it.get_or_insert_with(|| {
-            db.raw_iterator_cf(db.cf_handle(columns::EVENT_IDS).expect("event_ids column"))
+            let mut opts = rocksdb::ReadOptions::default();
+            opts.set_prefix_same_as_start(true);
+            db.raw_iterator_cf_opt(
+                db.cf_handle(columns::EVENT_IDS).expect("event_ids column"),
+                opts,
+            )
         });
-        let mut upper = Vec::with_capacity(id_prefix.len() + 8);
-        upper.extend_from_slice(id_prefix);
-        upper.extend_from_slice(&[0xff; 8]);
-        it.seek_for_prev(&upper);
-        if !it.valid() {
-            it.status()?;
-            return Ok(None);
+        let mut newest = None;
+        it.seek(id_prefix);
+        while let Some(key) = it.key() {
+            if key.len() != id_prefix.len() + 8 || !key.starts_with(id_prefix) {
+                break;
+            }
+            newest = Some(Seq::from_be_bytes(
+                key[id_prefix.len()..].try_into().expect("8 bytes"),
+            ));
+            it.next();
         }
-        let Some(key) = it.key() else { return Ok(None) };
-        if key.len() != id_prefix.len() + 8 || !key.starts_with(id_prefix) {
-            return Ok(None);
-        }
-        let seq = Seq::from_be_bytes(key[id_prefix.len()..].try_into().expect("8 bytes"));
+        it.status()?;
+        let Some(seq) = newest else { return Ok(None) };
         let events_cf = db.cf_handle(columns::EVENTS).expect("events column");
         match db.get_pinned_cf(events_cf, keys::event(bus, seq))? {
             Some(v) if super::codec::event_received_at(&v)? >= since => Ok(Some(seq)),
@@ -543,21 +560,40 @@ impl Writer {
         let first = state.next;
         let dedup_us = state.dedup_us;
         let mut duplicates = Vec::new();
+        if dedup_us > 0 {
+            // Every look-up first, so that one failing leaves nothing of
+            // this append in the group's batch: the producer is told it
+            // failed, and none of it is stored.
+            let mut next = first;
+            for (i, (_, id_prefix)) in entries.iter().enumerate() {
+                match dups.original(bus, id_prefix, entries.received_at - dedup_us) {
+                    Ok(Some(seq)) => duplicates.push((i, seq)),
+                    Ok(None) => {
+                        dups.stage(id_prefix, next);
+                        next += 1;
+                    }
+                    Err(e) => {
+                        let mut dup = duplicates.iter().map(|(d, _)| *d).peekable();
+                        for (j, (_, id_prefix)) in entries.iter().enumerate().take(i) {
+                            if dup.next_if_eq(&j).is_none() {
+                                dups.unstage(id_prefix);
+                            }
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let state = self.state.get_mut(&bus).expect("checked above");
+        let mut dup = duplicates.iter().map(|(i, _)| *i).peekable();
         let mut id_key = Vec::new();
         for (i, (value, id_prefix)) in entries.iter().enumerate() {
-            if dedup_us > 0
-                && let Some(seq) = dups.original(bus, id_prefix, entries.received_at - dedup_us)?
-            {
-                duplicates.push((i, seq));
+            if dup.next_if_eq(&i).is_some() {
                 continue;
             }
-            let state = self.state.get_mut(&bus).expect("checked above");
             let seq = state.next;
             state.next += 1;
             batch.put_cf(events_cf, keys::event(bus, seq), value);
-            if dedup_us > 0 {
-                dups.stage(id_prefix, seq);
-            }
             id_key.clear();
             id_key.extend_from_slice(id_prefix);
             id_key.extend_from_slice(&seq.to_be_bytes());
