@@ -326,9 +326,10 @@ async fn duplicates_within_the_window_are_stored_once() {
 }
 
 /// Once the event-id index is in files with Bloom filters on each event's
-/// identity (id and source), duplicates are still found in every file, and
-/// a look-up by id alone, which the filters cannot answer, still finds every
-/// source.
+/// identity (id and source), duplicates are still found in every file and
+/// level, the newest copy of an event is the one a duplicate repeats, a
+/// look-up by id alone, which the filters cannot answer, still finds every
+/// source, and look-ups with a source do ask the filters.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
     let dir = tempfile::tempdir().unwrap();
@@ -427,6 +428,50 @@ async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
             .unwrap(),
         Lookup::NotFound
     ));
+
+    // Most of the index moves to the bottom level, which has no filters,
+    // and new files come above it: duplicates are found in both.
+    store
+        .inner
+        .db
+        .compact_range_cf(ids_cf, None::<&[u8]>, None::<&[u8]>);
+    let c = store
+        .append(&bus, &[event("f0-1", "/s"), event("late", "/s")], now + 2)
+        .await
+        .unwrap();
+    assert_eq!(c.seqs(2), vec![(2, true), (first + 3, false)]);
+    store.inner.db.flush_cf(ids_cf).unwrap();
+    // Back after the window, an event is stored again; a third copy is a
+    // duplicate of the newest one, not of the first.
+    let window = 600 * 1_000_000;
+    let d = store
+        .append(&bus, &[event("late", "/s")], now + 2 + window + 1)
+        .await
+        .unwrap();
+    assert_eq!(d.seqs(1), vec![(first + 4, false)]);
+    store.inner.db.flush_cf(ids_cf).unwrap();
+    let e = store
+        .append(
+            &bus,
+            &[event("late", "/s"), event("f2-5", "/s")],
+            now + 2 + window + 2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.seqs(2), vec![(first + 4, true), (first + 5, false)]);
+
+    // A look-up with a source asks the filters, which rule out an identity
+    // the index does not hold (RocksDB counts that, per thread).
+    use rocksdb::perf::{PerfContext, PerfMetric, PerfStatsLevel, set_perf_stats};
+    set_perf_stats(PerfStatsLevel::EnableCount);
+    let mut perf = PerfContext::default();
+    perf.reset();
+    let missing = store.get_by_id_blocking(&bus, "f1-5", Some("/nowhere"));
+    let ruled_out = perf.metric(PerfMetric::BloomMemtableMissCount)
+        + perf.metric(PerfMetric::BloomSstMissCount);
+    set_perf_stats(PerfStatsLevel::Disable);
+    assert!(matches!(missing.unwrap(), Lookup::NotFound));
+    assert!(ruled_out > 0, "no Bloom filter was asked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
