@@ -146,7 +146,7 @@ mod tests {
             event_id_identity(&with_source),
             Some(with_source.as_slice())
         );
-        // What the writer seeks from: the identity and eight 0xff bytes.
+        // A key just past the identity's last entry.
         let mut upper = with_source.clone();
         upper.extend_from_slice(&[0xff; 8]);
         assert_eq!(event_id_identity(&upper), Some(with_source.as_slice()));

@@ -20,6 +20,15 @@ fn open(dir: &Path) -> RocksStore {
     RocksStore::open(dir, StoreOptions::default()).unwrap()
 }
 
+/// A bus named `dedup` whose duplicate suppression looks back `secs`.
+async fn dedup_bus(store: &RocksStore, secs: u64) -> Arc<Bus> {
+    let config = BusConfig {
+        dedup_window_secs: Some(secs),
+        ..BusConfig::default()
+    };
+    store.put_bus("dedup", config).await.unwrap().0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn append_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -279,11 +288,7 @@ async fn closed_store_refuses_appends() {
 async fn duplicates_within_the_window_are_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let config = BusConfig {
-        dedup_window_secs: Some(60),
-        ..BusConfig::default()
-    };
-    let (bus, _) = store.put_bus("dedup", config).await.unwrap();
+    let bus = dedup_bus(&store, 60).await;
     let now = now_micros();
     let a = store
         .append(
@@ -334,11 +339,7 @@ async fn duplicates_within_the_window_are_stored_once() {
 async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let config = BusConfig {
-        dedup_window_secs: Some(600),
-        ..BusConfig::default()
-    };
-    let (bus, _) = store.put_bus("dedup", config).await.unwrap();
+    let bus = dedup_bus(&store, 600).await;
     let ids_cf = store.inner.db.cf_handle(columns::EVENT_IDS).unwrap();
     let now = now_micros();
     // Three files, each with 200 ids of its own and the id "shared" from a
