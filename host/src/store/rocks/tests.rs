@@ -20,6 +20,17 @@ fn open(dir: &Path) -> RocksStore {
     RocksStore::open(dir, StoreOptions::default()).unwrap()
 }
 
+/// The sources of an id more than one source used, sorted.
+fn sources(lookup: Lookup) -> Vec<String> {
+    match lookup {
+        Lookup::Ambiguous(mut s) => {
+            s.sort();
+            s
+        }
+        other => panic!("expected several sources, got {other:?}"),
+    }
+}
+
 /// A bus named `dedup` whose duplicate suppression looks back `secs`.
 async fn dedup_bus(store: &RocksStore, secs: u64) -> Arc<Bus> {
     let config = BusConfig {
@@ -140,13 +151,10 @@ async fn lookup_by_id() {
         Lookup::Found(e) => assert_eq!(e.seq, 3),
         other => panic!("{other:?}"),
     }
-    match store.get_by_id_blocking(&bus, "x", None).unwrap() {
-        Lookup::Ambiguous(mut s) => {
-            s.sort();
-            assert_eq!(s, vec!["/a", "/b"]);
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        sources(store.get_by_id_blocking(&bus, "x", None).unwrap()),
+        vec!["/a", "/b"]
+    );
     match store.get_by_id_blocking(&bus, "x", Some("/b")).unwrap() {
         Lookup::Found(e) => assert_eq!(e.seq, 2),
         other => panic!("{other:?}"),
@@ -399,13 +407,10 @@ async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
     store.inner.db.flush_cf(ids_cf).unwrap();
 
     // By id alone: every source, whichever file it is in.
-    match store.get_by_id_blocking(&bus, "shared", None).unwrap() {
-        Lookup::Ambiguous(mut s) => {
-            s.sort();
-            assert_eq!(s, vec!["/src0", "/src1", "/src2", "/src3"]);
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        sources(store.get_by_id_blocking(&bus, "shared", None).unwrap()),
+        vec!["/src0", "/src1", "/src2", "/src3"]
+    );
     // By id and source: through the filters.
     for (file, seq) in shared_seqs.iter().enumerate() {
         match store
@@ -416,13 +421,10 @@ async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
             other => panic!("{other:?}"),
         }
     }
-    match store.get_by_id_blocking(&bus, "f1-123", None).unwrap() {
-        Lookup::Ambiguous(mut s) => {
-            s.sort();
-            assert_eq!(s, vec!["/other", "/s"]);
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        sources(store.get_by_id_blocking(&bus, "f1-123", None).unwrap()),
+        vec!["/other", "/s"]
+    );
     assert!(matches!(
         store
             .get_by_id_blocking(&bus, "f1-200", Some("/s"))

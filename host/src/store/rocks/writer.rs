@@ -180,9 +180,13 @@ impl<'a> Duplicates<'a> {
         self.staged.insert(id_prefix.to_vec(), seq);
     }
 
-    /// Forgets what [`Duplicates::stage`] noted for this id prefix.
-    fn unstage(&mut self, id_prefix: &[u8]) {
-        self.staged.remove(id_prefix);
+    /// Forgets the ids staged on `bus` with seqs from `first` on: those of
+    /// an append that is given up (the group's earlier appends on the bus
+    /// have lower seqs). Id prefixes start with the bus id.
+    fn unstage_from(&mut self, bus: BusId, first: Seq) {
+        let bus = bus.to_be_bytes();
+        self.staged
+            .retain(|prefix, seq| *seq < first || !prefix.starts_with(&bus));
     }
 
     /// The seq of the newest stored event with this `bus | id | source`
@@ -573,12 +577,7 @@ impl Writer {
                         next += 1;
                     }
                     Err(e) => {
-                        let mut dup = duplicates.iter().map(|(d, _)| *d).peekable();
-                        for (j, (_, id_prefix)) in entries.iter().enumerate().take(i) {
-                            if dup.next_if_eq(&j).is_none() {
-                                dups.unstage(id_prefix);
-                            }
-                        }
+                        dups.unstage_from(bus, first);
                         return Err(e);
                     }
                 }
@@ -763,6 +762,28 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Giving up an append forgets only its own staged ids: not those of
+    /// the group's earlier appends on the bus, nor another bus's with the
+    /// same seqs.
+    #[test]
+    fn an_append_given_up_unstages_only_its_own_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = DB::open_default(dir.path()).unwrap();
+        let mut dups = Duplicates::new(&db);
+        let prefix = |bus: BusId, id: &str| keys::event_id_prefix(bus, id, Some("/s"));
+        dups.stage(&prefix(1, "earlier"), 4);
+        dups.stage(&prefix(1, "given-up-a"), 5);
+        dups.stage(&prefix(1, "given-up-b"), 6);
+        dups.stage(&prefix(2, "other-bus"), 5);
+        dups.unstage_from(1, 5);
+        let mut left: Vec<(Vec<u8>, Seq)> = dups.staged.into_iter().collect();
+        left.sort();
+        assert_eq!(
+            left,
+            vec![(prefix(1, "earlier"), 4), (prefix(2, "other-bus"), 5)]
+        );
+    }
 
     #[test]
     fn entries_give_back_each_value_and_id_prefix() {
