@@ -254,6 +254,10 @@ async fn list(
         .and_then(|v| v.parse::<Seq>().ok());
     let mut after = resume.or(q.after).unwrap_or(0);
     let mut filter = EventFilter::parse(&q)?;
+    if q.follow != Some(true) {
+        // A listing shows what was acknowledged before it, through any node.
+        state.store().sync_head(&bus).await?;
+    }
     if let Some(since) = &q.since {
         let at = time_param(since, "since")?;
         let first = state.store().seq_at_time(&bus, at).await?;

@@ -270,6 +270,14 @@ pub trait BusLog: Send + Sync {
         after: Seq,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
+    /// Catches this node's view of the bus's head up with the log and
+    /// returns it, so that a read after this sees every event acknowledged
+    /// before the call, through any node: read-your-writes behind a load
+    /// balancer, for API reads. An engine whose head is always current (the
+    /// embedded one) has nothing to do.
+    fn sync_head<'a>(&'a self, bus: &'a Bus) -> BoxFuture<'a, Result<Seq, StoreError>> {
+        Box::pin(async move { Ok(bus.last_seq()) })
+    }
     /// The lowest seq still stored.
     fn first_seq<'a>(&'a self, bus: &'a Bus) -> BoxFuture<'a, Result<Option<Seq>, StoreError>>;
     /// The first seq received at or after `at` (µs); one past the head if

@@ -657,6 +657,36 @@ impl BusLog for NatsStore {
         })
     }
 
+    fn sync_head<'a>(&'a self, bus: &'a Bus) -> BoxFuture<'a, Result<Seq, StoreError>> {
+        Box::pin(async move {
+            // This node learns of events appended through others from its
+            // follower, a moment later. The stream's leader, which answers
+            // stream info, has every acknowledged event.
+            let mut s = self.stream_of(bus).await?;
+            let last = s
+                .info()
+                .await
+                .map_err(|e| err("cannot read a bus's log", e))?
+                .state
+                .last_sequence;
+            if let Some(e) = self
+                .inner
+                .buses
+                .read()
+                .expect("buses lock")
+                .get(&bus.name)
+                .filter(|e| e.bus.id == bus.id)
+            {
+                e.head.send_if_modified(|h| {
+                    let moved = last > *h;
+                    *h = (*h).max(last);
+                    moved
+                });
+            }
+            Ok(bus.last_seq().max(last))
+        })
+    }
+
     fn first_seq<'a>(&'a self, bus: &'a Bus) -> BoxFuture<'a, Result<Option<Seq>, StoreError>> {
         Box::pin(async move {
             let mut s = self.stream_of(bus).await?;
@@ -728,9 +758,15 @@ impl BusLog for NatsStore {
             // Each event id has its own subject, so this walks only the
             // events that share the id (and the rare hash collision).
             loop {
-                let m = match s.direct_get_next_for_subject(&subject, from).await {
+                // From the stream's leader, not a direct get: any replica
+                // answers those, and one may not yet hold an event another
+                // node just acknowledged.
+                let m = match s
+                    .get_first_raw_message_by_subject(&subject, from.unwrap_or(1))
+                    .await
+                {
                     Ok(m) => m,
-                    Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => break,
+                    Err(e) if e.kind() == stream::RawMessageErrorKind::NoMessageFound => break,
                     Err(e) => return Err(err("cannot look an event up", e)),
                 };
                 let (event, received_at) = codec::decode_event(&m.payload)?;
