@@ -237,9 +237,10 @@ async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
     assert_eq!(st, 201, "{v}");
     // Within a second every node knows the rule and it acts on events
     // published to either node.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let (st, v) = get(b, "/v1/buses/default/rules/big-orders").await;
-    assert_eq!(st, 200, "{v}");
+    wait_until(5, async || {
+        get(b, "/v1/buses/default/rules/big-orders").await.0 == 200
+    })
+    .await;
     // Both nodes name the same node as the one running it; only that node
     // reports a position (once it has started it: a node that learns it
     // owns a rule waits a moment for any previous owner to stop).
@@ -248,6 +249,7 @@ async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
     let (_, va) = get(a, "/v1/buses/default/rules/big-orders").await;
     let runner = v["status"]["node"].as_str().unwrap().to_owned();
     assert_eq!(va["status"]["node"], runner.as_str(), "{va}");
+    assert!(va["filters"].is_array(), "{va}");
     assert!(runner == "sb0" || runner == "sb1", "{runner}");
     let (here, there) = if runner == "sb0" {
         (&va, &v)
@@ -324,6 +326,15 @@ async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
     )
     .await;
     assert_eq!(st, 200, "{v}");
+    // Both nodes know the new version, then the runner has a moment to
+    // restart the rule with it.
+    for n in [a, b] {
+        wait_until(5, async || {
+            let (_, v) = get(n, "/v1/buses/default/rules/big-orders").await;
+            v["filters"].is_null()
+        })
+        .await;
+    }
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         post_structured(a, "default", &order("small-now-too", 5.0))
