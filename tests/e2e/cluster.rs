@@ -298,8 +298,23 @@ async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
         let (st, v) = post_batch(b, "default", &Value::Array(batch)).await;
         assert_eq!(st, 200, "{v}");
         let seq = v["entries"][199]["seq"].as_u64().unwrap();
-        let (_, v) = get(a, &format!("/v1/buses/default/events?after={}", seq - 1)).await;
-        assert_eq!(v["events"][0]["seq"], seq, "{v}");
+        // Each read syncs a's head; which goes first alternates, so each is
+        // checked while a's follower may still be behind.
+        let listed = async || {
+            let (_, v) = get(a, &format!("/v1/buses/default/events?after={}", seq - 1)).await;
+            assert_eq!(v["events"][0]["seq"], seq, "{v}");
+        };
+        let counted = async || {
+            let (_, v) = get(a, "/v1/buses/default").await;
+            assert!(v["last_seq"].as_u64() >= Some(seq), "{v}");
+        };
+        if round % 2 == 0 {
+            listed().await;
+            counted().await;
+        } else {
+            counted().await;
+            listed().await;
+        }
         let id = format!("ryw-{round}-199");
         let (st, v) = get(a, &format!("/v1/buses/default/events/{id}")).await;
         assert_eq!(st, 200, "{v}");

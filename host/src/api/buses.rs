@@ -42,8 +42,14 @@ struct BusRequest {
 }
 
 pub(super) async fn bus_json(state: &AppState, bus: &Bus) -> Value {
+    // The head as the log has it, so a bus read through one node counts
+    // the events acknowledged through any other.
+    let last = state
+        .store()
+        .sync_head(bus)
+        .await
+        .unwrap_or_else(|_| bus.last_seq());
     let first = state.store().first_seq(bus).await.ok().flatten();
-    let last = bus.last_seq();
     // Seqs are consecutive and retention deletes from the front.
     let events = first.map_or(0, |f| last.saturating_sub(f) + 1);
     let stored_bytes = state.store().log_bytes(bus).await.ok().flatten();
