@@ -332,7 +332,24 @@ async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
     // b applies on the node running it.
     let (st, _) = put_json(b, "/v1/buses/orders", &json!({"description": "x"})).await;
     assert_eq!(st, 201);
-    wait_until(5, async || get(a, "/v1/buses/orders").await.0 == 200).await;
+    // a takes events for it and shows it at once, before its catalogue
+    // watch may have brought it; so do buses made one after another.
+    let (st, v) = post_structured(a, "orders", &order("first", 1.0)).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(get(a, "/v1/buses/orders").await.0, 200);
+    // Twenty at once keep a's watch busy opening them one by one.
+    let names: Vec<String> = (0..20).map(|i| format!("made-on-b-{i}")).collect();
+    let body = json!({});
+    let paths: Vec<String> = names.iter().map(|n| format!("/v1/buses/{n}")).collect();
+    let made = futures_util::future::join_all(paths.iter().map(|p| put_json(b, p, &body))).await;
+    assert!(made.iter().all(|(st, _)| *st == 201), "{made:?}");
+    for name in names.iter().rev() {
+        let (st, v) = post_structured(a, name, &order("first", 1.0)).await;
+        assert_eq!(st, 200, "{v}");
+        let (st, v) = get(a, &format!("/v1/buses/{name}/events")).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["events"][0]["id"], "first", "{v}");
+    }
     let (st, v) = put_json(
         b,
         "/v1/buses/default/rules/big-orders",

@@ -95,7 +95,8 @@ async fn get_bus(
 ) -> Result<Response, Problem> {
     let bus = state
         .store()
-        .bus(&name)
+        .find_bus(&name)
+        .await?
         .ok_or_else(|| Problem::no_such_bus(&name))?;
     Ok(axum::Json(bus_json(&state, &bus).await).into_response())
 }

@@ -32,10 +32,14 @@ pub(super) fn routes() -> Router<AppState> {
 /// Most events returned by one list call.
 const MAX_LIST: usize = 1000;
 
-fn bus_or_404(state: &AppState, name: &str) -> Result<std::sync::Arc<Bus>, Problem> {
+/// The bus, or a 404. In cluster mode this also finds a bus created through
+/// another node a moment ago, so a producer may create a bus through one
+/// node and publish through another at once.
+async fn bus_or_404(state: &AppState, name: &str) -> Result<std::sync::Arc<Bus>, Problem> {
     state
         .store()
-        .bus(name)
+        .find_bus(name)
+        .await?
         .ok_or_else(|| Problem::no_such_bus(name))
 }
 
@@ -68,7 +72,7 @@ async fn ingest(
     body: Body,
     mode_out: &mut &'static str,
 ) -> Result<Response, Problem> {
-    let bus = bus_or_404(state, name)?;
+    let bus = bus_or_404(state, name).await?;
     let server = state.limits();
     let body = read_body(body, server.max_request_bytes).await?;
     let limits = ingest::Limits {
@@ -240,7 +244,7 @@ async fn list(
 ) -> Result<Response, Problem> {
     let Query(q) =
         query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
-    let bus = bus_or_404(&state, &name)?;
+    let bus = bus_or_404(&state, &name).await?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_LIST {
         return Err(
@@ -471,7 +475,7 @@ async fn get_one(
 ) -> Result<Response, Problem> {
     let Query(q) =
         query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
-    let bus = bus_or_404(&state, &name)?;
+    let bus = bus_or_404(&state, &name).await?;
     let lookup = state
         .store()
         .get_by_id(&bus, &id, q.source.as_deref())

@@ -237,6 +237,15 @@ pub enum Lookup {
 pub trait BusLog: Send + Sync {
     /// A bus by name.
     fn bus(&self, name: &str) -> Option<Arc<Bus>>;
+    /// A bus by name, including one created through another node that this
+    /// node has not heard of yet (an engine whose buses are all local
+    /// answers as [`BusLog::bus`] does).
+    fn find_bus<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<Bus>>, StoreError>> {
+        Box::pin(async move { Ok(self.bus(name)) })
+    }
     /// All buses, sorted by name.
     fn buses(&self) -> Vec<Arc<Bus>>;
     /// Retention of buses created without one.

@@ -180,17 +180,23 @@ impl NatsStore {
             tail.clone(),
             self.stopped(),
         ));
-        let old = self.inner.buses.write().expect("buses lock").insert(
-            record.name.clone(),
-            BusEntry {
-                bus: bus.clone(),
-                head,
-                tailed,
-                tail,
-                task,
-            },
-        );
-        if let Some(old) = old {
+        let entry = BusEntry {
+            bus: bus.clone(),
+            head,
+            tailed,
+            tail,
+            task,
+        };
+        let mut buses = self.inner.buses.write().expect("buses lock");
+        if let Some(known) = buses.get(&record.name).filter(|e| e.bus.id == record.id) {
+            // Opened meanwhile (the catalogue watch and a look-up that
+            // missed, at once): one follower per bus.
+            let known = known.bus.clone();
+            drop(buses);
+            entry.stop();
+            return Ok(known);
+        }
+        if let Some(old) = buses.insert(record.name.clone(), entry) {
             old.stop();
         }
         Ok(bus)
@@ -413,6 +419,26 @@ impl BusLog for NatsStore {
             .expect("buses lock")
             .get(name)
             .map(|e| e.bus.clone())
+    }
+
+    fn find_bus<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<Bus>>, StoreError>> {
+        Box::pin(async move {
+            if let Some(bus) = self.bus(name) {
+                return Ok(Some(bus));
+            }
+            // Perhaps created through another node a moment ago, before
+            // this node's catalogue watch brought it: ask the catalogue's
+            // leader.
+            let Some(bytes) = self.kv_get(super::CATALOGUE, &bus_key(name)).await? else {
+                return Ok(None);
+            };
+            let record: BusRecord =
+                serde_json::from_slice(&bytes).map_err(|e| err("cannot decode a bus record", e))?;
+            self.open_bus(record).await.map(Some)
+        })
     }
 
     fn buses(&self) -> Vec<Arc<Bus>> {
