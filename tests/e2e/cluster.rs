@@ -300,9 +300,16 @@ async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
         let seq = v["entries"][199]["seq"].as_u64().unwrap();
         // Each read syncs a's head; which goes first alternates, so each is
         // checked while a's follower may still be behind.
+        // The whole batch in one page, ending with its last event.
         let listed = async || {
-            let (_, v) = get(a, &format!("/v1/buses/default/events?after={}", seq - 1)).await;
-            assert_eq!(v["events"][0]["seq"], seq, "{v}");
+            let (_, v) = get(
+                a,
+                &format!("/v1/buses/default/events?after={}&limit=200", seq - 200),
+            )
+            .await;
+            let events = v["events"].as_array().unwrap();
+            assert_eq!(events.len(), 200, "{}", v["next"]);
+            assert_eq!(events[199]["seq"], seq);
         };
         let counted = async || {
             let (_, v) = get(a, "/v1/buses/default").await;

@@ -257,7 +257,8 @@ async fn trace(
         query.map_err(|e| Problem::bad_request(format!("invalid query: {}", e.body_text())))?;
     let b = state
         .store()
-        .bus(&bus)
+        .find_bus(&bus)
+        .await?
         .ok_or_else(|| Problem::no_such_bus(&bus))?;
     let store = state.store();
     let lookup = store.get_by_id(&b, &id, q.source.as_deref()).await?;

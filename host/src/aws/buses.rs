@@ -37,7 +37,12 @@ pub(super) async fn create(
         ));
     }
     let store = ctx.state.store();
-    if store.bus(&name).is_some() {
+    if store
+        .find_bus(&name)
+        .await
+        .map_err(super::internal)?
+        .is_some()
+    {
         return Err(AwsError::new(
             ErrorCode::ResourceAlreadyExistsException,
             format!("Event bus {name} already exists."),
@@ -97,7 +102,9 @@ pub(super) async fn describe(
     let bus = ctx
         .state
         .store()
-        .bus(&name)
+        .find_bus(&name)
+        .await
+        .map_err(super::internal)?
         .ok_or_else(|| AwsError::bus_not_found(&name))?;
     let e = bus_entry(ctx, &bus);
     Ok(DescribeEventBusResponse {
@@ -187,7 +194,8 @@ pub(super) async fn put_events(
             )));
             continue;
         }
-        let Some(bus) = store.bus(&name) else {
+        // Also a bus created through another cluster node a moment ago.
+        let Some(bus) = store.find_bus(&name).await.ok().flatten() else {
             results[i] = Some(Err(EntryError::bus_not_found(checked.event_bus_name)));
             continue;
         };

@@ -157,6 +157,12 @@ pub async fn resolve_range(
     req: &ReplayRequest,
 ) -> Result<(Seq, Seq), String> {
     let time = |s: &str, field: &str| parse_rfc3339(s).map_err(|e| format!("{field}: {e}"));
+    // Up to every event acknowledged so far, through any node; the local
+    // head serves if the log cannot be asked.
+    let head = store
+        .sync_head(bus)
+        .await
+        .unwrap_or_else(|_| bus.last_seq());
     let from = match &req.from {
         Position::Seq(s) => (*s).max(1),
         Position::Time(t) => store
@@ -165,8 +171,8 @@ pub async fn resolve_range(
             .map_err(|e| e.to_string())?,
     };
     let to = match &req.to {
-        None => bus.last_seq(),
-        Some(Position::Seq(s)) => (*s).min(bus.last_seq()),
+        None => head,
+        Some(Position::Seq(s)) => (*s).min(head),
         Some(Position::Time(t)) => store
             .seq_at_time(bus, time(t, "to")?)
             .await

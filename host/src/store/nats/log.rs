@@ -180,23 +180,17 @@ impl NatsStore {
             tail.clone(),
             self.stopped(),
         ));
-        let entry = BusEntry {
-            bus: bus.clone(),
-            head,
-            tailed,
-            tail,
-            task,
-        };
-        let mut buses = self.inner.buses.write().expect("buses lock");
-        if let Some(known) = buses.get(&record.name).filter(|e| e.bus.id == record.id) {
-            // Opened meanwhile (the catalogue watch and a look-up that
-            // missed, at once): one follower per bus.
-            let known = known.bus.clone();
-            drop(buses);
-            entry.stop();
-            return Ok(known);
-        }
-        if let Some(old) = buses.insert(record.name.clone(), entry) {
+        let old = self.inner.buses.write().expect("buses lock").insert(
+            record.name.clone(),
+            BusEntry {
+                bus: bus.clone(),
+                head,
+                tailed,
+                tail,
+                task,
+            },
+        );
+        if let Some(old) = old {
             old.stop();
         }
         Ok(bus)
@@ -240,7 +234,11 @@ impl NatsStore {
         }
     }
 
-    fn tail_read(&self, bus: &Bus, after: Seq, limit: usize) -> Option<Vec<StoredEvent>> {
+    /// Up to `limit` events after `after` from the tail, if the tail holds
+    /// a whole answer: one that reaches `to` (the head the caller knows of),
+    /// `limit` or [`READ_BYTES`]. A shorter one would hide events the head
+    /// says are there.
+    fn tail_read(&self, bus: &Bus, after: Seq, limit: usize, to: Seq) -> Option<Vec<StoredEvent>> {
         let buses = self.inner.buses.read().expect("buses lock");
         let entry = buses.get(&bus.name).filter(|e| e.bus.id == bus.id)?;
         let tail = entry.tail.lock().expect("tail lock");
@@ -259,15 +257,22 @@ impl NatsStore {
             bytes += e.event.size();
             out.push(e.clone());
         }
-        Some(out)
+        let whole =
+            out.len() >= limit || bytes >= READ_BYTES || out.last().is_some_and(|e| e.seq >= to);
+        whole.then_some(out)
     }
 
+    /// The bus's stream, with its info as the stream's leader gave it.
     async fn stream_of(&self, bus: &Bus) -> Result<stream::Stream, StoreError> {
+        self.stream_of_id(&bus.name, bus.id).await
+    }
+
+    async fn stream_of_id(&self, name: &str, id: BusId) -> Result<stream::Stream, StoreError> {
         self.inner
             .js
-            .get_stream(stream_name(bus.id))
+            .get_stream(stream_name(id))
             .await
-            .map_err(|_| StoreError::BusNotFound(bus.name.clone()))
+            .map_err(|_| StoreError::BusNotFound(name.to_owned()))
     }
 }
 
@@ -431,13 +436,33 @@ impl BusLog for NatsStore {
             }
             // Perhaps created through another node a moment ago, before
             // this node's catalogue watch brought it: ask the catalogue's
-            // leader.
+            // leader. Only for names that could be a bus, and a few at a
+            // time, so that a flood of requests for buses that do not exist
+            // cannot load JetStream's API; past that they are not found.
+            if crate::names::check(crate::names::Kind::Bus, name).is_err() {
+                return Ok(None);
+            }
+            let Ok(_permit) = self.inner.bus_misses.try_acquire() else {
+                return Ok(None);
+            };
             let Some(bytes) = self.kv_get(super::CATALOGUE, &bus_key(name)).await? else {
                 return Ok(None);
             };
             let record: BusRecord =
                 serde_json::from_slice(&bytes).map_err(|e| err("cannot decode a bus record", e))?;
-            self.open_bus(record).await.map(Some)
+            // For this request only. The catalogue watch opens and follows
+            // the bus; it is the one writer of this node's buses, so a bus
+            // deleted meanwhile cannot come back. The head is the log's now.
+            let s = self.stream_of_id(&record.name, record.id).await?;
+            let (_, head) = watch::channel(s.cached_info().state.last_sequence);
+            Ok(Some(Arc::new(Bus::new(
+                record.name,
+                record.id,
+                record.created_at,
+                record.updated_at,
+                record.config,
+                head,
+            ))))
         })
     }
 
@@ -620,15 +645,19 @@ impl BusLog for NatsStore {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
         Box::pin(async move {
-            if limit == 0 || after >= bus.last_seq() {
+            let head = bus.last_seq();
+            if limit == 0 || after >= head {
                 return Ok(Vec::new());
             }
-            if let Some(v) = self.tail_read(bus, after, limit) {
+            // The last seq a whole answer reaches.
+            let to = head.min(after.saturating_add(limit as Seq));
+            if let Some(v) = self.tail_read(bus, after, limit, to) {
                 return Ok(v);
             }
-            // Newer than the tail: a local append moved the head first and
-            // JetStream is delivering it to the tail now. Waiting a moment
-            // for it is far cheaper than reading the stream.
+            // Newer than the tail: a local append (or `sync_head`) moved the
+            // head first and JetStream is delivering the events to the tail
+            // now. Waiting a moment for them is far cheaper than reading the
+            // stream.
             let tailed = self
                 .inner
                 .buses
@@ -638,48 +667,73 @@ impl BusLog for NatsStore {
                 .filter(|e| e.bus.id == bus.id)
                 .map(|e| e.tailed.subscribe());
             if let Some(mut t) = tailed
-                && *t.borrow() <= after
+                && *t.borrow() < to
             {
-                let _ =
-                    tokio::time::timeout(Duration::from_millis(250), t.wait_for(|t| *t > after))
-                        .await;
-                if let Some(v) = self.tail_read(bus, after, limit) {
+                let _ = tokio::time::timeout(Duration::from_millis(250), t.wait_for(|t| *t >= to))
+                    .await;
+                if let Some(v) = self.tail_read(bus, after, limit, to) {
                     return Ok(v);
                 }
             }
             // Callers take a short answer for events that retention deleted
             // (a gap they record and skip), so a slow or interrupted read
             // must be an error, never a short answer.
-            let mut s = self.stream_of(bus).await?;
-            let state = s
-                .info()
-                .await
-                .map_err(|e| err("cannot read a bus's log", e))?
-                .state
-                .clone();
+            let s = self.stream_of(bus).await?;
+            let state = s.cached_info().state.clone();
+            if state.last_sequence < head {
+                // Only a member that is behind answers so (while the stream
+                // has no leader): an empty answer would read as a gap.
+                return Err(err(
+                    "cannot read a bus's log",
+                    "the stream has no leader at the moment; retrying",
+                ));
+            }
             let start = (after + 1).max(state.first_sequence);
             if state.messages == 0 || start > state.last_sequence {
                 return Ok(Vec::new());
             }
-            let msgs = read_range(
-                &s,
-                None,
-                DeliverPolicy::ByStartSequence {
-                    start_sequence: start,
-                },
-                false,
-                limit,
-                READ_BYTES,
-                Duration::from_secs(5),
-            )
-            .await?;
-            match msgs.first().map(|m| m.info().map(|i| i.stream_sequence)) {
-                Some(Ok(first)) if first == start => msgs.iter().map(decode).collect(),
-                _ => Err(err(
+            let to = state.last_sequence.min(after.saturating_add(limit as Seq));
+            let incomplete = || {
+                err(
                     "cannot read a bus's log",
                     format!("the read from seq {start} came back incomplete; retrying"),
-                )),
+                )
+            };
+            // The read's consumer may sit on a replica a moment behind the
+            // leader, which ends the read early: read on from there, a few
+            // times.
+            let (mut out, mut bytes, mut from) = (Vec::new(), 0, start);
+            for attempt in 0..4u32 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                let msgs = read_range(
+                    &s,
+                    None,
+                    DeliverPolicy::ByStartSequence {
+                        start_sequence: from,
+                    },
+                    false,
+                    limit - out.len(),
+                    READ_BYTES - bytes,
+                    Duration::from_secs(5),
+                )
+                .await?;
+                match msgs.first().map(|m| m.info().map(|i| i.stream_sequence)) {
+                    Some(Ok(first)) if first == from => {}
+                    _ => return Err(incomplete()),
+                }
+                for m in &msgs {
+                    bytes += m.payload.len();
+                    out.push(decode(m)?);
+                }
+                let last = out.last().map_or(0, |e: &StoredEvent| e.seq);
+                if last >= to || out.len() >= limit || bytes >= READ_BYTES {
+                    return Ok(out);
+                }
+                from = last + 1;
             }
+            Err(incomplete())
         })
     }
 
@@ -688,13 +742,7 @@ impl BusLog for NatsStore {
             // This node learns of events appended through others from its
             // follower, a moment later. The stream's leader, which answers
             // stream info, has every acknowledged event.
-            let mut s = self.stream_of(bus).await?;
-            let last = s
-                .info()
-                .await
-                .map_err(|e| err("cannot read a bus's log", e))?
-                .state
-                .last_sequence;
+            let last = self.stream_of(bus).await?.cached_info().state.last_sequence;
             if let Some(e) = self
                 .inner
                 .buses
@@ -715,12 +763,8 @@ impl BusLog for NatsStore {
 
     fn first_seq<'a>(&'a self, bus: &'a Bus) -> BoxFuture<'a, Result<Option<Seq>, StoreError>> {
         Box::pin(async move {
-            let mut s = self.stream_of(bus).await?;
-            let state = &s
-                .info()
-                .await
-                .map_err(|e| err("cannot read a bus's log", e))?
-                .state;
+            let s = self.stream_of(bus).await?;
+            let state = &s.cached_info().state;
             Ok((state.messages > 0).then_some(state.first_sequence))
         })
     }
@@ -740,7 +784,9 @@ impl BusLog for NatsStore {
             // events from `hi` on came at or after it.
             while lo < hi {
                 let mid = lo + (hi - lo) / 2;
-                match s.direct_get_next_for_subject(&filter, Some(mid)).await {
+                // From the leader, as in `get_by_id`: a replica behind it
+                // would put the bound too low.
+                match s.get_first_raw_message_by_subject(&filter, mid).await {
                     Ok(m) if m.sequence < hi => {
                         if codec::event_received_at(&m.payload)? < at {
                             lo = m.sequence + 1;
@@ -749,7 +795,7 @@ impl BusLog for NatsStore {
                         }
                     }
                     Ok(_) => hi = mid,
-                    Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => hi = mid,
+                    Err(e) if e.kind() == stream::RawMessageErrorKind::NoMessageFound => hi = mid,
                     Err(e) => return Err(err("cannot search a bus's log", e)),
                 }
             }
@@ -759,14 +805,8 @@ impl BusLog for NatsStore {
 
     fn log_bytes<'a>(&'a self, bus: &'a Bus) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
         Box::pin(async move {
-            let mut s = self.stream_of(bus).await?;
-            Ok(Some(
-                s.info()
-                    .await
-                    .map_err(|e| err("cannot read a bus's log", e))?
-                    .state
-                    .bytes,
-            ))
+            let s = self.stream_of(bus).await?;
+            Ok(Some(s.cached_info().state.bytes))
         })
     }
 

@@ -127,6 +127,9 @@ struct Inner {
     dead: stream::Stream,
     traces: stream::Stream,
     buses: RwLock<HashMap<String, log::BusEntry>>,
+    /// Look-ups of buses this node does not know that may ask the
+    /// catalogue at once (see `find_bus`).
+    bus_misses: tokio::sync::Semaphore,
     /// Catalogue keys this node wrote, with the revision: the watch skips
     /// its own echoes.
     written: Mutex<HashMap<String, u64>>,
@@ -270,6 +273,7 @@ impl NatsStore {
                 dead,
                 traces,
                 buses: RwLock::new(HashMap::new()),
+                bus_misses: tokio::sync::Semaphore::new(8),
                 written: Mutex::new(HashMap::new()),
                 indexes: Mutex::new(HashMap::new()),
                 members,
