@@ -43,6 +43,33 @@ async fn bus_or_404(state: &AppState, name: &str) -> Result<std::sync::Arc<Bus>,
         .ok_or_else(|| Problem::no_such_bus(name))
 }
 
+/// The bus as this node follows it. A stream runs on the node's own view of
+/// the bus, which moves as events arrive; a bus created through another
+/// cluster node a moment ago is only found for one request until this node's
+/// catalogue watch opens it, which is waited for here (briefly).
+async fn followed(
+    state: &AppState,
+    bus: std::sync::Arc<Bus>,
+) -> Result<std::sync::Arc<Bus>, Problem> {
+    for _ in 0..40 {
+        if let Some(b) = state.store().bus(&bus.name).filter(|b| b.id == bus.id) {
+            return Ok(b);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut p = Problem::new(
+        503,
+        "bus-not-ready",
+        "The bus is not ready here yet",
+        format!(
+            "bus '{}' was created on another node a moment ago; retry",
+            bus.name
+        ),
+    );
+    p.retry_after = Some(1);
+    Err(p)
+}
+
 /// `POST /v1/buses/{bus}/events`: binary, structured or batch mode. Answers
 /// only once every accepted event is durable.
 async fn post(
@@ -298,6 +325,7 @@ async fn list(
             p.retry_after = Some(5);
             return Err(p);
         };
+        let bus = followed(&state, bus).await?;
         return Ok(follow(state, bus, after, filter, permit).into_response());
     }
     let end = end.unwrap_or(Seq::MAX);
@@ -308,7 +336,10 @@ async fn list(
             let mut events = if room == 0 {
                 Vec::new()
             } else {
-                state.store().read(&bus, after, limit.min(room)).await?
+                state
+                    .store()
+                    .read_page(&bus, after, limit.min(room))
+                    .await?
             };
             events.retain(|e| e.seq < end);
             let next = events.last().map_or(after, |e| e.seq);
@@ -322,7 +353,7 @@ async fn list(
             let mut out = Vec::new();
             let (mut cursor, mut scanned) = (after, 0);
             while out.len() < limit && scanned < MAX_SCAN && cursor.saturating_add(1) < end {
-                let page = state.store().read(&bus, cursor, 500).await?;
+                let page = state.store().read_page(&bus, cursor, 500).await?;
                 let Some(last) = page.last().map(|e| e.seq) else {
                     break;
                 };

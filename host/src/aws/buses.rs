@@ -195,9 +195,20 @@ pub(super) async fn put_events(
             continue;
         }
         // Also a bus created through another cluster node a moment ago.
-        let Some(bus) = store.find_bus(&name).await.ok().flatten() else {
-            results[i] = Some(Err(EntryError::bus_not_found(checked.event_bus_name)));
-            continue;
+        let bus = match store.find_bus(&name).await {
+            Ok(Some(bus)) => bus,
+            Ok(None) => {
+                results[i] = Some(Err(EntryError::bus_not_found(checked.event_bus_name)));
+                continue;
+            }
+            Err(e) => {
+                // The SDKs retry an internal failure.
+                results[i] = Some(Err(EntryError::new(
+                    EntryErrorCode::InternalFailure,
+                    format!("Looking up event bus {name} failed: {e}"),
+                )));
+                continue;
+            }
         };
         let event = super::envelope::cloudevent_from_put_entry(
             &checked,

@@ -100,7 +100,10 @@ pub async fn run(
         if set.is_empty() {
             position = position.max(bus.last_seq());
         }
-        // Dispatch everything committed so far.
+        // Dispatch everything committed so far. After a failed read the
+        // loop tries again after a pause even if nothing new is committed
+        // (on a quiet bus nothing else would wake it).
+        let mut retry = false;
         while position < bus.last_seq() {
             let from = position;
             // The head before the read: an empty read means everything up
@@ -118,7 +121,7 @@ pub async fn run(
                 Ok(batch) => batch,
                 Err(error) => {
                     tracing::error!(bus = %bus.name, %error, "Dispatcher cannot read the bus.");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    retry = true;
                     break;
                 }
             };
@@ -205,6 +208,7 @@ pub async fn run(
                 }
             }
             r = committed.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)), if retry => {},
             _ = shutdown.changed() => return,
         }
     }

@@ -279,6 +279,19 @@ pub trait BusLog: Send + Sync {
         after: Seq,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>>;
+    /// As [`BusLog::read`], for a listing shown to a user: the answer is
+    /// short only where retention deleted events, `limit` or about
+    /// [`READ_BYTES`] end it, never because this node has not yet seen
+    /// events up to the head it knows of. An engine whose reads always are
+    /// (the embedded one) reads as `read` does.
+    fn read_page<'a>(
+        &'a self,
+        bus: &'a Bus,
+        after: Seq,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        self.read(bus, after, limit)
+    }
     /// Catches this node's view of the bus's head up with the log and
     /// returns it, so that a read after this sees every event acknowledged
     /// before the call, through any node: read-your-writes behind a load

@@ -10,7 +10,7 @@ use tokio::io::AsyncReadExt;
 use super::log::BusRecord;
 use super::{ClusterChange, NatsStore, err};
 use crate::store::catalogue::{Catalogue, Collection, RawRecords, Scope};
-use crate::store::{BoxFuture, BusId, StoreError};
+use crate::store::{BoxFuture, BusId, BusLog, StoreError};
 
 /// In `written`: a write of this key is under way.
 pub(super) const PENDING: u64 = u64::MAX;
@@ -180,7 +180,9 @@ pub(super) async fn follow(store: NatsStore, mut watch: async_nats::jetstream::k
             } else if let Ok(record) = serde_json::from_slice::<BusRecord>(&entry.value)
                 && let Err(error) = store.open_bus(record).await
             {
-                tracing::warn!(bus = %name, %error, "Cannot follow a bus created on another node.");
+                tracing::warn!(bus = %name, %error, "Cannot follow a bus created on another node; retrying.");
+                store.spawn(reopen(store.clone(), name));
+                continue;
             }
             let _ = store.inner.changes.send(ClusterChange::Bus(name));
             continue;
@@ -193,6 +195,42 @@ pub(super) async fn follow(store: NatsStore, mut watch: async_nats::jetstream::k
             });
         }
     }
+}
+
+/// Retries opening a bus the watch could not open (JetStream was busy or
+/// electing a leader), with a growing pause, until it is open, gone or
+/// replaced, or about a minute has passed.
+async fn reopen(store: NatsStore, name: String) {
+    let mut pause = std::time::Duration::from_millis(500);
+    for _ in 0..8 {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(10));
+        let record = match store
+            .kv_get(super::CATALOGUE, &super::log::bus_key(&name))
+            .await
+        {
+            Ok(Some(bytes)) => match serde_json::from_slice::<BusRecord>(&bytes) {
+                Ok(r) => r,
+                Err(_) => return,
+            },
+            Ok(None) => return,
+            Err(_) => continue,
+        };
+        if store.bus(&name).is_some_and(|b| b.id == record.id) {
+            return;
+        }
+        match store.open_bus(record).await {
+            Ok(_) => {
+                tracing::info!(bus = %name, "Following a bus created on another node.");
+                let _ = store.inner.changes.send(ClusterChange::Bus(name));
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(bus = %name, %error, "Cannot follow a bus created on another node; retrying.")
+            }
+        }
+    }
+    tracing::error!(bus = %name, "Gave up following a bus created on another node; it is served from the log until this node restarts or resynchronises.");
 }
 
 impl Catalogue for NatsStore {

@@ -262,6 +262,129 @@ impl NatsStore {
         whole.then_some(out)
     }
 
+    /// Up to `limit` events after `after`. With `whole`, the answer reaches
+    /// the head this node knew of at the call (or `limit`, or
+    /// [`READ_BYTES`]): what a listing needs. Without, a non-empty prefix
+    /// from `after + 1` serves: what the workers need, who read on.
+    async fn read_events(
+        &self,
+        bus: &Bus,
+        after: Seq,
+        limit: usize,
+        whole: bool,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let head = bus.last_seq();
+        if limit == 0 || after >= head {
+            return Ok(Vec::new());
+        }
+        // The last seq a whole answer reaches.
+        let to = if whole {
+            head.min(after.saturating_add(limit as Seq))
+        } else {
+            after + 1
+        };
+        if let Some(v) = self.tail_read(bus, after, limit, to) {
+            return Ok(v);
+        }
+        // Newer than the tail: a local append (or `sync_head`) moved the
+        // head first and JetStream is delivering the events to the tail
+        // now. Waiting a moment for them is far cheaper than reading the
+        // stream.
+        let tailed = self
+            .inner
+            .buses
+            .read()
+            .expect("buses lock")
+            .get(&bus.name)
+            .filter(|e| e.bus.id == bus.id)
+            .map(|e| e.tailed.subscribe());
+        if let Some(mut t) = tailed
+            && *t.borrow() < to
+        {
+            let _ =
+                tokio::time::timeout(Duration::from_millis(250), t.wait_for(|t| *t >= to)).await;
+            if let Some(v) = self.tail_read(bus, after, limit, to) {
+                return Ok(v);
+            }
+        }
+        // Callers take an empty answer for events that retention deleted
+        // (a gap they record and skip), so a slow or interrupted read must
+        // be an error, never an empty answer.
+        let s = self.stream_of(bus).await?;
+        let state = s.cached_info().state.clone();
+        if state.last_sequence < head {
+            // Only a member that is behind answers so (while the stream has
+            // no leader): an empty answer would read as a gap.
+            tracing::warn!(
+                bus = %bus.name,
+                stream_last = state.last_sequence,
+                head,
+                "A bus's stream answered with a head below this node's; the read is retried."
+            );
+            return Err(err(
+                "cannot read a bus's log",
+                format!(
+                    "the stream answered with seq {} as its last, below {head} (no leader at the moment?)",
+                    state.last_sequence
+                ),
+            ));
+        }
+        let start = (after + 1).max(state.first_sequence);
+        if state.messages == 0 || start > state.last_sequence {
+            return Ok(Vec::new());
+        }
+        let to = if whole {
+            state
+                .last_sequence
+                .min((start - 1).saturating_add(limit as Seq))
+        } else {
+            start
+        };
+        // The read's consumer may sit on a replica a moment behind the
+        // leader, which ends the read early: read on from there, a few
+        // times.
+        let (mut out, mut bytes, mut from) = (Vec::new(), 0, start);
+        for attempt in 0..4u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+            }
+            let msgs = read_range(
+                &s,
+                None,
+                DeliverPolicy::ByStartSequence {
+                    start_sequence: from,
+                },
+                false,
+                limit - out.len(),
+                READ_BYTES - bytes,
+                Duration::from_secs(5),
+            )
+            .await?;
+            match msgs.first().map(|m| m.info().map(|i| i.stream_sequence)) {
+                Some(Ok(first)) if first == from => {}
+                _ => {
+                    return Err(err(
+                        "cannot read a bus's log",
+                        format!("the read from seq {from} came back incomplete"),
+                    ));
+                }
+            }
+            for m in &msgs {
+                bytes += m.payload.len();
+                out.push(decode(m)?);
+            }
+            let last = out.last().map_or(0, |e: &StoredEvent| e.seq);
+            if last >= to || out.len() >= limit || bytes >= READ_BYTES {
+                return Ok(out);
+            }
+            from = last + 1;
+        }
+        Err(err(
+            "cannot read a bus's log",
+            format!("the read from seq {start} ended at {} of {to}", from - 1),
+        ))
+    }
+
     /// The bus's stream, with its info as the stream's leader gave it.
     async fn stream_of(&self, bus: &Bus) -> Result<stream::Stream, StoreError> {
         self.stream_of_id(&bus.name, bus.id).await
@@ -272,7 +395,16 @@ impl NatsStore {
             .js
             .get_stream(stream_name(id))
             .await
-            .map_err(|_| StoreError::BusNotFound(name.to_owned()))
+            .map_err(|e| match e.kind() {
+                // Only a stream that is not there is a bus that is not:
+                // a timeout or an election is the cluster's trouble (503).
+                async_nats::jetstream::context::GetStreamErrorKind::JetStream(j)
+                    if j.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                {
+                    StoreError::BusNotFound(name.to_owned())
+                }
+                _ => err(&format!("cannot open the log of bus '{name}'"), e),
+            })
     }
 }
 
@@ -437,14 +569,18 @@ impl BusLog for NatsStore {
             // Perhaps created through another node a moment ago, before
             // this node's catalogue watch brought it: ask the catalogue's
             // leader. Only for names that could be a bus, and a few at a
-            // time, so that a flood of requests for buses that do not exist
-            // cannot load JetStream's API; past that they are not found.
+            // time (the others wait their turn), so that a flood of
+            // requests for buses that do not exist cannot load JetStream's
+            // API.
             if crate::names::check(crate::names::Kind::Bus, name).is_err() {
                 return Ok(None);
             }
-            let Ok(_permit) = self.inner.bus_misses.try_acquire() else {
-                return Ok(None);
-            };
+            let _permit = self
+                .inner
+                .bus_misses
+                .acquire()
+                .await
+                .map_err(|e| err("cannot look a bus up", e))?;
             let Some(bytes) = self.kv_get(super::CATALOGUE, &bus_key(name)).await? else {
                 return Ok(None);
             };
@@ -622,7 +758,14 @@ impl BusLog for NatsStore {
                 .iter()
                 .find(|(_, d)| !d)
                 .map_or(bus.last_seq() + 1, |(s, _)| *s);
-            if let Some(e) = self.inner.buses.read().expect("buses lock").get(&bus.name) {
+            if let Some(e) = self
+                .inner
+                .buses
+                .read()
+                .expect("buses lock")
+                .get(&bus.name)
+                .filter(|e| e.bus.id == bus.id)
+            {
                 let max = exact.iter().map(|(s, _)| *s).max().unwrap_or(0);
                 e.head.send_if_modified(|h| {
                     let moved = max > *h;
@@ -644,97 +787,16 @@ impl BusLog for NatsStore {
         after: Seq,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
-        Box::pin(async move {
-            let head = bus.last_seq();
-            if limit == 0 || after >= head {
-                return Ok(Vec::new());
-            }
-            // The last seq a whole answer reaches.
-            let to = head.min(after.saturating_add(limit as Seq));
-            if let Some(v) = self.tail_read(bus, after, limit, to) {
-                return Ok(v);
-            }
-            // Newer than the tail: a local append (or `sync_head`) moved the
-            // head first and JetStream is delivering the events to the tail
-            // now. Waiting a moment for them is far cheaper than reading the
-            // stream.
-            let tailed = self
-                .inner
-                .buses
-                .read()
-                .expect("buses lock")
-                .get(&bus.name)
-                .filter(|e| e.bus.id == bus.id)
-                .map(|e| e.tailed.subscribe());
-            if let Some(mut t) = tailed
-                && *t.borrow() < to
-            {
-                let _ = tokio::time::timeout(Duration::from_millis(250), t.wait_for(|t| *t >= to))
-                    .await;
-                if let Some(v) = self.tail_read(bus, after, limit, to) {
-                    return Ok(v);
-                }
-            }
-            // Callers take a short answer for events that retention deleted
-            // (a gap they record and skip), so a slow or interrupted read
-            // must be an error, never a short answer.
-            let s = self.stream_of(bus).await?;
-            let state = s.cached_info().state.clone();
-            if state.last_sequence < head {
-                // Only a member that is behind answers so (while the stream
-                // has no leader): an empty answer would read as a gap.
-                return Err(err(
-                    "cannot read a bus's log",
-                    "the stream has no leader at the moment; retrying",
-                ));
-            }
-            let start = (after + 1).max(state.first_sequence);
-            if state.messages == 0 || start > state.last_sequence {
-                return Ok(Vec::new());
-            }
-            let to = state.last_sequence.min(after.saturating_add(limit as Seq));
-            let incomplete = || {
-                err(
-                    "cannot read a bus's log",
-                    format!("the read from seq {start} came back incomplete; retrying"),
-                )
-            };
-            // The read's consumer may sit on a replica a moment behind the
-            // leader, which ends the read early: read on from there, a few
-            // times.
-            let (mut out, mut bytes, mut from) = (Vec::new(), 0, start);
-            for attempt in 0..4u32 {
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
-                }
-                let msgs = read_range(
-                    &s,
-                    None,
-                    DeliverPolicy::ByStartSequence {
-                        start_sequence: from,
-                    },
-                    false,
-                    limit - out.len(),
-                    READ_BYTES - bytes,
-                    Duration::from_secs(5),
-                )
-                .await?;
-                match msgs.first().map(|m| m.info().map(|i| i.stream_sequence)) {
-                    Some(Ok(first)) if first == from => {}
-                    _ => return Err(incomplete()),
-                }
-                for m in &msgs {
-                    bytes += m.payload.len();
-                    out.push(decode(m)?);
-                }
-                let last = out.last().map_or(0, |e: &StoredEvent| e.seq);
-                if last >= to || out.len() >= limit || bytes >= READ_BYTES {
-                    return Ok(out);
-                }
-                from = last + 1;
-            }
-            Err(incomplete())
-        })
+        Box::pin(self.read_events(bus, after, limit, false))
+    }
+
+    fn read_page<'a>(
+        &'a self,
+        bus: &'a Bus,
+        after: Seq,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<StoredEvent>, StoreError>> {
+        Box::pin(self.read_events(bus, after, limit, true))
     }
 
     fn sync_head<'a>(&'a self, bus: &'a Bus) -> BoxFuture<'a, Result<Seq, StoreError>> {
@@ -775,9 +837,11 @@ impl BusLog for NatsStore {
             // engine indexes), not JetStream's own timestamps.
             let s = self.stream_of(bus).await?;
             let head = bus.last_seq();
-            let Some(first) = self.first_seq(bus).await? else {
+            let state = &s.cached_info().state;
+            if state.messages == 0 {
                 return Ok(head + 1);
-            };
+            }
+            let first = state.first_sequence;
             let filter = format!("sb.{}.>", bus.id);
             let (mut lo, mut hi) = (first, head + 1);
             // Invariant: stored events before `lo` came before `at`; stored
