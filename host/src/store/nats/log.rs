@@ -234,14 +234,25 @@ impl NatsStore {
         }
     }
 
+    /// Runs `f` on this node's entry for `bus` (the same name and id), if
+    /// this node follows it.
+    fn with_entry<R>(&self, bus: &Bus, f: impl FnOnce(&BusEntry) -> R) -> Option<R> {
+        self.inner
+            .buses
+            .read()
+            .expect("buses lock")
+            .get(&bus.name)
+            .filter(|e| e.bus.id == bus.id)
+            .map(f)
+    }
+
     /// Up to `limit` events after `after` from the tail, if the tail holds
     /// a whole answer: one that reaches `to` (the head the caller knows of),
     /// `limit` or [`READ_BYTES`]. A shorter one would hide events the head
     /// says are there.
     fn tail_read(&self, bus: &Bus, after: Seq, limit: usize, to: Seq) -> Option<Vec<StoredEvent>> {
-        let buses = self.inner.buses.read().expect("buses lock");
-        let entry = buses.get(&bus.name).filter(|e| e.bus.id == bus.id)?;
-        let tail = entry.tail.lock().expect("tail lock");
+        let tail = self.with_entry(bus, |e| e.tail.clone())?;
+        let tail = tail.lock().expect("tail lock");
         let first = tail.events.front()?.seq;
         let last = tail.events.back()?.seq;
         if after + 1 < first || after >= last {
@@ -290,14 +301,7 @@ impl NatsStore {
         // head first and JetStream is delivering the events to the tail
         // now. Waiting a moment for them is far cheaper than reading the
         // stream.
-        let tailed = self
-            .inner
-            .buses
-            .read()
-            .expect("buses lock")
-            .get(&bus.name)
-            .filter(|e| e.bus.id == bus.id)
-            .map(|e| e.tailed.subscribe());
+        let tailed = self.with_entry(bus, |e| e.tailed.subscribe());
         if let Some(mut t) = tailed
             && *t.borrow() < to
         {
@@ -463,11 +467,7 @@ async fn follow(
                 }
                 last = seq;
                 tailed.send_replace(seq);
-                head.send_if_modified(|h| {
-                    let moved = seq > *h;
-                    *h = (*h).max(seq);
-                    moved
-                });
+                raise(&head, seq);
             }
         }
         if *stop.borrow() {
@@ -479,6 +479,16 @@ async fn follow(
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Moves a bus's head up to `seq`, never down; its watchers wake only when
+/// it moved.
+fn raise(head: &watch::Sender<Seq>, seq: Seq) {
+    head.send_if_modified(|h| {
+        let moved = seq > *h;
+        *h = (*h).max(seq);
+        moved
+    });
 }
 
 /// Reads up to `limit` messages of `s` from `start`, in order, stopping at
@@ -758,21 +768,8 @@ impl BusLog for NatsStore {
                 .iter()
                 .find(|(_, d)| !d)
                 .map_or(bus.last_seq() + 1, |(s, _)| *s);
-            if let Some(e) = self
-                .inner
-                .buses
-                .read()
-                .expect("buses lock")
-                .get(&bus.name)
-                .filter(|e| e.bus.id == bus.id)
-            {
-                let max = exact.iter().map(|(s, _)| *s).max().unwrap_or(0);
-                e.head.send_if_modified(|h| {
-                    let moved = max > *h;
-                    *h = (*h).max(max);
-                    moved
-                });
-            }
+            let max = exact.iter().map(|(s, _)| *s).max().unwrap_or(0);
+            self.with_entry(bus, |e| raise(&e.head, max));
             Ok(Appended {
                 first,
                 duplicates,
@@ -805,20 +802,7 @@ impl BusLog for NatsStore {
             // follower, a moment later. The stream's leader, which answers
             // stream info, has every acknowledged event.
             let last = self.stream_of(bus).await?.cached_info().state.last_sequence;
-            if let Some(e) = self
-                .inner
-                .buses
-                .read()
-                .expect("buses lock")
-                .get(&bus.name)
-                .filter(|e| e.bus.id == bus.id)
-            {
-                e.head.send_if_modified(|h| {
-                    let moved = last > *h;
-                    *h = (*h).max(last);
-                    moved
-                });
-            }
+            self.with_entry(bus, |e| raise(&e.head, last));
             Ok(bus.last_seq().max(last))
         })
     }
