@@ -43,6 +43,10 @@ pub use crate::event::REPLAY_EXTENSION;
 /// the same event still in a queue.
 const REPLAY_SUB: u32 = 1 << 31;
 
+/// Failed reads in a row (one second apart) that a replay waits out before
+/// it fails: a cluster's leader election takes a few seconds.
+const READ_RETRIES: u32 = 10;
+
 /// A position in the log, as given by the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -216,6 +220,7 @@ pub async fn run(
     });
     let started = Instant::now();
     let mut sent = 0u64;
+    let mut read_failures = 0;
     loop {
         let current = *control.borrow();
         match current {
@@ -237,7 +242,20 @@ pub async fn run(
             return;
         }
         let batch = match store.read(&bus, position, 64).await {
-            Ok(batch) => batch,
+            Ok(batch) => {
+                read_failures = 0;
+                batch
+            }
+            // The cluster's storage may be electing a leader: a few seconds
+            // of failed reads are waited out before the replay fails.
+            Err(e @ crate::store::StoreError::Cluster(_)) if read_failures < READ_RETRIES => {
+                read_failures += 1;
+                tracing::warn!(bus = %bus.name, replay = %id, error = %e, "A replay's read failed; retrying.");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
             Err(e) => {
                 finish(
                     &store,
