@@ -774,12 +774,23 @@ impl Ctx {
         }
     }
 
-    /// Whether an event with this id from this source is on the bus.
+    /// Whether an event with this id from this source is on the bus. A
+    /// look-up that fails (in a cluster, while the bus's stream elects a
+    /// leader) is tried twice more, then taken as "not stored": the event
+    /// is then stored again, a duplicate rather than a loss.
     pub async fn exists_from(&self, id: &str, source: &str) -> bool {
-        matches!(
-            self.store.get_by_id(&self.bus, id, Some(source)).await,
-            Ok(Lookup::Found(_))
-        )
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+            }
+            match self.store.get_by_id(&self.bus, id, Some(source)).await {
+                Ok(lookup) => return matches!(lookup, Lookup::Found(_)),
+                Err(error) => {
+                    tracing::warn!(source = %self.name, %error, "Cannot look up whether an event is stored already.");
+                }
+            }
+        }
+        false
     }
 
     /// The source's saved state.
