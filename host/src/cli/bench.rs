@@ -86,6 +86,32 @@ pub(crate) struct IngestArgs {
     /// as the server answers; latency at a fixed rate is what users see.
     #[arg(long, short = 'r')]
     rate: Option<f64>,
+    /// The order of event ids: `random`, as the UUIDs CloudEvents SDKs
+    /// make, or `sequential` (a counter). Both are unique. The store
+    /// indexes events by id, and ids in order cost its index less.
+    #[arg(long, value_enum, default_value_t = IdOrder::Random)]
+    ids: IdOrder,
+}
+
+/// The order of the event ids a load generator sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum IdOrder {
+    /// Unique, in no order.
+    Random,
+    /// Ascending.
+    Sequential,
+}
+
+impl IdOrder {
+    /// The id of the `n`-th event. Multiplying by an odd number is a
+    /// bijection of `u64`, so random ids stay unique and fit the 20
+    /// decimal digits of [`ID_WIDTH`].
+    fn id(self, n: u64) -> u64 {
+        match self {
+            IdOrder::Random => n.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            IdOrder::Sequential => n,
+        }
+    }
 }
 
 pub(crate) async fn run(
@@ -173,11 +199,12 @@ impl Template {
         t
     }
 
-    fn fill(&self, mut next_id: u64) -> Bytes {
+    /// The template with the ids of events `next..`, in `order`.
+    fn fill(&self, mut next: u64, order: IdOrder) -> Bytes {
         let mut body = self.body.clone();
         for &off in &self.id_offsets {
-            write_id(&mut body[off..off + ID_WIDTH], next_id);
-            next_id += 1;
+            write_id(&mut body[off..off + ID_WIDTH], order.id(next));
+            next += 1;
         }
         Bytes::from(body)
     }
@@ -200,12 +227,18 @@ struct WorkerResult {
 }
 
 /// Where event ids come from: a counter, unique across runs (for buses
-/// with duplicate suppression).
-struct Ids(AtomicU64);
+/// with duplicate suppression), and the order they are sent in.
+struct Ids(AtomicU64, IdOrder);
 
 impl Ids {
+    /// The counters of the next `n` events.
     fn take(&self, n: u64) -> u64 {
         self.0.fetch_add(n, Ordering::Relaxed)
+    }
+
+    /// The id of the event with this counter.
+    fn id(&self, n: u64) -> u64 {
+        self.1.id(n)
     }
 }
 
@@ -294,9 +327,10 @@ pub(super) async fn drive(
     let target = Arc::new(target);
 
     let (duration, budget) = stop_after(args.events, args.duration.as_deref())?;
-    let ids = Arc::new(Ids(AtomicU64::new(
-        (crate::event::time::now_micros() as u64 % 1_000_000_000) * 1_000_000,
-    )));
+    let ids = Arc::new(Ids(
+        AtomicU64::new((crate::event::time::now_micros() as u64 % 1_000_000_000) * 1_000_000),
+        args.ids,
+    ));
     // Open-loop pacing: each connection sends a request every `interval`.
     let interval = match args.rate {
         Some(r) if r > 0.0 => Some(Duration::from_secs_f64(
@@ -536,18 +570,18 @@ async fn worker(
         let body = if batch > 1 {
             builder = builder.header("content-type", "application/cloudevents-batch+json");
             if n == batch {
-                template.fill(first_id)
+                template.fill(first_id, ids.1)
             } else {
-                Template::batch(n, docs).fill(first_id)
+                Template::batch(n, docs).fill(first_id, ids.1)
             }
         } else if mode == SingleMode::Structured {
             builder = builder.header("content-type", "application/cloudevents+json");
-            template.fill(first_id)
+            template.fill(first_id, ids.1)
         } else {
             builder = builder
                 .header("content-type", "application/json")
                 .header("ce-specversion", "1.0")
-                .header("ce-id", first_id.to_string())
+                .header("ce-id", ids.id(first_id).to_string())
                 .header("ce-source", "/bench")
                 .header("ce-type", "bench.event");
             data.clone()
@@ -566,8 +600,8 @@ async fn worker(
                     if let Some(acks) = &acks {
                         let now = Instant::now();
                         let mut acks = acks.lock().expect("acks lock");
-                        for id in first_id..first_id + n as u64 {
-                            acks.insert(id, now);
+                        for n in first_id..first_id + n as u64 {
+                            acks.insert(ids.id(n), now);
                         }
                     }
                     let failed = count_failed(&body);
@@ -622,7 +656,7 @@ mod tests {
     #[test]
     fn templates_produce_valid_unique_events() {
         let t = Template::batch(3, &payloads(DataKind::Orders, 1024, 3));
-        let events: Vec<_> = parse_batch(&t.fill(41))
+        let events: Vec<_> = parse_batch(&t.fill(41, IdOrder::Sequential))
             .unwrap()
             .into_iter()
             .map(Result::unwrap)
@@ -634,8 +668,26 @@ mod tests {
         assert_eq!(size, 1024);
         assert_ne!(events[0].data, events[1].data);
         let s = Template::structured(&payloads(DataKind::Padded, 200, 1)[0]);
-        let e = parse_structured(&s.fill(7)).unwrap().unwrap();
+        let e = parse_structured(&s.fill(7, IdOrder::Sequential))
+            .unwrap()
+            .unwrap();
         assert_eq!(e.id, "00000000000000000007");
+    }
+
+    #[test]
+    fn random_ids_are_unique_in_no_order_and_fit_their_width() {
+        let t = Template::batch(100, &payloads(DataKind::Padded, 200, 100));
+        let ids: Vec<String> = parse_batch(&t.fill(u64::MAX - 200, IdOrder::Random))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.unwrap().id)
+            .collect();
+        assert!(ids.iter().all(|id| id.len() == ID_WIDTH));
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 100);
+        assert_ne!(sorted, ids);
     }
 
     #[test]
