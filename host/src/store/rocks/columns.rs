@@ -32,9 +32,12 @@ pub const BUSES: &str = "buses";
 /// dropped with the bus.
 pub const EVENTS: &str = "events";
 
-/// Look-up of events by id. Key: `bus_id | id | source | seq`
-/// ([`super::keys::event_id`]). Value: empty. Deleted together with the event
-/// it points to.
+/// Look-up of events by id. Key: `bus_id | epoch | id | source | seq`
+/// ([`super::keys::epoch_id_prefix`]; earlier releases wrote `bus_id | id
+/// | source | seq`, which is still read). Value: empty. An epoch of a
+/// million events is deleted in one range once retention has deleted all of
+/// its events; the entries of buses with duplicate suppression, and those
+/// of the first format, are deleted together with the event they point to.
 pub const EVENT_IDS: &str = "event_ids";
 
 /// Rules. Key: `bus_id | rule name`. Value: JSON rule definition (a

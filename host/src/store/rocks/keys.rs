@@ -36,11 +36,75 @@ pub fn bus_end(bus: BusId) -> [u8; 4] {
     (bus + 1).to_be_bytes()
 }
 
-/// `event_ids`: `bus_id | len(id) | id | len(source) | source | seq`.
+/// Bits of a seq that an epoch of the event-id index spans: an epoch holds
+/// 2^20 (about a million) consecutive events of a bus. Unit tests use 16
+/// events, so that they cross epochs.
+#[cfg(not(test))]
+pub const ID_EPOCH_BITS: u32 = 20;
+#[cfg(test)]
+pub const ID_EPOCH_BITS: u32 = 4;
+
+/// Set in the epoch word of every epoch key. The word sits where a key of
+/// the first format (below) has its id's length, which never has this bit
+/// (ids are far shorter than 2 GiB), so the two formats never collide and
+/// the first format's keys sort before a bus's epochs.
+const EPOCH_MARK: u32 = 0x8000_0000;
+
+/// The epoch that holds the entries of events stored while their bus had
+/// duplicate suppression: one epoch, so that checking an incoming event is
+/// one seek whatever the window.
+pub const DEDUP_EPOCH: u32 = 0;
+
+/// The epoch of an event stored at `seq` on a bus without duplicate
+/// suppression: `1 + seq / 2^ID_EPOCH_BITS`.
+pub fn id_epoch(seq: Seq) -> u32 {
+    ((seq >> ID_EPOCH_BITS) + 1).min(u64::from(!EPOCH_MARK)) as u32
+}
+
+/// The epoch word of an `event_ids` key in `epoch`.
+pub fn epoch_word(epoch: u32) -> [u8; 4] {
+    (EPOCH_MARK | epoch).to_be_bytes()
+}
+
+/// The first key of `epoch` of a bus in `event_ids` (`bus_id | epoch
+/// word`); the first key after it is the start of `epoch + 1`.
+pub fn epoch_start(bus: BusId, epoch: u32) -> [u8; 8] {
+    let mut k = [0u8; 8];
+    k[..4].copy_from_slice(&bus.to_be_bytes());
+    k[4..].copy_from_slice(&epoch_word(epoch));
+    k
+}
+
+/// `event_ids`: `bus_id | epoch word | len(id) | id | len(source) | source |
+/// seq`, where the epoch word is [`EPOCH_MARK`] with the entry's epoch.
 ///
-/// Ordering by id first lets a look-up by id alone find every source that
-/// used it; the trailing seq keeps one entry per stored event, so retention
-/// can delete exactly the entries of the events it removes.
+/// Why epochs: event ids arrive in no order, and RocksDB's compactions of
+/// an index keyed by id alone rewrite every level below the new entries,
+/// ever more of them as the index grows (a tenth of batch ingest's CPU in a
+/// 20-second run, docs/benchmarks.md, "The event-id index in epochs").
+/// Within an epoch ids are as random as before, but an epoch is finished
+/// after a million events, its files then move down the levels without
+/// being rewritten, and retention drops it with one range delete.
+///
+/// Within an epoch, ordering by id first lets a look-up by id alone find
+/// every source that used it; the trailing seq keeps one entry per stored
+/// event. A look-up visits the bus's epochs from the newest (one seek per
+/// epoch, [`super::RocksStore::get_by_id_blocking`]).
+///
+/// Keys of the first format, written by releases before the epochs, have
+/// no epoch word: `bus_id | len(id) | id | len(source) | source | seq`.
+/// Look-ups and retention still read them ([`event_id_prefix`]).
+pub fn epoch_id_prefix(bus: BusId, epoch: u32, id: &str, source: Option<&str>) -> Vec<u8> {
+    let mut k = Vec::with_capacity(event_id_prefix_len(id, source) + 12);
+    k.extend_from_slice(&bus.to_be_bytes());
+    k.extend_from_slice(&epoch_word(epoch));
+    push_id_and_source(&mut k, id, source);
+    k
+}
+
+/// An `event_ids` key of the first format, without its seq:
+/// `bus_id | len(id) | id | len(source) | source`. An append carries it
+/// from the request to the writer, which adds the epoch word.
 pub fn event_id_prefix(bus: BusId, id: &str, source: Option<&str>) -> Vec<u8> {
     let mut k = Vec::with_capacity(event_id_prefix_len(id, source) + 8);
     push_event_id_prefix(&mut k, bus, id, source);
@@ -55,6 +119,11 @@ pub fn event_id_prefix_len(id: &str, source: Option<&str>) -> usize {
 /// Appends [`event_id_prefix`]'s key to `k`.
 pub fn push_event_id_prefix(k: &mut Vec<u8>, bus: BusId, id: &str, source: Option<&str>) {
     k.extend_from_slice(&bus.to_be_bytes());
+    push_id_and_source(k, id, source);
+}
+
+/// Appends `len(id) | id`, then `len(source) | source` if given.
+fn push_id_and_source(k: &mut Vec<u8>, id: &str, source: Option<&str>) {
     k.extend_from_slice(&(id.len() as u32).to_be_bytes());
     k.extend_from_slice(id.as_bytes());
     if let Some(source) = source {
@@ -63,32 +132,49 @@ pub fn push_event_id_prefix(k: &mut Vec<u8>, bus: BusId, id: &str, source: Optio
     }
 }
 
-/// The `bus_id | len(id) | id | len(source) | source` part of an
-/// `event_ids` key (with or without its seq): one event's identity, the
-/// prefix the index's Bloom filters are built on. `None` for a key that does
-/// not hold a whole source (a look-up by id alone), which the filters then
-/// cannot answer.
+/// The `bus_id | [epoch word |] len(id) | id | len(source) | source` part
+/// of an `event_ids` key (with or without its seq): one event's identity in
+/// one epoch, the prefix the index's Bloom filters are built on. `None` for
+/// a key that does not hold a whole source (a look-up by id alone), which
+/// the filters then cannot answer.
 pub fn event_id_identity(key: &[u8]) -> Option<&[u8]> {
     let len_at = |pos: usize| -> Option<usize> {
         Some(u32::from_be_bytes(key.get(pos..pos.checked_add(4)?)?.try_into().ok()?) as usize)
     };
-    let source_len_at = 8usize.checked_add(len_at(4)?)?;
+    // Keys of the first format have the id's length where epoch keys have
+    // their epoch word; for them the result is what it always was, so the
+    // filters in their files stay valid under the same extractor name.
+    let id_len_at: usize = if len_at(4)? & EPOCH_MARK as usize != 0 {
+        8
+    } else {
+        4
+    };
+    let source_len_at = (id_len_at + 4).checked_add(len_at(id_len_at)?)?;
     let end = source_len_at
         .checked_add(4)?
         .checked_add(len_at(source_len_at)?)?;
     key.get(..end)
 }
 
-/// A full `event_ids` key.
+/// A full `event_ids` key of the first format (retention deletes those of
+/// the events it removes).
 pub fn event_id(bus: BusId, id: &str, source: &str, seq: Seq) -> Vec<u8> {
     let mut k = event_id_prefix(bus, id, Some(source));
     k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 
-/// Decodes an `event_ids` key into `(source, seq)`.
+/// A full `event_ids` key in `epoch`.
+pub fn epoch_event_id(bus: BusId, epoch: u32, id: &str, source: &str, seq: Seq) -> Vec<u8> {
+    let mut k = epoch_id_prefix(bus, epoch, id, Some(source));
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Decodes an `event_ids` key of either format into `(source, seq)`.
 pub fn decode_event_id(key: &[u8]) -> Option<(String, Seq)> {
-    let mut pos = 4;
+    let word = u32::from_be_bytes(key.get(4..8)?.try_into().ok()?);
+    let mut pos = if word & EPOCH_MARK != 0 { 8 } else { 4 };
     let mut part = |key: &[u8]| -> Option<Vec<u8>> {
         let len = u32::from_be_bytes(key.get(pos..pos + 4)?.try_into().ok()?) as usize;
         let v = key.get(pos + 4..pos + 4 + len)?.to_vec();
@@ -164,6 +250,36 @@ mod tests {
         // Empty id and source are identities too.
         let empty = event_id(7, "", "", 1);
         assert_eq!(event_id_identity(&empty), Some(&empty[..12]));
+    }
+
+    #[test]
+    fn epoch_keys_sort_after_the_first_format_and_by_epoch() {
+        let legacy = event_id(7, "ab", "/s", 1);
+        let dedup = epoch_event_id(7, DEDUP_EPOCH, "ab", "/s", 1);
+        let first = epoch_event_id(7, id_epoch(1), "zz", "/s", 1);
+        let second = epoch_event_id(7, id_epoch(1 << ID_EPOCH_BITS), "aa", "/s", 99);
+        assert!(legacy < dedup && dedup < first && first < second);
+        assert_eq!(id_epoch(0), 1);
+        assert_eq!(id_epoch((1 << ID_EPOCH_BITS) - 1), 1);
+        assert_eq!(id_epoch(1 << ID_EPOCH_BITS), 2);
+        assert_eq!(id_epoch(u64::MAX), 0x7fff_ffff);
+        assert!(legacy.as_slice() < epoch_start(7, 0).as_slice());
+        assert!(first.as_slice() >= epoch_start(7, 1).as_slice());
+        assert!(first.as_slice() < epoch_start(7, 2).as_slice());
+        assert!(second.as_slice() < bus_end(7).as_slice());
+        for k in [&legacy, &dedup, &first] {
+            assert_eq!(decode_event_id(k), Some(("/s".into(), 1)));
+        }
+        // An epoch key's identity holds its epoch, so the same event in two
+        // epochs has two identities.
+        let with_source = epoch_id_prefix(7, 3, "ab", Some("/s"));
+        let full = epoch_event_id(7, 3, "ab", "/s", 42);
+        assert_eq!(event_id_identity(&full), Some(with_source.as_slice()));
+        assert_eq!(event_id_identity(&epoch_id_prefix(7, 3, "ab", None)), None);
+        assert_ne!(
+            event_id_identity(&epoch_event_id(7, 4, "ab", "/s", 42)),
+            Some(with_source.as_slice())
+        );
     }
 
     /// The identity is what the index's Bloom filters were built on, in

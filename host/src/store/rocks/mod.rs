@@ -371,55 +371,84 @@ impl RocksStore {
     }
 
     /// Looks an event up by id, optionally narrowed to one source.
+    ///
+    /// The `event_ids` index is searched in the places an entry can be
+    /// ([`keys::epoch_id_prefix`]): the keys of the first format, the
+    /// epoch of buses with duplicate suppression, then the bus's seq epochs
+    /// from the newest to the one of its oldest stored event, one seek each.
+    /// With a source, the search stops at the newest epoch that has the
+    /// event; by id alone it visits every epoch, to find every source that
+    /// used the id.
     pub fn get_by_id_blocking(
         &self,
         bus: &Bus,
         id: &str,
         source: Option<&str>,
     ) -> Result<Lookup, StoreError> {
-        let prefix = keys::event_id_prefix(bus.id, id, source);
-        let mut upper = prefix.clone();
-        // The prefix never ends in 0xff..: it ends in a length or string byte;
-        // incrementing with carry gives the exclusive upper bound.
-        while let Some(last) = upper.pop() {
-            if last < 0xff {
-                upper.push(last + 1);
-                break;
-            }
-        }
+        let Some(first) = self.first_seq_blocking(bus)? else {
+            return Ok(Lookup::NotFound);
+        };
         let mut opts = ReadOptions::default();
-        opts.set_iterate_upper_bound(upper);
+        opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
         // The index's Bloom filters know whole identities (id and source):
-        // a look-up by id alone must not let them skip any file.
+        // a look-up by id alone must not let them skip any file. With a
+        // source, each seek stays within its own identity.
         if source.is_none() {
             opts.set_total_order_seek(true);
+        } else {
+            opts.set_prefix_same_as_start(true);
         }
-        let iter = self.inner.db.iterator_cf_opt(
-            self.cf(columns::EVENT_IDS),
-            opts,
-            IteratorMode::From(&prefix, Direction::Forward),
-        );
-        let mut newest: Option<(String, Seq)> = None;
-        let mut sources: Vec<String> = Vec::new();
-        for item in iter {
-            let (k, _) = item?;
-            if !k.starts_with(&prefix) {
+        let mut it = self
+            .inner
+            .db
+            .raw_iterator_cf_opt(self.cf(columns::EVENT_IDS), opts);
+        // (source, seq) of every entry found; entries below `first` belong
+        // to deleted events of an epoch retention has not finished.
+        let mut found: Vec<(String, Seq)> = Vec::new();
+        let mut search =
+            |prefix: &[u8], found: &mut Vec<(String, Seq)>| -> Result<bool, StoreError> {
+                let before = found.len();
+                it.seek(prefix);
+                while let Some(k) = it.key() {
+                    if !k.starts_with(prefix) {
+                        break;
+                    }
+                    if let Some((src, seq)) = keys::decode_event_id(k)
+                        && seq >= first
+                    {
+                        found.push((src, seq));
+                    }
+                    it.next();
+                }
+                it.status()?;
+                Ok(found.len() > before)
+            };
+        search(&keys::event_id_prefix(bus.id, id, source), &mut found)?;
+        search(
+            &keys::epoch_id_prefix(bus.id, keys::DEDUP_EPOCH, id, source),
+            &mut found,
+        )?;
+        let newest = keys::id_epoch(bus.last_seq().max(first));
+        for epoch in (keys::id_epoch(first)..=newest).rev() {
+            let hit = search(
+                &keys::epoch_id_prefix(bus.id, epoch, id, source),
+                &mut found,
+            )?;
+            // Seq epochs hold ever newer events: the first that has the
+            // event holds its newest copy.
+            if hit && source.is_some() {
                 break;
             }
-            let Some((src, seq)) = keys::decode_event_id(&k) else {
-                continue;
-            };
-            if source.is_none() && !sources.contains(&src) {
-                sources.push(src.clone());
-            }
-            if newest.as_ref().is_none_or(|(_, s)| seq > *s) {
-                newest = Some((src, seq));
-            }
         }
+        let mut sources: Vec<&str> = found.iter().map(|(s, _)| s.as_str()).collect();
+        sources.sort_unstable();
+        sources.dedup();
         if sources.len() > 1 {
-            return Ok(Lookup::Ambiguous(sources));
+            return Ok(Lookup::Ambiguous(
+                sources.into_iter().map(str::to_owned).collect(),
+            ));
         }
-        let Some((_, seq)) = newest else {
+        let Some(seq) = found.iter().map(|(_, seq)| *seq).max() else {
             return Ok(Lookup::NotFound);
         };
         match self

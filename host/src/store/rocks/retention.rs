@@ -2,9 +2,10 @@
 //!
 //! Events are appended in receive order, so the expired events of a bus are
 //! a prefix of its log. Retention scans that prefix on a blocking thread
-//! (reading only each value's receive time and its id and source), then asks
-//! the writer to delete it in one range delete plus the matching id-index
-//! entries. It works in chunks of [`CHUNK`] events so that each trim is a
+//! (reading only each value's receive time, and its id and source where its
+//! id-index entry is deleted on its own), then asks the writer to delete it
+//! in one range delete, with the id index's finished epochs in another
+//! (`keys::epoch_id_prefix`). It works in chunks of [`CHUNK`] events so that each trim is a
 //! small write queued between appends: ingest never waits behind a large
 //! delete.
 //!
@@ -42,11 +43,15 @@ pub(super) async fn enforce(store: &Store) -> Result<u64, StoreError> {
             })
             .await
             .map_err(|_| StoreError::Closed)??;
-            let Some((upto, id_keys)) = chunk else {
+            let Some(chunk) = chunk else {
                 break;
             };
-            let n = id_keys.len() as u64;
-            store.inner.writer.trim(bus.id, upto, id_keys).await?;
+            let n = chunk.events as u64;
+            store
+                .inner
+                .writer
+                .trim(bus.id, chunk.upto, chunk.id_keys)
+                .await?;
             total += n;
             if (n as usize) < CHUNK {
                 break;
@@ -66,13 +71,19 @@ pub(super) async fn enforce(store: &Store) -> Result<u64, StoreError> {
     Ok(total)
 }
 
-/// The last expired sequence number of a chunk and the id-index keys of
-/// its events.
-type ExpiredChunk = (keys::Seq, Vec<Vec<u8>>);
+/// A run of expired events at the start of a bus.
+struct ExpiredChunk {
+    /// The last one's sequence number.
+    upto: keys::Seq,
+    /// How many.
+    events: usize,
+    /// Their id-index keys that are deleted one by one.
+    id_keys: Vec<Vec<u8>>,
+}
 
 /// Finds up to [`CHUNK`] expired events at the start of a bus, below
-/// `floor` (the oldest seq a queued delivery holds). Returns the last
-/// expired sequence number and the id-index keys to delete.
+/// `floor` (the oldest seq a queued delivery holds); `None` when no event
+/// has expired.
 fn expired_chunk(
     store: &Store,
     bus: keys::BusId,
@@ -86,7 +97,20 @@ fn expired_chunk(
         opts,
         IteratorMode::From(&keys::bus_start(bus), Direction::Forward),
     );
+    // Entries of seq epochs go with their epoch (`writer::trim`); only
+    // those of the first format and of buses with duplicate suppression are
+    // deleted one by one, and looked for only where the bus has any.
+    let ids_cf = store.cf(columns::EVENT_IDS);
+    let db = &store.inner.db;
+    let legacy = super::writer::has_legacy_ids(db, bus)?;
+    let dedup = super::writer::any_key(
+        db,
+        ids_cf,
+        &keys::epoch_start(bus, keys::DEDUP_EPOCH),
+        &keys::epoch_start(bus, keys::DEDUP_EPOCH + 1),
+    )?;
     let mut upto = None;
+    let mut events = 0;
     let mut id_keys = Vec::new();
     for item in iter.take(CHUNK) {
         let (k, v) = item?;
@@ -97,11 +121,29 @@ fn expired_chunk(
         if floor.is_some_and(|f| seq >= f) {
             break;
         }
-        let (id, source) = id_and_source(&v)?;
-        id_keys.push(keys::event_id(bus, &id, &source, seq));
+        if legacy || dedup {
+            let (id, source) = id_and_source(&v)?;
+            if legacy {
+                id_keys.push(keys::event_id(bus, &id, &source, seq));
+            }
+            if dedup {
+                id_keys.push(keys::epoch_event_id(
+                    bus,
+                    keys::DEDUP_EPOCH,
+                    &id,
+                    &source,
+                    seq,
+                ));
+            }
+        }
         upto = Some(seq);
+        events += 1;
     }
-    Ok(upto.map(|u| (u, id_keys)))
+    Ok(upto.map(|upto| ExpiredChunk {
+        upto,
+        events,
+        id_keys,
+    }))
 }
 
 /// Reads just `id` and `source` from an encoded event.

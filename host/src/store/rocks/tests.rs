@@ -797,3 +797,171 @@ fn the_direct_io_probe_fails_where_no_file_can_be_made() {
     let dir = tempfile::tempdir().unwrap();
     assert!(!supports_direct_io(&dir.path().join("missing")));
 }
+
+/// The event-id index in epochs (16 events each in unit tests): look-ups
+/// find events in every epoch, the newest copy of an event and every
+/// source of an id; retention deletes finished epochs in one range, and
+/// look-ups skip what is left of an epoch it deleted only part of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn look_ups_cross_the_id_epochs_and_retention_drops_finished_ones() {
+    assert_eq!(
+        keys::ID_EPOCH_BITS,
+        4,
+        "the test's seqs assume 16 per epoch"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = BusConfig {
+        retention_secs: 3600,
+        ..BusConfig::default()
+    };
+    let (bus, _) = store.put_bus("epochs", config).await.unwrap();
+    // Seqs 1..=40 (epochs 1, 2 and 3): "e<seq>" from /s, but for "twice"
+    // at seqs 5 and 30 and "shared" from /a at 18 and from /b at 35.
+    let mut events: Vec<_> = (1..=40).map(|s| event(&format!("e{s}"), "/s")).collect();
+    events[4] = event("twice", "/s");
+    events[29] = event("twice", "/s");
+    events[17] = event("shared", "/a");
+    events[34] = event("shared", "/b");
+    let old = now_micros() - 2 * 3600 * 1_000_000;
+    store.append(&bus, &events[..20], old).await.unwrap();
+    store
+        .append(&bus, &events[20..], now_micros())
+        .await
+        .unwrap();
+    let seq_of = |id: &str, source: Option<&str>| match store
+        .get_by_id_blocking(&bus, id, source)
+        .unwrap()
+    {
+        Lookup::Found(e) => Some(e.seq),
+        Lookup::NotFound => None,
+        other => panic!("{id}: {other:?}"),
+    };
+    for seq in [1, 15, 16, 17, 31, 32, 40] {
+        let id = format!("e{seq}");
+        assert_eq!(seq_of(&id, None), Some(seq), "{id}");
+        assert_eq!(seq_of(&id, Some("/s")), Some(seq), "{id}");
+        assert_eq!(seq_of(&id, Some("/t")), None, "{id}");
+    }
+    assert_eq!(seq_of("twice", Some("/s")), Some(30));
+    assert_eq!(seq_of("twice", None), Some(30));
+    assert_eq!(seq_of("shared", Some("/a")), Some(18));
+    assert_eq!(seq_of("shared", Some("/b")), Some(35));
+    assert_eq!(
+        sources(store.get_by_id_blocking(&bus, "shared", None).unwrap()),
+        vec!["/a", "/b"]
+    );
+    assert_eq!(seq_of("e41", None), None);
+
+    // Seqs 1..=20 expire: epoch 1 (up to seq 15) is finished and goes in
+    // one range; epoch 2 (16..=31) keeps its entries, which now point below
+    // the bus's first event.
+    assert_eq!(store.enforce_retention().await.unwrap(), 20);
+    let db = &store.inner.db;
+    let ids_cf = db.cf_handle(columns::EVENT_IDS).unwrap();
+    let in_epoch = |epoch: u32| {
+        writer::any_key(
+            db,
+            ids_cf,
+            &keys::epoch_start(bus.id, epoch),
+            &keys::epoch_start(bus.id, epoch + 1),
+        )
+        .unwrap()
+    };
+    assert!(!in_epoch(1));
+    assert!(in_epoch(2));
+    assert!(in_epoch(3));
+    assert_eq!(seq_of("e1", None), None);
+    assert_eq!(seq_of("e17", Some("/s")), None);
+    assert_eq!(seq_of("e17", None), None);
+    assert_eq!(seq_of("e21", None), Some(21));
+    assert_eq!(seq_of("twice", None), Some(30));
+    // The deleted copy from /a no longer makes the id ambiguous.
+    assert_eq!(seq_of("shared", None), Some(35));
+
+    // Everything expires: the next trim finishes epoch 2 (from the last
+    // trim's floor on), and epoch 3's entries outlive their events.
+    let (bus, _) = store
+        .put_bus(
+            "epochs",
+            BusConfig {
+                retention_secs: 0,
+                ..BusConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.enforce_retention().await.unwrap(), 20);
+    assert!(!in_epoch(2));
+    assert!(in_epoch(3));
+    for id in ["e21", "e33", "twice", "shared"] {
+        assert!(matches!(
+            store.get_by_id_blocking(&bus, id, None).unwrap(),
+            Lookup::NotFound
+        ));
+    }
+}
+
+/// Keys of the id index's first format, without an epoch, as earlier
+/// releases wrote them: look-ups and duplicate checks still find them, and
+/// retention deletes them with their events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_keys_of_the_first_format_are_still_found_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = BusConfig {
+        retention_secs: 3600,
+        dedup_window_secs: Some(24 * 3600),
+        ..BusConfig::default()
+    };
+    let (bus, _) = store.put_bus("legacy", config).await.unwrap();
+    let old = now_micros() - 2 * 3600 * 1_000_000;
+    let ids = ["a", "b", "c"];
+    let olds: Vec<_> = ids.iter().map(|id| event(id, "/s")).collect();
+    store.append(&bus, &olds, old).await.unwrap();
+    // What an earlier release would have written for them.
+    {
+        let db = &store.inner.db;
+        let ids_cf = db.cf_handle(columns::EVENT_IDS).unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            let seq = i as u64 + 1;
+            let epoch_key = keys::epoch_event_id(bus.id, keys::DEDUP_EPOCH, id, "/s", seq);
+            assert!(db.get_cf(ids_cf, &epoch_key).unwrap().is_some());
+            db.delete_cf(ids_cf, &epoch_key).unwrap();
+            db.put_cf(ids_cf, keys::event_id(bus.id, id, "/s", seq), [])
+                .unwrap();
+        }
+        assert!(writer::has_legacy_ids(db, bus.id).unwrap());
+    }
+    store.close_blocking().unwrap();
+    drop(store);
+    let p = dir.path().to_owned();
+    let store = tokio::task::spawn_blocking(move || open(&p)).await.unwrap();
+    let bus = store.bus("legacy").unwrap();
+
+    match store.get_by_id_blocking(&bus, "b", None).unwrap() {
+        Lookup::Found(e) => assert_eq!(e.seq, 2),
+        other => panic!("{other:?}"),
+    }
+    match store.get_by_id_blocking(&bus, "c", Some("/s")).unwrap() {
+        Lookup::Found(e) => assert_eq!(e.seq, 3),
+        other => panic!("{other:?}"),
+    }
+    let again = store
+        .append(&bus, &[event("b", "/s"), event("d", "/s")], now_micros())
+        .await
+        .unwrap();
+    assert_eq!(again.duplicates, vec![(0, 2)]);
+    assert_eq!(again.first, 4);
+
+    assert_eq!(store.enforce_retention().await.unwrap(), 3);
+    assert!(!writer::has_legacy_ids(&store.inner.db, bus.id).unwrap());
+    assert!(matches!(
+        store.get_by_id_blocking(&bus, "b", None).unwrap(),
+        Lookup::NotFound
+    ));
+    match store.get_by_id_blocking(&bus, "d", None).unwrap() {
+        Lookup::Found(e) => assert_eq!(e.seq, 4),
+        other => panic!("{other:?}"),
+    }
+}

@@ -163,15 +163,28 @@ impl<'a> Duplicates<'a> {
     /// The seq of the event this one repeats, if it is a duplicate: one
     /// with this `bus | id | source` prefix staged earlier in the group, or
     /// stored and received after `since` (µs).
+    ///
+    /// Stored events are looked for in [`keys::DEDUP_EPOCH`], where a bus
+    /// with duplicate suppression puts its entries, and, if `legacy`, among
+    /// the keys of the first format too.
     fn original(
         &mut self,
         bus: BusId,
         id_prefix: &[u8],
         since: i64,
+        legacy: bool,
     ) -> Result<Option<Seq>, StoreError> {
-        match self.staged.get(id_prefix) {
-            Some(seq) => Ok(Some(*seq)),
-            None => self.recent_original(bus, id_prefix, since),
+        if let Some(seq) = self.staged.get(id_prefix) {
+            return Ok(Some(*seq));
+        }
+        let mut key = Vec::with_capacity(id_prefix.len() + 4);
+        key.extend_from_slice(&id_prefix[..4]);
+        key.extend_from_slice(&keys::epoch_word(keys::DEDUP_EPOCH));
+        key.extend_from_slice(&id_prefix[4..]);
+        match self.recent_original(bus, &key, since)? {
+            // First-format keys are older than any epoch key.
+            None if legacy => self.recent_original(bus, id_prefix, since),
+            found => Ok(found),
         }
     }
 
@@ -189,8 +202,9 @@ impl<'a> Duplicates<'a> {
             .retain(|prefix, seq| *seq < first || !prefix.starts_with(&bus));
     }
 
-    /// The seq of the newest stored event with this `bus | id | source`
-    /// prefix if it was received after `since` (µs).
+    /// The seq of the newest stored event whose `event_ids` key starts with
+    /// this identity (`id_prefix`, ending in the source) if it was received
+    /// after `since` (µs).
     ///
     /// A forward seek to the prefix, staying within it, rather than one
     /// backwards from its end: going forwards, RocksDB asks every level's
@@ -245,6 +259,33 @@ struct BusState {
     committed: watch::Sender<Seq>,
     /// Duplicate-suppression window in µs (0: off).
     dedup_us: i64,
+    /// Whether the bus may hold `event_ids` keys of the first format
+    /// (written by a release before the epochs), which duplicate checks
+    /// then search too. Known at open; stays set until the next open.
+    legacy_ids: bool,
+}
+
+/// Whether `cf` holds a key in `[from, to)`.
+pub(super) fn any_key(
+    db: &DB,
+    cf: &rocksdb::ColumnFamily,
+    from: &[u8],
+    to: &[u8],
+) -> Result<bool, StoreError> {
+    let mut opts = rocksdb::ReadOptions::default();
+    opts.set_iterate_upper_bound(to.to_vec());
+    opts.set_total_order_seek(true);
+    let mut it = db.raw_iterator_cf_opt(cf, opts);
+    it.seek(from);
+    let found = it.valid();
+    it.status()?;
+    Ok(found)
+}
+
+/// Whether a bus has `event_ids` keys of the first format.
+pub(super) fn has_legacy_ids(db: &DB, bus: BusId) -> Result<bool, StoreError> {
+    let cf = db.cf_handle(columns::EVENT_IDS).expect("event_ids column");
+    any_key(db, cf, &keys::bus_start(bus), &keys::epoch_start(bus, 0))
 }
 
 struct Writer {
@@ -423,12 +464,17 @@ type AppendReply = (
 impl Writer {
     fn install(&mut self, record: BusRecord, last: Seq) {
         let (tx, rx) = watch::channel(last);
+        // A new bus has no keys; if the check fails, searching them costs
+        // one more seek per checked event, while skipping them could miss a
+        // duplicate.
+        let legacy_ids = last > 0 && has_legacy_ids(&self.db, record.id).unwrap_or(true);
         self.state.insert(
             record.id,
             BusState {
                 next: last + 1,
                 committed: tx,
                 dedup_us: dedup_micros(&record.config),
+                legacy_ids,
             },
         );
         let bus = Arc::new(Bus::new(
@@ -563,6 +609,7 @@ impl Writer {
         rollback.push((bus, state.next));
         let first = state.next;
         let dedup_us = state.dedup_us;
+        let legacy = state.legacy_ids;
         let mut duplicates = Vec::new();
         if dedup_us > 0 {
             // Every look-up first, so that one failing leaves nothing of
@@ -570,7 +617,7 @@ impl Writer {
             // failed, and none of it is stored.
             let mut next = first;
             for (i, (_, id_prefix)) in entries.iter().enumerate() {
-                match dups.original(bus, id_prefix, entries.received_at - dedup_us) {
+                match dups.original(bus, id_prefix, entries.received_at - dedup_us, legacy) {
                     Ok(Some(seq)) => duplicates.push((i, seq)),
                     Ok(None) => {
                         dups.stage(id_prefix, next);
@@ -593,8 +640,15 @@ impl Writer {
             let seq = state.next;
             state.next += 1;
             batch.put_cf(events_cf, keys::event(bus, seq), value);
+            let epoch = if dedup_us > 0 {
+                keys::DEDUP_EPOCH
+            } else {
+                keys::id_epoch(seq)
+            };
             id_key.clear();
-            id_key.extend_from_slice(id_prefix);
+            id_key.extend_from_slice(&id_prefix[..4]);
+            id_key.extend_from_slice(&keys::epoch_word(epoch));
+            id_key.extend_from_slice(&id_prefix[4..]);
             id_key.extend_from_slice(&seq.to_be_bytes());
             batch.put_cf(ids_cf, &id_key, []);
         }
@@ -752,6 +806,27 @@ impl Writer {
         let ids_cf = self.cf(columns::EVENT_IDS);
         for k in &id_keys {
             batch.delete_cf(ids_cf, k);
+        }
+        // The epochs this trim finishes (every event deleted), in one range:
+        // from the one holding the first event left by the last trim to
+        // the one holding the first event this trim leaves. The entries of
+        // a partly deleted epoch stay until it is finished; look-ups skip
+        // them, as they point below the bus's oldest event.
+        let floor = self
+            .db
+            .get_cf(self.cf(columns::META), floor_key(bus))?
+            .and_then(|v| v.as_slice().try_into().ok().map(Seq::from_be_bytes))
+            .unwrap_or(0);
+        let (from, to) = (
+            keys::id_epoch(floor.saturating_add(1)),
+            keys::id_epoch(upto.saturating_add(1)),
+        );
+        if to > from {
+            batch.delete_range_cf(
+                ids_cf,
+                keys::epoch_start(bus, from),
+                keys::epoch_start(bus, to),
+            );
         }
         batch.put_cf(self.cf(columns::META), floor_key(bus), upto.to_be_bytes());
         self.db.write_opt(batch, &self.write_opts)?;
