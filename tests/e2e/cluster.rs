@@ -218,6 +218,20 @@ fn order(id: &str, total: f64) -> Value {
 async fn any_node_takes_events_and_a_change_on_one_node_acts_on_the_others() {
     let c = Cluster::start(2);
     let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    // b, just started, sees a alive from the first moment: a new node whose
+    // view lacked the others would run their rules for a moment (its
+    // heartbeat watch had not delivered them yet, half a second).
+    for _ in 0..10 {
+        let (st, v) = get(b, "/v1/cluster").await;
+        assert_eq!(st, 200, "{v}");
+        let a_alive = v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["name"] == "sb0" && n["alive"] == true);
+        assert!(a_alive, "{v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let r = Receiver::start().await;
 
     // A plugin uploaded through b, a rule using it created through a.

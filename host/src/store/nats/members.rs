@@ -207,7 +207,7 @@ pub(super) async fn leave(store: &NatsStore) {
 /// its keys would make a consumer per poll).
 pub(super) async fn run(store: NatsStore) {
     let mut stop = store.stopped();
-    let beats: Arc<Mutex<BTreeMap<String, u64>>> = Default::default();
+    let beats: Arc<Mutex<Beats>> = Default::default();
     let watcher = tokio::spawn(watch_beats(store.clone(), beats.clone()));
     let mut tick = tokio::time::interval(BEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -219,12 +219,17 @@ pub(super) async fn run(store: NatsStore) {
         if let Err(error) = beat(&store).await {
             tracing::warn!(%error, "Cannot write this node's heartbeat.");
         }
-        let snapshot: Vec<(String, u64)> = beats
-            .lock()
-            .expect("beats lock")
-            .iter()
-            .map(|(n, r)| (n.clone(), *r))
-            .collect();
+        let snapshot: Vec<(String, u64)> = {
+            let b = beats.lock().expect("beats lock");
+            // Until the watch has delivered every heartbeat once, its map
+            // lacks nodes that are alive: observing it would drop them,
+            // and this node would run their rules for a moment (the view
+            // `join` took stays until then).
+            if !b.synced {
+                continue;
+            }
+            b.revs.iter().map(|(n, r)| (n.clone(), *r)).collect()
+        };
         if store.inner.members.observe(snapshot) {
             let _ = store.inner.changes.send(ClusterChange::Members);
         }
@@ -232,26 +237,41 @@ pub(super) async fn run(store: NatsStore) {
     watcher.abort();
 }
 
-/// Keeps `beats` (node → heartbeat revision) up to date from a watch of
-/// the bucket, starting again when the watch ends.
-async fn watch_beats(store: NatsStore, beats: Arc<Mutex<BTreeMap<String, u64>>>) {
+/// The heartbeats a watch of the bucket has delivered.
+#[derive(Default)]
+struct Beats {
+    /// Node → revision of its heartbeat.
+    revs: BTreeMap<String, u64>,
+    /// Whether the watch has delivered every heartbeat there was when it
+    /// started.
+    synced: bool,
+}
+
+/// Keeps `beats` up to date from a watch of the bucket, starting again
+/// when the watch ends.
+async fn watch_beats(store: NatsStore, beats: Arc<Mutex<Beats>>) {
     loop {
         match store.inner.nodes.watch_with_history(">").await {
             Ok(mut w) => {
                 while let Some(Ok(e)) = w.next().await {
-                    let Some(name) = e
+                    let name = e
                         .key
                         .strip_prefix("n.")
                         .and_then(|h| hex::decode(h).ok())
-                        .and_then(|b| String::from_utf8(b).ok())
-                    else {
-                        continue;
-                    };
+                        .and_then(|b| String::from_utf8(b).ok());
                     let mut b = beats.lock().expect("beats lock");
-                    if e.operation == async_nats::jetstream::kv::Operation::Put {
-                        b.insert(name, e.revision);
-                    } else {
-                        b.remove(&name);
+                    if let Some(name) = name {
+                        if e.operation == async_nats::jetstream::kv::Operation::Put {
+                            b.revs.insert(name, e.revision);
+                        } else {
+                            b.revs.remove(&name);
+                        }
+                    }
+                    // `delta` counts what the watch has still to deliver;
+                    // this node's own heartbeats keep coming, so it reaches
+                    // 0 even if the history was empty.
+                    if e.delta == 0 {
+                        b.synced = true;
                     }
                 }
             }
