@@ -102,6 +102,16 @@ pub fn epoch_id_prefix(bus: BusId, epoch: u32, id: &str, source: Option<&str>) -
     k
 }
 
+/// Appends the `event_ids` key prefix of an entry in `epoch` to `out`,
+/// made from the first-format prefix `id_prefix` ([`event_id_prefix`]) by
+/// inserting the epoch word after the bus id.
+pub fn push_epoch_key(out: &mut Vec<u8>, id_prefix: &[u8], epoch: u32) {
+    let (bus, rest) = id_prefix.split_at(4);
+    out.extend_from_slice(bus);
+    out.extend_from_slice(&epoch_word(epoch));
+    out.extend_from_slice(rest);
+}
+
 /// An `event_ids` key of the first format, without its seq:
 /// `bus_id | len(id) | id | len(source) | source`. An append carries it
 /// from the request to the writer, which adds the epoch word.
@@ -280,6 +290,9 @@ mod tests {
             event_id_identity(&epoch_event_id(7, 4, "ab", "/s", 42)),
             Some(with_source.as_slice())
         );
+        let mut pushed = Vec::new();
+        push_epoch_key(&mut pushed, &event_id_prefix(7, "ab", Some("/s")), 3);
+        assert_eq!(pushed, with_source);
     }
 
     /// The identity is what the index's Bloom filters were built on, in

@@ -5,9 +5,9 @@
 //! (reading only each value's receive time, and its id and source where its
 //! id-index entry is deleted on its own), then asks the writer to delete it
 //! in one range delete, with the id index's finished epochs in another
-//! (`keys::epoch_id_prefix`). It works in chunks of [`CHUNK`] events so that each trim is a
-//! small write queued between appends: ingest never waits behind a large
-//! delete.
+//! (`keys::epoch_id_prefix`). It works in chunks of [`CHUNK`] events so
+//! that each trim is a small write queued between appends: ingest never
+//! waits behind a large delete.
 //!
 //! It never deletes an event at or after the oldest one a queued delivery
 //! holds: deliveries of an unchanged event refer to the log instead of

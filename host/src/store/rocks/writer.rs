@@ -178,9 +178,7 @@ impl<'a> Duplicates<'a> {
             return Ok(Some(*seq));
         }
         let mut key = Vec::with_capacity(id_prefix.len() + 4);
-        key.extend_from_slice(&id_prefix[..4]);
-        key.extend_from_slice(&keys::epoch_word(keys::DEDUP_EPOCH));
-        key.extend_from_slice(&id_prefix[4..]);
+        keys::push_epoch_key(&mut key, id_prefix, keys::DEDUP_EPOCH);
         match self.recent_original(bus, &key, since)? {
             // First-format keys are older than any epoch key.
             None if legacy => self.recent_original(bus, id_prefix, since),
@@ -646,9 +644,7 @@ impl Writer {
                 keys::id_epoch(seq)
             };
             id_key.clear();
-            id_key.extend_from_slice(&id_prefix[..4]);
-            id_key.extend_from_slice(&keys::epoch_word(epoch));
-            id_key.extend_from_slice(&id_prefix[4..]);
+            keys::push_epoch_key(&mut id_key, id_prefix, epoch);
             id_key.extend_from_slice(&seq.to_be_bytes());
             batch.put_cf(ids_cf, &id_key, []);
         }
