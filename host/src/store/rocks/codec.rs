@@ -103,6 +103,19 @@ pub fn event_received_at(value: &[u8]) -> Result<i64, DecodeError> {
     }
 }
 
+/// Reads only the `id` and `source` of an encoded event, as stored (UTF-8).
+pub fn event_id_and_source(value: &[u8]) -> Result<(&str, &str), DecodeError> {
+    event_received_at(value)?;
+    // version (1) + received_at (8) + presence bits (1)
+    let mut r = Reader {
+        buf: value,
+        pos: 10,
+    };
+    let mut text = || std::str::from_utf8(r.bytes()?).map_err(|_| DecodeError("invalid UTF-8"));
+    let id = text()?;
+    Ok((id, text()?))
+}
+
 /// Decodes an event and its receive time.
 pub fn decode_event(value: &[u8]) -> Result<(CloudEvent, i64), DecodeError> {
     let received_at = event_received_at(value)?;
@@ -254,6 +267,7 @@ mod tests {
             encode_event(&e, 1234, &mut buf);
             assert_eq!(event_received_at(&buf).unwrap(), 1234);
             let (back, at) = decode_event(&buf).unwrap();
+            assert_eq!(event_id_and_source(&buf).unwrap(), (&*e.id, &*e.source));
             assert_eq!((back, at), (e, 1234));
         }
     }

@@ -181,6 +181,28 @@ pub fn epoch_event_id(bus: BusId, epoch: u32, id: &str, source: &str, seq: Seq) 
     k
 }
 
+/// The parts of a full `event_ids` key in an epoch: `(bus, id, source,
+/// seq)`, borrowed from the key. `None` for a key of the first format or one
+/// that does not parse.
+pub fn split_epoch_event_id(key: &[u8]) -> Option<(BusId, &[u8], &[u8], Seq)> {
+    let bus = BusId::from_be_bytes(key.get(..4)?.try_into().ok()?);
+    let word = u32::from_be_bytes(key.get(4..8)?.try_into().ok()?);
+    if word & EPOCH_MARK == 0 {
+        return None;
+    }
+    let mut pos = 8;
+    let mut part = || -> Option<&[u8]> {
+        let len = u32::from_be_bytes(key.get(pos..pos + 4)?.try_into().ok()?) as usize;
+        let v = key.get(pos + 4..(pos + 4).checked_add(len)?)?;
+        pos += 4 + len;
+        Some(v)
+    };
+    let id = part()?;
+    let source = part()?;
+    let seq = Seq::from_be_bytes(key.get(pos..)?.try_into().ok()?);
+    Some((bus, id, source, seq))
+}
+
 /// Decodes an `event_ids` key of either format into `(source, seq)`.
 pub fn decode_event_id(key: &[u8]) -> Option<(String, Seq)> {
     let word = u32::from_be_bytes(key.get(4..8)?.try_into().ok()?);
@@ -293,6 +315,14 @@ mod tests {
         let mut pushed = Vec::new();
         push_epoch_key(&mut pushed, &event_id_prefix(7, "ab", Some("/s")), 3);
         assert_eq!(pushed, with_source);
+        assert_eq!(
+            split_epoch_event_id(&full),
+            Some((7, &b"ab"[..], &b"/s"[..], 42))
+        );
+        assert_eq!(split_epoch_event_id(&legacy), None);
+        for n in 0..full.len() {
+            assert_eq!(split_epoch_event_id(&full[..n]), None, "{n} bytes");
+        }
     }
 
     /// The identity is what the index's Bloom filters were built on, in

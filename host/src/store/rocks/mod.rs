@@ -22,6 +22,7 @@ pub mod codec;
 pub mod columns;
 pub mod keys;
 mod queue;
+mod recent_ids;
 mod retention;
 mod writer;
 
@@ -40,6 +41,11 @@ use super::{
 use crate::event::CloudEvent;
 pub use codec::DecodeError;
 pub(crate) use queue::{decode_delivery_inline, encode_delivery_inline};
+
+/// The folder, inside the data folder, where the index thread writes the
+/// files of newest event-id entries before RocksDB takes them
+/// ([`recent_ids`]).
+const ID_INGEST_DIR: &str = "id-index-ingest";
 
 /// How hard an acknowledged write is pushed towards the disk.
 ///
@@ -106,6 +112,7 @@ pub struct RocksStore {
 
 struct Inner {
     db: Arc<DB>,
+    recent: Arc<recent_ids::RecentIds>,
     buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
     writer: writer::Handle,
     options: StoreOptions,
@@ -170,8 +177,10 @@ impl RocksStore {
 
         let (records, next_bus_id) = load_buses(&db)?;
         let buses = Arc::new(RwLock::new(HashMap::new()));
+        let recent = recent_ids::RecentIds::start(db.clone(), path.join(ID_INGEST_DIR))?;
         let writer = writer::start(
             db.clone(),
+            recent.clone(),
             buses.clone(),
             records,
             next_bus_id,
@@ -190,6 +199,7 @@ impl RocksStore {
         let store = RocksStore {
             inner: Arc::new(Inner {
                 db,
+                recent,
                 buses,
                 writer,
                 options,
@@ -372,13 +382,14 @@ impl RocksStore {
 
     /// Looks an event up by id, optionally narrowed to one source.
     ///
-    /// The `event_ids` index is searched in the places an entry can be
-    /// ([`keys::epoch_id_prefix`]): the keys of the first format, the
+    /// The newest entries are in memory ([`recent_ids`]) and are searched
+    /// first. The `event_ids` index is then searched in the places an entry
+    /// can be ([`keys::epoch_id_prefix`]): the keys of the first format, the
     /// epoch of buses with duplicate suppression, then the bus's seq epochs
     /// from the newest to the one of its oldest stored event, one seek each.
-    /// With a source, the search stops at the newest epoch that has the
-    /// event; by id alone it visits every epoch, to find every source that
-    /// used the id.
+    /// With a source, the search stops at the first place that has the
+    /// event, which holds its newest copy; by id alone it visits every
+    /// epoch, to find every source that used the id.
     pub fn get_by_id_blocking(
         &self,
         bus: &Bus,
@@ -388,6 +399,22 @@ impl RocksStore {
         let Some(first) = self.first_seq_blocking(bus)? else {
             return Ok(Lookup::NotFound);
         };
+        // (source, seq) of every entry found; entries below `first` belong
+        // to deleted events of an epoch retention has not finished.
+        let mut found: Vec<(String, Seq)> = Vec::new();
+        // Before the iterator is made: an entry that leaves memory after
+        // this search is on disk by then (`recent_ids`).
+        self.inner.recent.find(
+            bus.id,
+            id.as_bytes(),
+            source.map(str::as_bytes),
+            |src, seq| {
+                if seq >= first {
+                    found.push((String::from_utf8_lossy(src).into_owned(), seq));
+                }
+            },
+        );
+        let in_memory = !found.is_empty();
         let mut opts = ReadOptions::default();
         opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
         // The index's Bloom filters know whole identities (id and source):
@@ -402,9 +429,6 @@ impl RocksStore {
             .inner
             .db
             .raw_iterator_cf_opt(self.cf(columns::EVENT_IDS), opts);
-        // (source, seq) of every entry found; entries below `first` belong
-        // to deleted events of an epoch retention has not finished.
-        let mut found: Vec<(String, Seq)> = Vec::new();
         let mut search =
             |prefix: &[u8], found: &mut Vec<(String, Seq)>| -> Result<bool, StoreError> {
                 let before = found.len();
@@ -423,21 +447,24 @@ impl RocksStore {
                 it.status()?;
                 Ok(found.len() > before)
             };
-        search(&keys::event_id_prefix(bus.id, id, source), &mut found)?;
-        search(
-            &keys::epoch_id_prefix(bus.id, keys::DEDUP_EPOCH, id, source),
-            &mut found,
-        )?;
-        let newest = keys::id_epoch(bus.last_seq().max(first));
-        for epoch in (keys::id_epoch(first)..=newest).rev() {
-            let hit = search(
-                &keys::epoch_id_prefix(bus.id, epoch, id, source),
+        // With a source, an entry in memory is the newest copy: nothing on
+        // disk is newer. Seq epochs hold ever newer events: the first that
+        // has the event holds its newest copy.
+        if !(in_memory && source.is_some()) {
+            search(&keys::event_id_prefix(bus.id, id, source), &mut found)?;
+            search(
+                &keys::epoch_id_prefix(bus.id, keys::DEDUP_EPOCH, id, source),
                 &mut found,
             )?;
-            // Seq epochs hold ever newer events: the first that has the
-            // event holds its newest copy.
-            if hit && source.is_some() {
-                break;
+            let newest = keys::id_epoch(bus.last_seq().max(first));
+            for epoch in (keys::id_epoch(first)..=newest).rev() {
+                let hit = search(
+                    &keys::epoch_id_prefix(bus.id, epoch, id, source),
+                    &mut found,
+                )?;
+                if hit && source.is_some() {
+                    break;
+                }
             }
         }
         let mut sources: Vec<&str> = found.iter().map(|(s, _)| s.as_str()).collect();

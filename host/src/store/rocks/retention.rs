@@ -17,7 +17,7 @@
 
 use rocksdb::{Direction, IteratorMode, ReadOptions};
 
-use super::codec::{self, Reader};
+use super::codec;
 use super::{RocksStore as Store, columns, keys};
 use crate::event::time::now_micros;
 use crate::store::StoreError;
@@ -122,16 +122,16 @@ fn expired_chunk(
             break;
         }
         if legacy || dedup {
-            let (id, source) = id_and_source(&v)?;
+            let (id, source) = codec::event_id_and_source(&v)?;
             if legacy {
-                id_keys.push(keys::event_id(bus, &id, &source, seq));
+                id_keys.push(keys::event_id(bus, id, source, seq));
             }
             if dedup {
                 id_keys.push(keys::epoch_event_id(
                     bus,
                     keys::DEDUP_EPOCH,
-                    &id,
-                    &source,
+                    id,
+                    source,
                     seq,
                 ));
             }
@@ -144,14 +144,4 @@ fn expired_chunk(
         events,
         id_keys,
     }))
-}
-
-/// Reads just `id` and `source` from an encoded event.
-fn id_and_source(value: &[u8]) -> Result<(String, String), codec::DecodeError> {
-    // version (1) + received_at (8) + presence bits (1)
-    let mut r = Reader {
-        buf: value,
-        pos: 10,
-    };
-    Ok((r.string()?, r.string()?))
 }

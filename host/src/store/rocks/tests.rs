@@ -20,6 +20,14 @@ fn open(dir: &Path) -> RocksStore {
     RocksStore::open(dir, StoreOptions::default()).unwrap()
 }
 
+/// Writes every id entry held in memory to the index, and the index's
+/// memtable to a file.
+fn flush_ids(store: &RocksStore) {
+    store.inner.recent.write_all();
+    let ids_cf = store.inner.db.cf_handle(columns::EVENT_IDS).unwrap();
+    store.inner.db.flush_cf(ids_cf).unwrap();
+}
+
 /// The sources of an id more than one source used, sorted.
 fn sources(lookup: Lookup) -> Vec<String> {
     match lookup {
@@ -361,7 +369,7 @@ async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
         let a = store.append(&bus, &events, now).await.unwrap();
         assert!(a.duplicates.is_empty());
         shared_seqs.push(a.first + 200);
-        store.inner.db.flush_cf(ids_cf).unwrap();
+        flush_ids(&store);
     }
     let properties = store
         .inner
@@ -404,7 +412,7 @@ async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
             (first + 2, false),
         ]
     );
-    store.inner.db.flush_cf(ids_cf).unwrap();
+    flush_ids(&store);
 
     // By id alone: every source, whichever file it is in.
     assert_eq!(
@@ -443,7 +451,7 @@ async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
         .await
         .unwrap();
     assert_eq!(c.seqs(2), vec![(2, true), (first + 3, false)]);
-    store.inner.db.flush_cf(ids_cf).unwrap();
+    flush_ids(&store);
     // Back after the window, an event is stored again; a third copy is a
     // duplicate of the newest one, not of the first.
     let window = 600 * 1_000_000;
@@ -452,7 +460,7 @@ async fn ids_in_filtered_files_are_found_by_duplicate_checks_and_look_ups() {
         .await
         .unwrap();
     assert_eq!(d.seqs(1), vec![(first + 4, false)]);
-    store.inner.db.flush_cf(ids_cf).unwrap();
+    flush_ids(&store);
     let e = store
         .append(
             &bus,
@@ -829,6 +837,7 @@ async fn look_ups_cross_the_id_epochs_and_retention_drops_finished_ones() {
         .append(&bus, &events[20..], now_micros())
         .await
         .unwrap();
+    store.inner.recent.write_all();
     let seq_of = |id: &str, source: Option<&str>| match store
         .get_by_id_blocking(&bus, id, source)
         .unwrap()
@@ -919,6 +928,7 @@ async fn id_keys_of_the_first_format_are_still_found_and_deleted() {
     let ids = ["a", "b", "c"];
     let olds: Vec<_> = ids.iter().map(|id| event(id, "/s")).collect();
     store.append(&bus, &olds, old).await.unwrap();
+    store.inner.recent.write_all();
     // What an earlier release would have written for them.
     {
         let db = &store.inner.db;
@@ -963,5 +973,188 @@ async fn id_keys_of_the_first_format_are_still_found_and_deleted() {
     match store.get_by_id_blocking(&bus, "d", None).unwrap() {
         Lookup::Found(e) => assert_eq!(e.seq, 4),
         other => panic!("{other:?}"),
+    }
+}
+
+/// The seq a look-up finds, `None` if none; panics on an ambiguous id.
+fn found_seq(store: &RocksStore, bus: &Bus, id: &str, source: Option<&str>) -> Option<Seq> {
+    match store.get_by_id_blocking(bus, id, source).unwrap() {
+        Lookup::Found(e) => Some(e.seq),
+        Lookup::NotFound => None,
+        other => panic!("{id}: {other:?}"),
+    }
+}
+
+/// Whether the index on disk has an entry of `bus`.
+fn bus_has_id_keys(store: &RocksStore, bus: BusId) -> bool {
+    let db = &store.inner.db;
+    let ids_cf = db.cf_handle(columns::EVENT_IDS).unwrap();
+    writer::any_key(db, ids_cf, &keys::bus_start(bus), &keys::bus_end(bus)).unwrap()
+}
+
+/// The newest id entries live in memory (tables of 8 entries in unit
+/// tests) and reach the index when their table is full: look-ups find an
+/// event wherever its entry is, and a clean close leaves none behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_entries_are_found_in_memory_and_on_disk_and_all_reach_the_index_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    // "twice" from /a at seq 1 and 22, and from /b at seq 23.
+    let mut events: Vec<_> = (1..=21).map(|n| event(&format!("e{n}"), "/a")).collect();
+    events[0] = event("twice", "/a");
+    store.append(&bus, &events, 1).await.unwrap();
+    store.inner.recent.write_all();
+    store
+        .append(&bus, &[event("twice", "/a"), event("twice", "/b")], 1)
+        .await
+        .unwrap();
+    assert_eq!(store.inner.recent.pending(), 2);
+    assert!(bus_has_id_keys(&store, bus.id));
+
+    for n in 2..=21 {
+        let id = format!("e{n}");
+        assert_eq!(found_seq(&store, &bus, &id, None), Some(n), "{id}");
+        assert_eq!(found_seq(&store, &bus, &id, Some("/a")), Some(n), "{id}");
+        assert_eq!(found_seq(&store, &bus, &id, Some("/b")), None, "{id}");
+    }
+    // The newest copy is in memory, the older one on disk.
+    assert_eq!(found_seq(&store, &bus, "twice", Some("/a")), Some(22));
+    assert_eq!(found_seq(&store, &bus, "twice", Some("/b")), Some(23));
+    assert_eq!(
+        sources(store.get_by_id_blocking(&bus, "twice", None).unwrap()),
+        vec!["/a", "/b"]
+    );
+
+    store.close_blocking().unwrap();
+    assert_eq!(store.inner.recent.pending(), 0);
+    let done = store
+        .inner
+        .db
+        .get_cf(
+            store.inner.db.cf_handle(columns::META).unwrap(),
+            recent_ids::done_key(bus.id),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(done, 23u64.to_be_bytes());
+    drop(store);
+    let p = dir.path().to_owned();
+    let store = tokio::task::spawn_blocking(move || open(&p)).await.unwrap();
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    assert_eq!(store.inner.recent.pending(), 0);
+    assert_eq!(found_seq(&store, &bus, "twice", Some("/a")), Some(22));
+    assert_eq!(found_seq(&store, &bus, "e21", None), Some(21));
+}
+
+/// After a crash, the entries that were only in memory are made again from
+/// the log at open: those of the events after the bus's `ids_done` mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_entries_lost_with_memory_are_made_again_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    let events: Vec<_> = (1..=20).map(|n| event(&format!("e{n}"), "/s")).collect();
+    store.append(&bus, &events, 1).await.unwrap();
+    let bus_id = bus.id;
+    store.close_blocking().unwrap();
+    drop(store);
+
+    // What a crash leaves: the index has the entries up to seq 5 and the
+    // mark says so; those after it were in memory.
+    {
+        let names: Vec<&str> = columns::ALL.iter().map(|(n, _)| *n).collect();
+        let db = DB::open_cf(&rocksdb::Options::default(), dir.path(), names).unwrap();
+        let ids_cf = db.cf_handle(columns::EVENT_IDS).unwrap();
+        for n in 6..=20u64 {
+            let key = keys::epoch_event_id(bus_id, keys::id_epoch(n), &format!("e{n}"), "/s", n);
+            assert!(db.get_cf(ids_cf, &key).unwrap().is_some(), "e{n}");
+            db.delete_cf(ids_cf, &key).unwrap();
+        }
+        let meta = db.cf_handle(columns::META).unwrap();
+        db.put_cf(meta, recent_ids::done_key(bus_id), 5u64.to_be_bytes())
+            .unwrap();
+    }
+
+    let p = dir.path().to_owned();
+    let store = tokio::task::spawn_blocking(move || open(&p)).await.unwrap();
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    for n in 1..=20 {
+        assert_eq!(
+            found_seq(&store, &bus, &format!("e{n}"), Some("/s")),
+            Some(n)
+        );
+    }
+    // And they reach the index again.
+    store.inner.recent.write_all();
+    let db = &store.inner.db;
+    let ids_cf = db.cf_handle(columns::EVENT_IDS).unwrap();
+    for n in 6..=20u64 {
+        let key = keys::epoch_event_id(bus.id, keys::id_epoch(n), &format!("e{n}"), "/s", n);
+        assert!(db.get_cf(ids_cf, &key).unwrap().is_some(), "e{n}");
+    }
+}
+
+/// Entries still in memory when retention deletes their events, or when
+/// their bus is deleted, never reach the index: written after the trim
+/// they would stay there for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_entries_of_deleted_events_and_buses_do_not_reach_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let config = BusConfig {
+        retention_secs: 0,
+        ..BusConfig::default()
+    };
+    let (expiring, _) = store.put_bus("expiring", config).await.unwrap();
+    let (deleted, _) = store
+        .put_bus("deleted", BusConfig::default())
+        .await
+        .unwrap();
+    let (kept, _) = store.put_bus("kept", BusConfig::default()).await.unwrap();
+    let events: Vec<_> = (1..=5).map(|n| event(&format!("e{n}"), "/s")).collect();
+    let old = now_micros() - 1_000_000;
+    for bus in [&expiring, &deleted, &kept] {
+        store.append(bus, &events, old).await.unwrap();
+    }
+    // The first ten filled a table; the last five are in the open one.
+    assert!(store.inner.recent.pending() >= 5);
+    store.inner.recent.write_all();
+    assert!(bus_has_id_keys(&store, expiring.id));
+    // Two more on each, six entries, all in the open table, then the
+    // deletions.
+    let more: Vec<_> = (6..=7).map(|n| event(&format!("e{n}"), "/s")).collect();
+    for bus in [&expiring, &deleted, &kept] {
+        store.append(bus, &more, old).await.unwrap();
+    }
+    assert_eq!(store.inner.recent.pending(), 6);
+    assert_eq!(store.enforce_retention().await.unwrap(), 7);
+    assert!(store.delete_bus("deleted").await.unwrap());
+    store.inner.recent.write_all();
+
+    // Epoch 1 (seqs up to 15) is only partly trimmed, so the entries
+    // written before the trim stay; those held in memory never came.
+    let db = &store.inner.db;
+    let ids_cf = db.cf_handle(columns::EVENT_IDS).unwrap();
+    for n in 1..=7u64 {
+        let key =
+            |bus: BusId| keys::epoch_event_id(bus, keys::id_epoch(n), &format!("e{n}"), "/s", n);
+        assert_eq!(
+            db.get_cf(ids_cf, key(expiring.id)).unwrap().is_some(),
+            n <= 5,
+            "e{n}"
+        );
+        assert!(db.get_cf(ids_cf, key(kept.id)).unwrap().is_some(), "e{n}");
+    }
+    assert!(!bus_has_id_keys(&store, deleted.id));
+    let meta = db.cf_handle(columns::META).unwrap();
+    assert!(
+        db.get_cf(meta, recent_ids::done_key(deleted.id))
+            .unwrap()
+            .is_none()
+    );
+    for n in 1..=7 {
+        assert_eq!(found_seq(&store, &expiring, &format!("e{n}"), None), None);
+        assert_eq!(found_seq(&store, &kept, &format!("e{n}"), None), Some(n));
     }
 }

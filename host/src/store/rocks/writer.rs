@@ -27,7 +27,8 @@ use std::time::Duration;
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{BusRecord, call, columns, keys};
+use super::recent_ids::{GroupKeys, RecentIds, Table};
+use super::{BusRecord, call, codec, columns, keys};
 use crate::event::time::now_micros;
 use crate::store::{Bus, BusConfig, BusId, Seq, StoreError};
 
@@ -122,6 +123,7 @@ fn batch_bytes(entries: &Entries) -> usize {
 /// The sending side, owned by the [`super::Store`].
 pub(super) struct Handle {
     tx: RwLock<Option<mpsc::Sender<Command>>>,
+    recent: Arc<RecentIds>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
     syncer: std::sync::Mutex<Option<(JoinHandle<()>, std::sync::mpsc::Sender<()>)>>,
 }
@@ -146,15 +148,21 @@ fn dedup_micros(config: &BusConfig) -> i64 {
 /// start and its write, and what the group itself adds is in `staged`.
 struct Duplicates<'a> {
     db: &'a DB,
+    recent: &'a RecentIds,
+    /// The sealed tables of [`RecentIds`] when the group started, taken
+    /// before the iterator: an entry that leaves them is in the iterator.
+    sealed: Vec<Arc<Table>>,
     it: Option<rocksdb::DBRawIteratorWithThreadMode<'a, DB>>,
     /// The id prefixes this group stores, with their seqs.
     staged: HashMap<Vec<u8>, Seq>,
 }
 
 impl<'a> Duplicates<'a> {
-    fn new(db: &'a DB) -> Duplicates<'a> {
+    fn new(db: &'a DB, recent: &'a RecentIds) -> Duplicates<'a> {
         Duplicates {
             db,
+            recent,
+            sealed: recent.sealed(),
             it: None,
             staged: HashMap::new(),
         }
@@ -164,9 +172,10 @@ impl<'a> Duplicates<'a> {
     /// with this `bus | id | source` prefix staged earlier in the group, or
     /// stored and received after `since` (µs).
     ///
-    /// Stored events are looked for in [`keys::DEDUP_EPOCH`], where a bus
-    /// with duplicate suppression puts its entries, and, if `legacy`, among
-    /// the keys of the first format too.
+    /// Stored events are looked for among the newest entries, in memory
+    /// ([`RecentIds`]), then in [`keys::DEDUP_EPOCH`], where a bus with
+    /// duplicate suppression puts its entries, and, if `legacy`, among the
+    /// keys of the first format too.
     fn original(
         &mut self,
         bus: BusId,
@@ -177,8 +186,23 @@ impl<'a> Duplicates<'a> {
         if let Some(seq) = self.staged.get(id_prefix) {
             return Ok(Some(*seq));
         }
-        let mut key = Vec::with_capacity(id_prefix.len() + 4);
+        // The epoch key with a seq of 0, which parses as a whole key.
+        let mut key = Vec::with_capacity(id_prefix.len() + 12);
         keys::push_epoch_key(&mut key, id_prefix, keys::DEDUP_EPOCH);
+        key.extend_from_slice(&[0; 8]);
+        if let Some((_, id, source, _)) = keys::split_epoch_event_id(&key) {
+            let mut newest = None;
+            self.recent
+                .find_in(&self.sealed, bus, id, Some(source), |_, seq| {
+                    newest = newest.max(Some(seq));
+                });
+            // The entries in memory are newer than any on disk: if the
+            // newest copy is outside the window, so is every other.
+            if let Some(seq) = newest {
+                return self.received_since(bus, seq, since);
+            }
+        }
+        key.truncate(key.len() - 8);
         match self.recent_original(bus, &key, since)? {
             // First-format keys are older than any epoch key.
             None if legacy => self.recent_original(bus, id_prefix, since),
@@ -238,9 +262,14 @@ impl<'a> Duplicates<'a> {
         }
         it.status()?;
         let Some(seq) = newest else { return Ok(None) };
-        let events_cf = db.cf_handle(columns::EVENTS).expect("events column");
-        match db.get_pinned_cf(events_cf, keys::event(bus, seq))? {
-            Some(v) if super::codec::event_received_at(&v)? >= since => Ok(Some(seq)),
+        self.received_since(bus, seq, since)
+    }
+
+    /// `Some(seq)` if the event stored at `seq` was received after `since`.
+    fn received_since(&self, bus: BusId, seq: Seq, since: i64) -> Result<Option<Seq>, StoreError> {
+        let events_cf = self.db.cf_handle(columns::EVENTS).expect("events column");
+        match self.db.get_pinned_cf(events_cf, keys::event(bus, seq))? {
+            Some(v) if codec::event_received_at(&v)? >= since => Ok(Some(seq)),
             _ => Ok(None),
         }
     }
@@ -288,14 +317,17 @@ pub(super) fn has_legacy_ids(db: &DB, bus: BusId) -> Result<bool, StoreError> {
 
 struct Writer {
     db: Arc<DB>,
+    recent: Arc<RecentIds>,
     buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
     state: HashMap<BusId, BusState>,
     next_bus_id: BusId,
     write_opts: WriteOptions,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn start(
     db: Arc<DB>,
+    recent: Arc<RecentIds>,
     buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
     records: Vec<(BusRecord, Seq)>,
     next_bus_id: BusId,
@@ -307,13 +339,14 @@ pub(super) fn start(
     write_opts.set_sync(sync == super::SyncMode::Always);
     let mut writer = Writer {
         db: db.clone(),
+        recent: recent.clone(),
         buses,
         state: HashMap::new(),
         next_bus_id,
         write_opts,
     };
     for (record, last) in records {
-        writer.install(record, last);
+        writer.install(record, last)?;
     }
     let exists = writer
         .buses
@@ -351,6 +384,7 @@ pub(super) fn start(
     });
     Ok(Handle {
         tx: RwLock::new(Some(tx)),
+        recent,
         thread: std::sync::Mutex::new(Some(thread)),
         syncer: std::sync::Mutex::new(syncer),
     })
@@ -447,11 +481,26 @@ impl Handle {
         if let Some(t) = self.thread.lock().expect("writer thread poisoned").take() {
             let _ = t.join();
         }
+        // The writer closed it as it stopped: this waits for the last
+        // tables to reach the index.
+        self.recent.close();
+        self.recent.join();
         if let Some((t, stop)) = self.syncer.lock().expect("syncer poisoned").take() {
             drop(stop);
             let _ = t.join();
         }
     }
+}
+
+/// What a group of appends writes.
+struct Staged {
+    /// The events, in one batch.
+    batch: WriteBatch,
+    /// Their id entries, for [`RecentIds`] once the batch is written.
+    ids: GroupKeys,
+    /// Per append, its bus and the seq the bus returns to if the write
+    /// fails.
+    rollback: Vec<(BusId, Seq)>,
 }
 
 type AppendReply = (
@@ -460,7 +509,8 @@ type AppendReply = (
 );
 
 impl Writer {
-    fn install(&mut self, record: BusRecord, last: Seq) {
+    fn install(&mut self, record: BusRecord, last: Seq) -> Result<(), StoreError> {
+        self.rebuild_recent_ids(record.id, last, dedup_micros(&record.config) > 0)?;
         let (tx, rx) = watch::channel(last);
         // A new bus has no keys; if the check fails, searching them costs
         // one more seek per checked event, while skipping them could miss a
@@ -487,6 +537,60 @@ impl Writer {
             .write()
             .expect("bus map poisoned")
             .insert(record.name, bus);
+        Ok(())
+    }
+
+    /// Makes again the id entries of the bus's events the index on disk
+    /// does not have yet (those after its `ids_done` mark, which a crash
+    /// left in memory only), as [`RecentIds`] entries. A bus without the
+    /// mark was written by a release that indexed every event as it
+    /// stored it, or has just been created: it gets the mark at `last`.
+    fn rebuild_recent_ids(&self, bus: BusId, last: Seq, dedup: bool) -> Result<(), StoreError> {
+        let meta = self.cf(columns::META);
+        let done_key = super::recent_ids::done_key(bus);
+        let read = |key: &[u8]| -> Result<Option<Seq>, StoreError> {
+            Ok(self
+                .db
+                .get_cf(meta, key)?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map(Seq::from_be_bytes))
+        };
+        let Some(done) = read(&done_key)? else {
+            self.db.put_cf(meta, &done_key, last.to_be_bytes())?;
+            return Ok(());
+        };
+        let from = done.max(read(&floor_key(bus))?.unwrap_or(0)) + 1;
+        if from > last {
+            return Ok(());
+        }
+        let mut opts = rocksdb::ReadOptions::default();
+        opts.set_iterate_upper_bound(keys::bus_end(bus).to_vec());
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(columns::EVENTS), opts);
+        it.seek(keys::event(bus, from));
+        let mut key = Vec::new();
+        let mut rebuilt = 0u64;
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let (_, seq) = keys::decode_event(k).ok_or(codec::DecodeError("bad event key"))?;
+            let (id, source) = codec::event_id_and_source(v)?;
+            let epoch = if dedup {
+                keys::DEDUP_EPOCH
+            } else {
+                keys::id_epoch(seq)
+            };
+            key.clear();
+            key.extend_from_slice(&keys::epoch_id_prefix(bus, epoch, id, Some(source)));
+            key.extend_from_slice(&seq.to_be_bytes());
+            self.recent.add_one(&key);
+            rebuilt += 1;
+            it.next();
+        }
+        it.status()?;
+        tracing::info!(
+            bus,
+            rebuilt,
+            "Made the newest event-id entries again from the log."
+        );
+        Ok(())
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -497,6 +601,7 @@ impl Writer {
         let mut stashed: Option<Command> = None;
         loop {
             let Some(first) = stashed.take().or_else(|| rx.blocking_recv()) else {
+                self.recent.close();
                 return;
             };
             let Command::Append { .. } = first else {
@@ -529,21 +634,18 @@ impl Writer {
                     next = rx.try_recv().ok();
                 }
             }
-            let mut batch = WriteBatch::with_capacity_bytes(pending + BATCH_HEADER_BYTES);
+            let mut staged = Staged {
+                batch: WriteBatch::with_capacity_bytes(pending + BATCH_HEADER_BYTES),
+                ids: GroupKeys::default(),
+                rollback: Vec::new(),
+            };
             let mut replies: Vec<AppendReply> = Vec::with_capacity(group.len());
-            let mut rollback: Vec<(BusId, Seq)> = Vec::new();
             let mut touched: Vec<BusId> = Vec::new();
             let db = self.db.clone();
-            let mut duplicates = Duplicates::new(&db);
+            let recent = self.recent.clone();
+            let mut duplicates = Duplicates::new(&db, &recent);
             for (bus, name, entries, reply) in group {
-                let result = self.stage(
-                    bus,
-                    &name,
-                    entries,
-                    &mut batch,
-                    &mut rollback,
-                    &mut duplicates,
-                );
+                let result = self.stage(bus, &name, entries, &mut staged, &mut duplicates);
                 if result.is_ok() && !touched.contains(&bus) {
                     touched.push(bus);
                 }
@@ -551,6 +653,11 @@ impl Writer {
             }
             // Its iterator's hold on the memtables ends here.
             drop(duplicates);
+            let Staged {
+                batch,
+                ids,
+                rollback,
+            } = staged;
             let outcome = if batch.is_empty() {
                 Ok(())
             } else {
@@ -558,6 +665,7 @@ impl Writer {
             };
             match outcome {
                 Ok(()) => {
+                    self.recent.add(&ids);
                     for bus in touched {
                         if let Some(s) = self.state.get(&bus) {
                             s.committed.send_replace(s.next - 1);
@@ -592,19 +700,14 @@ impl Writer {
         bus: BusId,
         name: &str,
         entries: Entries,
-        batch: &mut WriteBatch,
-        rollback: &mut Vec<(BusId, Seq)>,
+        staged: &mut Staged,
         dups: &mut Duplicates<'_>,
     ) -> Result<crate::store::Appended, StoreError> {
         let events_cf = self.db.cf_handle(columns::EVENTS).expect("events column");
-        let ids_cf = self
-            .db
-            .cf_handle(columns::EVENT_IDS)
-            .expect("event_ids column");
         let Some(state) = self.state.get_mut(&bus) else {
             return Err(StoreError::BusNotFound(name.to_owned()));
         };
-        rollback.push((bus, state.next));
+        staged.rollback.push((bus, state.next));
         let first = state.next;
         let dedup_us = state.dedup_us;
         let legacy = state.legacy_ids;
@@ -630,23 +733,24 @@ impl Writer {
         }
         let state = self.state.get_mut(&bus).expect("checked above");
         let mut dup = duplicates.iter().map(|(i, _)| *i).peekable();
-        let mut id_key = Vec::new();
         for (i, (value, id_prefix)) in entries.iter().enumerate() {
             if dup.next_if_eq(&i).is_some() {
                 continue;
             }
             let seq = state.next;
             state.next += 1;
-            batch.put_cf(events_cf, keys::event(bus, seq), value);
+            staged.batch.put_cf(events_cf, keys::event(bus, seq), value);
             let epoch = if dedup_us > 0 {
                 keys::DEDUP_EPOCH
             } else {
                 keys::id_epoch(seq)
             };
-            id_key.clear();
-            keys::push_epoch_key(&mut id_key, id_prefix, epoch);
-            id_key.extend_from_slice(&seq.to_be_bytes());
-            batch.put_cf(ids_cf, &id_key, []);
+            // The entry goes to memory once the batch is written, and to
+            // the index with its table (`recent_ids`).
+            staged.ids.push(|key| {
+                keys::push_epoch_key(key, id_prefix, epoch);
+                key.extend_from_slice(&seq.to_be_bytes());
+            });
         }
         Ok(crate::store::Appended {
             first,
@@ -705,6 +809,12 @@ impl Writer {
                     b"next_bus_id",
                     self.next_bus_id.to_be_bytes(),
                 );
+                // Every entry of the new bus is still to be written.
+                batch.put_cf(
+                    self.cf(columns::META),
+                    super::recent_ids::done_key(id),
+                    0u64.to_be_bytes(),
+                );
                 BusRecord {
                     v: 1,
                     id,
@@ -740,7 +850,7 @@ impl Writer {
                 Ok((bus, false))
             }
             None => {
-                self.install(record, 0);
+                self.install(record, 0)?;
                 let bus = self.buses.read().expect("bus map poisoned")[&name].clone();
                 Ok((bus, true))
             }
@@ -760,6 +870,7 @@ impl Writer {
         let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(columns::BUSES), name.as_bytes());
         batch.delete_cf(self.cf(columns::META), floor_key(bus.id));
+        batch.delete_cf(self.cf(columns::META), super::recent_ids::done_key(bus.id));
         // Every per-bus column is keyed by bus id first.
         for cf in [
             columns::EVENTS,
@@ -777,7 +888,11 @@ impl Writer {
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        self.db.write_opt(batch, &opts)?;
+        // No entry of the bus may reach the index after this.
+        self.recent.exclusive(|floors| {
+            floors.insert(bus.id, Seq::MAX);
+            self.db.write_opt(batch, &opts)
+        })?;
         self.state.remove(&bus.id);
         self.buses.write().expect("bus map poisoned").remove(name);
         Ok(true)
@@ -825,7 +940,14 @@ impl Writer {
             );
         }
         batch.put_cf(self.cf(columns::META), floor_key(bus), upto.to_be_bytes());
-        self.db.write_opt(batch, &self.write_opts)?;
+        // Entries of the deleted events that are still in memory must not
+        // reach the index after this write: they would land in epochs it
+        // has already dropped.
+        self.recent.exclusive(|floors| {
+            let floor = floors.entry(bus).or_default();
+            *floor = (*floor).max(upto);
+            self.db.write_opt(batch, &self.write_opts)
+        })?;
         Ok(())
     }
 }
@@ -840,8 +962,9 @@ mod tests {
     #[test]
     fn an_append_given_up_unstages_only_its_own_ids() {
         let dir = tempfile::tempdir().unwrap();
-        let db = DB::open_default(dir.path()).unwrap();
-        let mut dups = Duplicates::new(&db);
+        let db = Arc::new(DB::open_default(dir.path().join("db")).unwrap());
+        let recent = RecentIds::start(db.clone(), dir.path().join("ids")).unwrap();
+        let mut dups = Duplicates::new(&db, &recent);
         let prefix = |bus: BusId, id: &str| keys::event_id_prefix(bus, id, Some("/s"));
         dups.stage(&prefix(1, "earlier"), 4);
         dups.stage(&prefix(1, "given-up-a"), 5);
