@@ -977,6 +977,8 @@ mod tests {
             left,
             vec![(prefix(1, "earlier"), 4), (prefix(2, "other-bus"), 5)]
         );
+        recent.close();
+        recent.join();
     }
 
     #[test]
