@@ -345,6 +345,9 @@ impl RecentIds {
 
     /// Calls `f(source, seq)` for every entry of `id` on `bus` (from
     /// `source` only, if given) that is not yet on disk.
+    ///
+    /// The open and the sealed tables are read under one lock: read one
+    /// after the other, a table sealed in between would be in neither.
     pub(super) fn find(
         &self,
         bus: BusId,
