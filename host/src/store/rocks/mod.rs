@@ -565,6 +565,11 @@ impl RocksStore {
                 any("rocksdb.actual-delayed-write-rate"),
             ),
             (
+                "signalbox_store_id_entries_in_memory",
+                "Event-id entries held in memory, not yet written to the index.",
+                self.inner.recent.pending() as u64,
+            ),
+            (
                 "signalbox_store_running_compactions",
                 "Compactions running now.",
                 any("rocksdb.num-running-compactions"),
@@ -578,6 +583,11 @@ impl RocksStore {
     pub fn health(&self) -> Result<(), String> {
         if !self.inner.writer.running() {
             return Err("the writer thread is not running".into());
+        }
+        if let Some(error) = self.inner.recent.failing() {
+            return Err(format!(
+                "writing event-id entries to the index fails ({error}); they are kept in memory, and appends wait once the next table fills"
+            ));
         }
         match self
             .inner

@@ -262,6 +262,8 @@ pub(super) struct RecentIds {
     floors: Mutex<HashMap<BusId, Seq>>,
     tx: Mutex<Option<SyncSender<Arc<Table>>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Why the last attempt to write a table failed, until one succeeds.
+    failing: Mutex<Option<String>>,
 }
 
 impl RecentIds {
@@ -288,6 +290,7 @@ impl RecentIds {
             floors: Mutex::new(HashMap::new()),
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(None),
+            failing: Mutex::new(None),
         });
         let shared = recent.clone();
         let error = open_error(&dir);
@@ -433,8 +436,12 @@ impl RecentIds {
         }
     }
 
-    /// Entries not yet on disk, for tests.
-    #[cfg(test)]
+    /// Why writing tables to the index fails, while it does.
+    pub(super) fn failing(&self) -> Option<String> {
+        self.failing.lock().expect("ids failure poisoned").clone()
+    }
+
+    /// How many entries are held in memory, not yet on disk.
     pub(super) fn pending(&self) -> usize {
         let t = self.tables.read().expect("recent ids poisoned");
         t.open.len() + t.sealed.iter().map(|s| s.len()).sum::<usize>()
@@ -452,11 +459,23 @@ fn run(db: &DB, recent: &RecentIds, dir: &Path, rx: Receiver<Arc<Table>>) {
         loop {
             files += 1;
             let path = dir.join(format!("{files}.sst"));
-            match write(db, recent, &table, &sorted, &path) {
-                Ok(()) => break,
+            // The folder is made again if it went missing.
+            let attempt = std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot make {}: {e}", dir.display()))
+                .and_then(|()| {
+                    write(db, recent, &table, &sorted, &path).map_err(|e| e.to_string())
+                });
+            let mut failing = recent.failing.lock().expect("ids failure poisoned");
+            match attempt {
+                Ok(()) => {
+                    *failing = None;
+                    break;
+                }
                 Err(error) => {
                     let _ = std::fs::remove_file(&path);
                     tracing::error!(%error, "Writing event-id entries to the index failed; retrying in a second.");
+                    *failing = Some(error);
+                    drop(failing);
                     std::thread::sleep(Duration::from_secs(1));
                 }
             }

@@ -1158,3 +1158,78 @@ async fn id_entries_of_deleted_events_and_buses_do_not_reach_the_index() {
         assert_eq!(found_seq(&store, &kept, &format!("e{n}"), None), Some(n));
     }
 }
+
+/// A folder whose mark lags while the index has every entry (an earlier
+/// release ran on it after this one, writing entries with their events) is
+/// not made again from the log: only the mark moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_mark_over_a_complete_index_only_moves_the_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    let events: Vec<_> = (1..=20).map(|n| event(&format!("e{n}"), "/s")).collect();
+    store.append(&bus, &events, 1).await.unwrap();
+    let bus_id = bus.id;
+    store.close_blocking().unwrap();
+    drop(store);
+    {
+        let names: Vec<&str> = columns::ALL.iter().map(|(n, _)| *n).collect();
+        let db = DB::open_cf(&rocksdb::Options::default(), dir.path(), names).unwrap();
+        let meta = db.cf_handle(columns::META).unwrap();
+        db.put_cf(meta, recent_ids::done_key(bus_id), 5u64.to_be_bytes())
+            .unwrap();
+    }
+    let p = dir.path().to_owned();
+    let store = tokio::task::spawn_blocking(move || open(&p)).await.unwrap();
+    assert_eq!(store.inner.recent.pending(), 0);
+    let db = &store.inner.db;
+    let meta = db.cf_handle(columns::META).unwrap();
+    assert_eq!(
+        db.get_cf(meta, recent_ids::done_key(bus_id))
+            .unwrap()
+            .unwrap(),
+        20u64.to_be_bytes()
+    );
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    assert_eq!(found_seq(&store, &bus, "e20", Some("/s")), Some(20));
+}
+
+/// While tables cannot reach the index, readiness says why, the entries
+/// stay searchable in memory, and the thread writes them once it can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_index_write_makes_the_store_unhealthy_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    // Where the files go is taken by a file, so they cannot be made.
+    let ingest = dir.path().join(ID_INGEST_DIR);
+    std::fs::remove_dir_all(&ingest).unwrap();
+    std::fs::write(&ingest, b"in the way").unwrap();
+    let events: Vec<_> = (1..=recent_ids::SEAL_ENTRIES)
+        .map(|n| event(&format!("e{n}"), "/s"))
+        .collect();
+    store.append(&bus, &events, 1).await.unwrap();
+    wait_for(|| store.health().is_err()).await;
+    let reason = store.health().unwrap_err();
+    assert!(reason.contains("event-id entries"), "{reason}");
+    assert_eq!(
+        found_seq(&store, &bus, "e1", Some("/s")),
+        Some(1),
+        "searchable in memory"
+    );
+    std::fs::remove_file(&ingest).unwrap();
+    wait_for(|| store.inner.recent.pending() == 0).await;
+    assert_eq!(store.health(), Ok(()));
+    assert!(bus_has_id_keys(&store, bus.id));
+}
+
+/// Polls `done` every 10 ms for up to 10 s.
+async fn wait_for(mut done: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("not done within 10 s");
+}

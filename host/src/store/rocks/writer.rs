@@ -540,6 +540,31 @@ impl Writer {
         Ok(())
     }
 
+    /// Whether the index on disk has the entry of the bus's event at `last`
+    /// in any place it can be: then it has every entry before it too,
+    /// since tables reach the index in order and releases before them
+    /// wrote each entry with its event.
+    fn newest_is_indexed(&self, bus: BusId, last: Seq) -> Result<bool, StoreError> {
+        let Some(value) = self
+            .db
+            .get_cf(self.cf(columns::EVENTS), keys::event(bus, last))?
+        else {
+            return Ok(false);
+        };
+        let (id, source) = codec::event_id_and_source(&value)?;
+        let ids_cf = self.cf(columns::EVENT_IDS);
+        for key in [
+            keys::event_id(bus, id, source, last),
+            keys::epoch_event_id(bus, keys::DEDUP_EPOCH, id, source, last),
+            keys::epoch_event_id(bus, keys::id_epoch(last), id, source, last),
+        ] {
+            if self.db.get_cf(ids_cf, key)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Makes again the id entries of the bus's events the index on disk
     /// does not have yet (those after its `ids_done` mark, which a crash
     /// left in memory only), as [`RecentIds`] entries. A bus without the
@@ -561,6 +586,12 @@ impl Writer {
         };
         let from = done.max(read(&floor_key(bus))?.unwrap_or(0)) + 1;
         if from > last {
+            return Ok(());
+        }
+        if self.newest_is_indexed(bus, last)? {
+            // An earlier release, run on this folder after this one, wrote
+            // every entry with its event and left the mark behind.
+            self.db.put_cf(meta, &done_key, last.to_be_bytes())?;
             return Ok(());
         }
         let mut opts = rocksdb::ReadOptions::default();
