@@ -309,6 +309,8 @@ async fn metrics_move_as_events_flow() {
     assert_eq!(after["signalbox_bus_last_seq{bus=\"default\"}"], 2.0);
     assert!(after.contains_key("signalbox_store_size_bytes"));
     assert!(after.contains_key("signalbox_store_write_stopped"));
+    // Both events' id entries wait in memory for a table to fill.
+    assert_eq!(after["signalbox_store_id_entries_in_memory"], 2.0);
     // The process figures every Prometheus client exports. Starting the
     // server (opening the store, compiling plugins' engine) takes far more
     // than the 10 ms a CPU-time tick counts.
