@@ -368,13 +368,10 @@ impl RecentIds {
         bus: BusId,
         id: &[u8],
         source: Option<&[u8]>,
-        mut f: impl FnMut(&[u8], Seq),
+        f: impl FnMut(&[u8], Seq),
     ) {
         let t = self.tables.read().expect("recent ids poisoned");
-        t.open.find(bus, id, source, &mut f);
-        for table in sealed.iter().rev() {
-            table.find(bus, id, source, &mut f);
-        }
+        search(&t.open, sealed.iter(), bus, id, source, f);
     }
 
     /// Calls `f(source, seq)` for every entry of `id` on `bus` (from
@@ -387,13 +384,10 @@ impl RecentIds {
         bus: BusId,
         id: &[u8],
         source: Option<&[u8]>,
-        mut f: impl FnMut(&[u8], Seq),
+        f: impl FnMut(&[u8], Seq),
     ) {
         let t = self.tables.read().expect("recent ids poisoned");
-        t.open.find(bus, id, source, &mut f);
-        for table in t.sealed.iter().rev() {
-            table.find(bus, id, source, &mut f);
-        }
+        search(&t.open, t.sealed.iter(), bus, id, source, f);
     }
 
     /// Runs `f` with the floors while no table is being written: for trims
@@ -445,6 +439,22 @@ impl RecentIds {
     pub(super) fn pending(&self) -> usize {
         let t = self.tables.read().expect("recent ids poisoned");
         t.open.len() + t.sealed.iter().map(|s| s.len()).sum::<usize>()
+    }
+}
+
+/// Searches `open`, then `sealed` from the newest, for the entries of `id`
+/// on `bus` (from `source` only, if given).
+fn search<'a>(
+    open: &Table,
+    sealed: impl DoubleEndedIterator<Item = &'a Arc<Table>>,
+    bus: BusId,
+    id: &[u8],
+    source: Option<&[u8]>,
+    mut f: impl FnMut(&[u8], Seq),
+) {
+    open.find(bus, id, source, &mut f);
+    for table in sealed.rev() {
+        table.find(bus, id, source, &mut f);
     }
 }
 

@@ -1047,24 +1047,35 @@ async fn id_entries_are_found_in_memory_and_on_disk_and_all_reach_the_index_at_c
     assert_eq!(found_seq(&store, &bus, "e21", None), Some(21));
 }
 
+/// Stores events `e1`..`e20` from `/s` on the default bus of a new store in
+/// `dir` and closes it cleanly; returns the bus's id.
+async fn twenty_events_then_close(dir: &Path) -> BusId {
+    let store = open(dir);
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    let events: Vec<_> = (1..=20).map(|n| event(&format!("e{n}"), "/s")).collect();
+    store.append(&bus, &events, 1).await.unwrap();
+    store.close_blocking().unwrap();
+    bus.id
+}
+
+/// The closed store in `dir` as a bare RocksDB, to change what a crash or
+/// another release would have left.
+fn open_raw(dir: &Path) -> DB {
+    let names: Vec<&str> = columns::ALL.iter().map(|(n, _)| *n).collect();
+    DB::open_cf(&rocksdb::Options::default(), dir, names).unwrap()
+}
+
 /// After a crash, the entries that were only in memory are made again from
 /// the log at open: those of the events after the bus's `ids_done` mark.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn id_entries_lost_with_memory_are_made_again_from_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let bus = store.bus(DEFAULT_BUS).unwrap();
-    let events: Vec<_> = (1..=20).map(|n| event(&format!("e{n}"), "/s")).collect();
-    store.append(&bus, &events, 1).await.unwrap();
-    let bus_id = bus.id;
-    store.close_blocking().unwrap();
-    drop(store);
+    let bus_id = twenty_events_then_close(dir.path()).await;
 
     // What a crash leaves: the index has the entries up to seq 5 and the
     // mark says so; those after it were in memory.
     {
-        let names: Vec<&str> = columns::ALL.iter().map(|(n, _)| *n).collect();
-        let db = DB::open_cf(&rocksdb::Options::default(), dir.path(), names).unwrap();
+        let db = open_raw(dir.path());
         let ids_cf = db.cf_handle(columns::EVENT_IDS).unwrap();
         for n in 6..=20u64 {
             let key = keys::epoch_event_id(bus_id, keys::id_epoch(n), &format!("e{n}"), "/s", n);
@@ -1165,16 +1176,9 @@ async fn id_entries_of_deleted_events_and_buses_do_not_reach_the_index() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_mark_over_a_complete_index_only_moves_the_mark() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path());
-    let bus = store.bus(DEFAULT_BUS).unwrap();
-    let events: Vec<_> = (1..=20).map(|n| event(&format!("e{n}"), "/s")).collect();
-    store.append(&bus, &events, 1).await.unwrap();
-    let bus_id = bus.id;
-    store.close_blocking().unwrap();
-    drop(store);
+    let bus_id = twenty_events_then_close(dir.path()).await;
     {
-        let names: Vec<&str> = columns::ALL.iter().map(|(n, _)| *n).collect();
-        let db = DB::open_cf(&rocksdb::Options::default(), dir.path(), names).unwrap();
+        let db = open_raw(dir.path());
         let meta = db.cf_handle(columns::META).unwrap();
         db.put_cf(meta, recent_ids::done_key(bus_id), 5u64.to_be_bytes())
             .unwrap();
