@@ -185,12 +185,31 @@ pub fn epoch_event_id(bus: BusId, epoch: u32, id: &str, source: &str, seq: Seq) 
 /// seq)`, borrowed from the key. `None` for a key of the first format or one
 /// that does not parse.
 pub fn split_epoch_event_id(key: &[u8]) -> Option<(BusId, &[u8], &[u8], Seq)> {
+    let k = split_event_id(key)?;
+    k.epoch.then_some((k.bus, k.id, k.source, k.seq))
+}
+
+/// Decodes an `event_ids` key of either format into `(source, seq)`.
+pub fn decode_event_id(key: &[u8]) -> Option<(String, Seq)> {
+    let k = split_event_id(key)?;
+    Some((String::from_utf8(k.source.to_vec()).ok()?, k.seq))
+}
+
+/// A full `event_ids` key of either format, borrowed from the key.
+struct EventIdKey<'a> {
+    bus: BusId,
+    /// Whether it has an epoch word (or is of the first format).
+    epoch: bool,
+    id: &'a [u8],
+    source: &'a [u8],
+    seq: Seq,
+}
+
+fn split_event_id(key: &[u8]) -> Option<EventIdKey<'_>> {
     let bus = BusId::from_be_bytes(key.get(..4)?.try_into().ok()?);
     let word = u32::from_be_bytes(key.get(4..8)?.try_into().ok()?);
-    if word & EPOCH_MARK == 0 {
-        return None;
-    }
-    let mut pos = 8;
+    let epoch = word & EPOCH_MARK != 0;
+    let mut pos = if epoch { 8 } else { 4 };
     let mut part = || -> Option<&[u8]> {
         let len = u32::from_be_bytes(key.get(pos..pos + 4)?.try_into().ok()?) as usize;
         let v = key.get(pos + 4..(pos + 4).checked_add(len)?)?;
@@ -199,24 +218,15 @@ pub fn split_epoch_event_id(key: &[u8]) -> Option<(BusId, &[u8], &[u8], Seq)> {
     };
     let id = part()?;
     let source = part()?;
+    // Exactly eight bytes left: the seq.
     let seq = Seq::from_be_bytes(key.get(pos..)?.try_into().ok()?);
-    Some((bus, id, source, seq))
-}
-
-/// Decodes an `event_ids` key of either format into `(source, seq)`.
-pub fn decode_event_id(key: &[u8]) -> Option<(String, Seq)> {
-    let word = u32::from_be_bytes(key.get(4..8)?.try_into().ok()?);
-    let mut pos = if word & EPOCH_MARK != 0 { 8 } else { 4 };
-    let mut part = |key: &[u8]| -> Option<Vec<u8>> {
-        let len = u32::from_be_bytes(key.get(pos..pos + 4)?.try_into().ok()?) as usize;
-        let v = key.get(pos + 4..pos + 4 + len)?.to_vec();
-        pos += 4 + len;
-        Some(v)
-    };
-    let _id = part(key)?;
-    let source = String::from_utf8(part(key)?).ok()?;
-    let seq = Seq::from_be_bytes(key.get(pos..pos + 8)?.try_into().ok()?);
-    (pos + 8 == key.len()).then_some((source, seq))
+    Some(EventIdKey {
+        bus,
+        epoch,
+        id,
+        source,
+        seq,
+    })
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ impl Table {
     /// one loop, whose reads of the scattered keys overlap, rather than key
     /// by key between the file writer's calls, where each waited for memory
     /// (half of the thread's time, `perf annotate`).
-    fn sorted(&self) -> SortedKeys {
+    fn sorted(&self) -> Keys {
         let mut order: Vec<(u64, u64, u64, u32, u32)> = Vec::with_capacity(self.ends.len());
         let mut start = 0;
         for &end in &self.ends {
@@ -193,43 +193,30 @@ impl Table {
                 .cmp(&(b.0, b.1, b.2))
                 .then_with(|| key(a).cmp(key(b)))
         });
-        let mut sorted = SortedKeys {
-            keys: Vec::with_capacity(self.keys.len()),
-            ends: Vec::with_capacity(order.len()),
-        };
+        let mut sorted = Keys::with_capacity(order.len(), self.keys.len());
         for e in &order {
-            sorted.keys.extend_from_slice(key(e));
-            sorted.ends.push(sorted.keys.len());
+            sorted.push(|out| out.extend_from_slice(key(e)));
         }
         sorted
     }
 }
 
-/// A table's keys in key order, back to back.
-struct SortedKeys {
-    keys: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl SortedKeys {
-    fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let mut start = 0;
-        self.ends.iter().map(move |&end| {
-            let k = &self.keys[start..end];
-            start = end;
-            k
-        })
-    }
-}
-
-/// Entries the writer collects for one group, before it commits.
+/// Full `event_ids` keys back to back: a group's, as the writer collects
+/// them before it commits, or a sealed table's in key order.
 #[derive(Default)]
-pub(super) struct GroupKeys {
+pub(super) struct Keys {
     buf: Vec<u8>,
     ends: Vec<usize>,
 }
 
-impl GroupKeys {
+impl Keys {
+    fn with_capacity(keys: usize, bytes: usize) -> Keys {
+        Keys {
+            buf: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(keys),
+        }
+    }
+
     /// Adds a full epoch key written by `key`.
     pub(super) fn push(&mut self, key: impl FnOnce(&mut Vec<u8>)) {
         key(&mut self.buf);
@@ -304,7 +291,7 @@ impl RecentIds {
 
     /// Adds the entries of a committed group; seals the open table when it
     /// is full (waiting if the index thread is a table behind).
-    pub(super) fn add(&self, group: &GroupKeys) {
+    pub(super) fn add(&self, group: &Keys) {
         self.push_then_seal(
             |open| {
                 for key in group.iter() {
@@ -504,7 +491,7 @@ fn write(
     db: &DB,
     recent: &RecentIds,
     table: &Table,
-    sorted: &SortedKeys,
+    sorted: &Keys,
     path: &Path,
 ) -> Result<(), StoreError> {
     let floors = recent.lock_floors();

@@ -27,7 +27,7 @@ use std::time::Duration;
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::recent_ids::{GroupKeys, RecentIds, Table};
+use super::recent_ids::{Keys, RecentIds, Table};
 use super::{BusRecord, call, codec, columns, keys};
 use crate::event::time::now_micros;
 use crate::store::{Bus, BusConfig, BusId, Seq, StoreError};
@@ -275,6 +275,16 @@ impl<'a> Duplicates<'a> {
     }
 }
 
+/// The epoch of the id entry of an event stored at `seq` on a bus with
+/// (`dedup`) or without duplicate suppression.
+fn entry_epoch(dedup: bool, seq: Seq) -> u32 {
+    if dedup {
+        keys::DEDUP_EPOCH
+    } else {
+        keys::id_epoch(seq)
+    }
+}
+
 pub(super) fn floor_key(bus: BusId) -> Vec<u8> {
     let mut k = b"bus_floor/".to_vec();
     k.extend_from_slice(&bus.to_be_bytes());
@@ -497,7 +507,7 @@ struct Staged {
     /// The events, in one batch.
     batch: WriteBatch,
     /// Their id entries, for [`RecentIds`] once the batch is written.
-    ids: GroupKeys,
+    ids: Keys,
     /// Per append, its bus and the seq the bus returns to if the write
     /// fails.
     rollback: Vec<(BusId, Seq)>,
@@ -598,19 +608,11 @@ impl Writer {
         opts.set_iterate_upper_bound(keys::bus_end(bus).to_vec());
         let mut it = self.db.raw_iterator_cf_opt(self.cf(columns::EVENTS), opts);
         it.seek(keys::event(bus, from));
-        let mut key = Vec::new();
         let mut rebuilt = 0u64;
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             let (_, seq) = keys::decode_event(k).ok_or(codec::DecodeError("bad event key"))?;
             let (id, source) = codec::event_id_and_source(v)?;
-            let epoch = if dedup {
-                keys::DEDUP_EPOCH
-            } else {
-                keys::id_epoch(seq)
-            };
-            key.clear();
-            key.extend_from_slice(&keys::epoch_id_prefix(bus, epoch, id, Some(source)));
-            key.extend_from_slice(&seq.to_be_bytes());
+            let key = keys::epoch_event_id(bus, entry_epoch(dedup, seq), id, source, seq);
             self.recent.add_one(&key);
             rebuilt += 1;
             it.next();
@@ -667,7 +669,7 @@ impl Writer {
             }
             let mut staged = Staged {
                 batch: WriteBatch::with_capacity_bytes(pending + BATCH_HEADER_BYTES),
-                ids: GroupKeys::default(),
+                ids: Keys::default(),
                 rollback: Vec::new(),
             };
             let mut replies: Vec<AppendReply> = Vec::with_capacity(group.len());
@@ -771,11 +773,7 @@ impl Writer {
             let seq = state.next;
             state.next += 1;
             staged.batch.put_cf(events_cf, keys::event(bus, seq), value);
-            let epoch = if dedup_us > 0 {
-                keys::DEDUP_EPOCH
-            } else {
-                keys::id_epoch(seq)
-            };
+            let epoch = entry_epoch(dedup_us > 0, seq);
             // The entry goes to memory once the batch is written, and to
             // the index with its table (`recent_ids`).
             staged.ids.push(|key| {
