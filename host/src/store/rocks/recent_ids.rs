@@ -9,10 +9,22 @@
 //!
 //! Instead the writer hands the entries of every group it has committed to
 //! [`RecentIds`]: an append-only [`Table`] in memory with a hash index on
-//! bus and id. Once the table holds [`SEAL_ENTRIES`] entries (or
-//! [`SEAL_BYTES`]), it is sealed and a thread of its own sorts it, writes it
-//! as one SST file and has RocksDB ingest the file into the index: no WAL,
-//! no memtable, no flush.
+//! bus and id. The table is sealed where a busy bus moves on to its next
+//! epoch ([`keys::id_epoch`]), or once it holds [`SEAL_ENTRIES`] entries
+//! (or [`SEAL_BYTES`]), and a thread of its own sorts it, writes it as SST
+//! files and has RocksDB ingest them into the index: no WAL, no memtable,
+//! no flush.
+//!
+//! # One file per epoch
+//!
+//! Ids within an epoch are random, so two files holding parts of the same
+//! epoch overlap, and RocksDB must merge them in a compaction. A table
+//! sealed where a busy bus's epoch ends holds that whole epoch (a table
+//! has room for an epoch and a quarter), and each (bus, epoch) run of a
+//! table gets a file of its own ([`file_starts`]). Such a file overlaps
+//! nothing; RocksDB ingests it straight into the bottom level, and the
+//! index of a busy bus is never compacted (docs/benchmarks.md, "Id tables
+//! a whole epoch long").
 //!
 //! # Nothing is lost in a crash
 //!
@@ -21,7 +33,9 @@
 //! up to which the index on disk has every entry; it is written after each
 //! ingested file. At open the writer makes the entries of the bus's later
 //! events again from the log ([`super::writer`]): at most a few tables'
-//! worth. A clean shutdown writes every table first.
+//! worth (1.25 million entries, made again in about 1.5 s, after a crash
+//! during batch ingest at full speed). A clean shutdown writes every table
+//! first.
 //!
 //! # Readers
 //!
@@ -50,18 +64,36 @@ use rustc_hash::FxBuildHasher;
 use super::{columns, keys};
 use crate::store::{BusId, Seq, StoreError};
 
-/// Entries per table before it is sealed and written: half a million
-/// (about 30 MiB of keys with 20-byte ids). Larger tables make larger files,
-/// fewer for compaction to merge, but more to make again after a crash;
-/// 2^18, 2^19 and 2^20 measured within noise of each other
-/// (docs/benchmarks.md).
-#[cfg(not(test))]
-pub(super) const SEAL_ENTRIES: usize = 1 << 19;
-#[cfg(test)]
-pub(super) const SEAL_ENTRIES: usize = 8;
+/// Entries of one epoch of a bus ([`keys::ID_EPOCH_BITS`]).
+const EPOCH_ENTRIES: usize = 1 << keys::ID_EPOCH_BITS;
+
+/// Entries per table before it is sealed and written whatever their
+/// epochs: an epoch and a quarter, so that a table holds a busy bus's whole
+/// epoch (sealed at its end, [`EPOCH_SEAL_MIN`]) with room for other buses'
+/// entries. About 80 MiB of keys with 36-byte ids.
+pub(super) const SEAL_ENTRIES: usize = EPOCH_ENTRIES + EPOCH_ENTRIES / 4;
 
 /// Key bytes per table before it is sealed, for long ids and sources.
-pub(super) const SEAL_BYTES: usize = 32 << 20;
+pub(super) const SEAL_BYTES: usize = 128 << 20;
+
+/// A table is sealed when a bus moves on to its next epoch and the table
+/// holds at least this many of its entries in the epoch before: the bus is
+/// busy, and sealing there writes its epoch as one file that overlaps no
+/// other, which RocksDB ingests straight into the bottom level with no
+/// compaction ever (docs/storage.md). A quiet bus crossing an epoch does
+/// not seal a table that other buses fill.
+const EPOCH_SEAL_MIN: u32 = (EPOCH_ENTRIES / 4) as u32;
+
+/// Entries of a (bus, epoch) run in a sealed table that get a file of their
+/// own; smaller neighbouring runs share one, so that many quiet buses do
+/// not make many tiny files.
+#[cfg(not(test))]
+const OWN_FILE_MIN: usize = 1 << 14;
+#[cfg(test)]
+const OWN_FILE_MIN: usize = 3;
+
+/// The bytes of an `event_ids` key that name its bus and epoch.
+const RUN_PREFIX: usize = 8;
 
 /// Sealed tables waiting for the index thread before the writer waits:
 /// memory stays bounded if RocksDB is slower than ingest.
@@ -85,11 +117,20 @@ pub(super) struct Table {
     /// Where each key ends in `keys`.
     ends: Vec<u32>,
     /// Hash of bus and id → the newest entry with that hash.
-    heads: HashMap<u64, u32, FxBuildHasher>,
+    heads: Heads,
     /// Per entry, the entry before it with the same hash, or [`NONE`].
     prev: Vec<u32>,
     /// Per bus, the highest seq in the table.
     last: HashMap<BusId, Seq, FxBuildHasher>,
+    /// Per bus, the epoch word of its newest entry and how many entries
+    /// the table holds in that epoch.
+    epochs: HashMap<BusId, (u32, u32), FxBuildHasher>,
+}
+
+/// The epoch word of an epoch key (`bus | epoch word | …`).
+fn epoch_word(key: &[u8]) -> u32 {
+    key.get(4..8)
+        .map_or(0, |w| u32::from_be_bytes(w.try_into().expect("4 bytes")))
 }
 
 fn id_hash(bus: BusId, id: &[u8]) -> u64 {
@@ -99,35 +140,201 @@ fn id_hash(bus: BusId, id: &[u8]) -> u64 {
     h.finish()
 }
 
+/// [`id_hash`] of a full epoch key's bus and id (0 for a key that does not
+/// parse, which [`Table::push_hashed`] refuses anyway).
+fn key_hash(key: &[u8]) -> u64 {
+    keys::split_epoch_event_id(key).map_or(0, |(bus, id, _, _)| id_hash(bus, id))
+}
+
+/// How many entries ahead of the one it inserts the writer prefetches the
+/// hash slot: enough to keep several cache misses in flight.
+const PREFETCH_AHEAD: usize = 8;
+
+/// A [`Table`]'s hash index: for each hash of bus and id, the newest entry
+/// with that hash.
+///
+/// Open addressing with linear probing over a power-of-two array of
+/// `tag << 32 | entry + 1` (0 is empty). The tag is the hash's high half,
+/// and its top bits choose the home slot, so the array can be grown from
+/// the slots alone. Ids whose hashes share a tag share a chain, which
+/// [`Table::find`] filters by bus and id.
+///
+/// Hand-written rather than a `HashMap` because each insert into a table
+/// of a million entries misses the cache, and the writer hides those
+/// misses by prefetching the slots of the entries it inserts next, which a
+/// `HashMap` has no way to do; the slots are also half the size
+/// (docs/benchmarks.md, "Id tables a whole epoch long").
+struct Heads {
+    slots: Vec<u64>,
+    /// log2 of `slots.len()`.
+    bits: u32,
+    /// Occupied slots.
+    len: usize,
+}
+
+impl Heads {
+    /// Room for `entries` distinct ids at a load of at most two thirds.
+    fn with_capacity(entries: usize) -> Heads {
+        Heads::with_slots((entries * 3 / 2).next_power_of_two().max(16))
+    }
+
+    /// `n` empty slots, a power of two.
+    fn with_slots(n: usize) -> Heads {
+        Heads {
+            slots: vec![0; n],
+            bits: n.trailing_zeros(),
+            len: 0,
+        }
+    }
+
+    fn home(&self, tag: u64) -> usize {
+        (tag >> (32 - self.bits)) as usize
+    }
+
+    /// Asks the CPU to bring `hash`'s home slot into the cache.
+    #[inline(always)]
+    fn prefetch(&self, hash: u64) {
+        let slot: *const u64 = &self.slots[self.home(hash >> 32)];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is only a hint; it reads nothing the program
+        // sees and cannot fault, and the address is in `slots` anyway.
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(slot.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
+    }
+
+    /// Makes `entry` the newest with `hash`; returns the one it follows in
+    /// the chain, or [`NONE`].
+    fn insert(&mut self, hash: u64, entry: u32) -> u32 {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let tag = hash >> 32;
+        let value = tag << 32 | (u64::from(entry) + 1);
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(tag);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                self.slots[i] = value;
+                self.len += 1;
+                return NONE;
+            }
+            if slot >> 32 == tag {
+                self.slots[i] = value;
+                return slot as u32 - 1;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill(0);
+        self.len = 0;
+    }
+
+    /// The newest entry with `hash`, or [`NONE`].
+    fn get(&self, hash: u64) -> u32 {
+        let tag = hash >> 32;
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(tag);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return NONE;
+            }
+            if slot >> 32 == tag {
+                return slot as u32 - 1;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Doubles the slots: only for a table that outgrew [`SEAL_ENTRIES`]
+    /// (a group is added whole before the table is checked).
+    fn grow(&mut self) {
+        let old = std::mem::replace(self, Heads::with_slots(self.slots.len() * 2));
+        let mask = self.slots.len() - 1;
+        for slot in old.slots.into_iter().filter(|&s| s != 0) {
+            let mut i = self.home(slot >> 32);
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = slot;
+            self.len += 1;
+        }
+    }
+}
+
 impl Default for Table {
     /// An empty table with room for a sealed table's entries, so that the
-    /// writer never grows it while it holds the lock.
+    /// writer seldom grows it while it holds the lock (the room is only
+    /// address space until it is used).
     fn default() -> Table {
         let entries = SEAL_ENTRIES;
         Table {
-            keys: Vec::with_capacity(entries * 48),
+            keys: Vec::with_capacity((entries * 80).min(SEAL_BYTES)),
             ends: Vec::with_capacity(entries),
-            heads: HashMap::with_capacity_and_hasher(entries, FxBuildHasher),
+            heads: Heads::with_capacity(entries),
             prev: Vec::with_capacity(entries),
             last: HashMap::default(),
+            epochs: HashMap::default(),
         }
     }
 }
 
 impl Table {
     /// Adds a full epoch key (`keys::split_epoch_event_id` must parse it).
+    #[cfg(test)]
     pub(super) fn push(&mut self, key: &[u8]) {
-        let Some((bus, id, _, seq)) = keys::split_epoch_event_id(key) else {
+        self.push_hashed(key, key_hash(key));
+    }
+
+    /// Adds a full epoch key whose [`key_hash`] is `hash`.
+    fn push_hashed(&mut self, key: &[u8], hash: u64) {
+        let Some((bus, _, _, seq)) = keys::split_epoch_event_id(key) else {
             debug_assert!(false, "not an epoch key");
             return;
         };
         let at = self.ends.len() as u32;
-        let prev = self.heads.insert(id_hash(bus, id), at).unwrap_or(NONE);
+        let prev = self.heads.insert(hash, at);
         self.prev.push(prev);
         self.keys.extend_from_slice(key);
         self.ends.push(self.keys.len() as u32);
         let last = self.last.entry(bus).or_default();
         *last = (*last).max(seq);
+        let word = epoch_word(key);
+        let run = self.epochs.entry(bus).or_insert((word, 0));
+        if run.0 != word {
+            *run = (word, 0);
+        }
+        run.1 += 1;
+    }
+
+    /// Whether `key` starts a later epoch of a bus that has at least
+    /// [`EPOCH_SEAL_MIN`] entries in its epoch before: the table should be
+    /// sealed before `key` goes in.
+    fn ends_epoch(&self, key: &[u8]) -> bool {
+        let Some(bus) = key.get(..4) else {
+            return false;
+        };
+        let bus = BusId::from_be_bytes(bus.try_into().expect("4 bytes"));
+        self.epochs
+            .get(&bus)
+            .is_some_and(|&(word, n)| epoch_word(key) > word && n >= EPOCH_SEAL_MIN)
+    }
+
+    /// Empties the table, keeping its memory.
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.ends.clear();
+        self.heads.clear();
+        self.prev.clear();
+        self.last.clear();
+        self.epochs.clear();
     }
 
     /// How many entries the table holds.
@@ -150,7 +357,7 @@ impl Table {
     /// Calls `f(source, seq)` for every entry of `id` on `bus` (from
     /// `source` only, if given), newest first.
     fn find(&self, bus: BusId, id: &[u8], source: Option<&[u8]>, f: &mut impl FnMut(&[u8], Seq)) {
-        let mut at = self.heads.get(&id_hash(bus, id)).copied().unwrap_or(NONE);
+        let mut at = self.heads.get(id_hash(bus, id));
         while at != NONE {
             if let Some((b, i, s, seq)) = keys::split_epoch_event_id(self.key(at))
                 && b == bus
@@ -239,6 +446,16 @@ struct Tables {
     sealed: VecDeque<Arc<Table>>,
 }
 
+impl Tables {
+    /// Moves the open table to the sealed ones, for the index thread, and
+    /// opens `next` (a written table, emptied) or a new one.
+    fn seal(&mut self, next: Option<Table>) -> Arc<Table> {
+        let table = Arc::new(std::mem::replace(&mut self.open, next.unwrap_or_default()));
+        self.sealed.push_back(table.clone());
+        table
+    }
+}
+
 /// The tables, the ingest lock and the index thread. Shared by the writer,
 /// readers and the index thread.
 pub(super) struct RecentIds {
@@ -251,6 +468,10 @@ pub(super) struct RecentIds {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Why the last attempt to write a table failed, until one succeeds.
     failing: Mutex<Option<String>>,
+    /// A written table, emptied, for the writer to fill next: a new one's
+    /// memory is fresh pages, and the kernel's zeroing them as the writer
+    /// touched them cost about 3% of ingest's CPU (docs/benchmarks.md).
+    spare: Mutex<Option<Table>>,
 }
 
 impl RecentIds {
@@ -278,6 +499,7 @@ impl RecentIds {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(None),
             failing: Mutex::new(None),
+            spare: Mutex::new(None),
         });
         let shared = recent.clone();
         let error = open_error(&dir);
@@ -289,39 +511,61 @@ impl RecentIds {
         Ok(recent)
     }
 
-    /// Adds the entries of a committed group; seals the open table when it
-    /// is full (waiting if the index thread is a table behind).
+    /// Adds the entries of a committed group; seals the open table where a
+    /// busy bus's epoch ends and when it is full (waiting if the index
+    /// thread is a table behind).
     pub(super) fn add(&self, group: &Keys) {
-        self.push_then_seal(
-            |open| {
-                for key in group.iter() {
-                    open.push(key);
-                }
-            },
-            Table::full,
-        );
+        let keys: Vec<&[u8]> = group.iter().collect();
+        self.push(&keys);
     }
 
     /// Adds one entry outside a group (rebuilding after a restart).
     pub(super) fn add_one(&self, key: &[u8]) {
-        self.push_then_seal(|open| open.push(key), Table::full);
+        self.push(&[key]);
     }
 
-    /// Runs `push` on the open table, then seals it and hands it to the
-    /// index thread if `seal_if` says so.
-    fn push_then_seal(&self, push: impl FnOnce(&mut Table), seal_if: impl FnOnce(&Table) -> bool) {
+    fn push(&self, keys: &[&[u8]]) {
+        // Hashed first, so that each slot can be prefetched a few entries
+        // before it is written.
+        let hashes: Vec<u64> = keys.iter().map(|k| key_hash(k)).collect();
+        let mut sealed = Vec::new();
+        {
+            let mut t = self.tables.write().expect("recent ids poisoned");
+            for &hash in hashes.iter().take(PREFETCH_AHEAD) {
+                t.open.heads.prefetch(hash);
+            }
+            for (i, (key, &hash)) in keys.iter().zip(&hashes).enumerate() {
+                if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
+                    t.open.heads.prefetch(ahead);
+                }
+                if t.open.ends_epoch(key) {
+                    sealed.push(t.seal(self.take_spare()));
+                }
+                t.open.push_hashed(key, hash);
+            }
+            if t.open.full() {
+                sealed.push(t.seal(self.take_spare()));
+            }
+        }
+        // Sent outside the lock: sending waits while the thread is behind.
+        for table in sealed {
+            self.send(table);
+        }
+    }
+
+    /// Seals the open table if it holds anything.
+    fn seal_open(&self) {
         let sealed = {
             let mut t = self.tables.write().expect("recent ids poisoned");
-            push(&mut t.open);
-            seal_if(&t.open).then(|| {
-                let table = Arc::new(std::mem::take(&mut t.open));
-                t.sealed.push_back(table.clone());
-                table
-            })
+            (t.open.len() > 0).then(|| t.seal(self.take_spare()))
         };
         if let Some(table) = sealed {
             self.send(table);
         }
+    }
+
+    fn take_spare(&self) -> Option<Table> {
+        self.spare.lock().expect("spare table poisoned").take()
     }
 
     fn send(&self, table: Arc<Table>) {
@@ -390,7 +634,7 @@ impl RecentIds {
     /// Seals what is open and stops taking tables: the index thread writes
     /// every table, then ends. The writer calls it when it stops.
     pub(super) fn close(&self) {
-        self.push_then_seal(|_| {}, |open| open.len() > 0);
+        self.seal_open();
         self.tx.lock().expect("ids sender poisoned").take();
     }
 
@@ -405,7 +649,7 @@ impl RecentIds {
     /// tests.
     #[cfg(test)]
     pub(super) fn write_all(&self) {
-        self.push_then_seal(|_| {}, |open| open.len() > 0);
+        self.seal_open();
         while !self
             .tables
             .read()
@@ -450,17 +694,16 @@ fn search<'a>(
 /// retried every second; the table stays searchable meanwhile, and the
 /// writer waits once the next table is sealed too.
 fn run(db: &DB, recent: &RecentIds, dir: &Path, rx: Receiver<Arc<Table>>) {
-    let mut files = 0u64;
+    let mut attempts = 0u64;
     while let Ok(table) = rx.recv() {
         let sorted = table.sorted();
         loop {
-            files += 1;
-            let path = dir.join(format!("{files}.sst"));
+            attempts += 1;
             // The folder is made again if it went missing.
             let attempt = std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot make {}: {e}", dir.display()))
                 .and_then(|()| {
-                    write(db, recent, &table, &sorted, &path).map_err(|e| e.to_string())
+                    write(db, recent, &table, &sorted, dir, attempts).map_err(|e| e.to_string())
                 });
             let mut failing = recent.failing.lock().expect("ids failure poisoned");
             match attempt {
@@ -469,7 +712,7 @@ fn run(db: &DB, recent: &RecentIds, dir: &Path, rx: Receiver<Arc<Table>>) {
                     break;
                 }
                 Err(error) => {
-                    let _ = std::fs::remove_file(&path);
+                    remove_attempt(dir, attempts);
                     tracing::error!(%error, "Writing event-id entries to the index failed; retrying in a second.");
                     *failing = Some(error);
                     drop(failing);
@@ -477,45 +720,85 @@ fn run(db: &DB, recent: &RecentIds, dir: &Path, rx: Receiver<Arc<Table>>) {
                 }
             }
         }
-        let mut t = recent.tables.write().expect("recent ids poisoned");
-        if t.sealed.front().is_some_and(|s| Arc::ptr_eq(s, &table)) {
-            t.sealed.pop_front();
+        {
+            let mut t = recent.tables.write().expect("recent ids poisoned");
+            if t.sealed.front().is_some_and(|s| Arc::ptr_eq(s, &table)) {
+                t.sealed.pop_front();
+            }
+        }
+        // Kept for the writer unless a reader still holds it.
+        if let Ok(mut table) = Arc::try_unwrap(table) {
+            table.clear();
+            *recent.spare.lock().expect("spare table poisoned") = Some(table);
         }
     }
 }
 
-/// Writes `table`'s entries (`sorted`) above their bus's floor as one
-/// file, has RocksDB ingest it, then records per bus that the index has
-/// every entry up to the table's last.
+/// Removes the files a failed attempt left in `dir`.
+fn remove_attempt(dir: &Path, stem: u64) {
+    let prefix = format!("{stem}.");
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Writes `table`'s entries (`sorted`) above their bus's floor as files
+/// named `<stem>.<n>.sst` in `dir`, has RocksDB ingest them together, then
+/// records per bus that the index has every entry up to the table's last.
 fn write(
     db: &DB,
     recent: &RecentIds,
     table: &Table,
     sorted: &Keys,
-    path: &Path,
+    dir: &Path,
+    stem: u64,
 ) -> Result<(), StoreError> {
     let floors = recent.lock_floors();
-    let kept = sorted.iter().filter(|k| {
+    let keep = |k: &[u8]| {
         floors.is_empty()
             || keys::split_epoch_event_id(k)
                 .is_some_and(|(bus, _, _, seq)| floors.get(&bus).is_none_or(|&f| seq > f))
-    });
+    };
     let cf = db.cf_handle(columns::EVENT_IDS).expect("event_ids column");
     let opts = columns::options(columns::Kind::IdIndex);
-    let mut file = SstFileWriter::create(&opts);
-    let mut any = false;
-    for key in kept {
-        if !any {
-            file.open(path)?;
-            any = true;
+    let starts = file_starts(sorted);
+    let mut next = 1;
+    let mut paths = Vec::new();
+    let mut file: Option<SstFileWriter> = None;
+    for (i, key) in sorted.iter().enumerate() {
+        if starts.get(next) == Some(&i) {
+            next += 1;
+            if let Some(mut f) = file.take() {
+                f.finish()?;
+            }
         }
-        file.put(key, [])?;
+        if !keep(key) {
+            continue;
+        }
+        let f = match &mut file {
+            Some(f) => f,
+            None => {
+                let path = dir.join(format!("{stem}.{}.sst", paths.len()));
+                let f = file.insert(SstFileWriter::create(&opts));
+                f.open(&path)?;
+                paths.push(path);
+                f
+            }
+        };
+        f.put(key, [])?;
     }
-    if any {
-        file.finish()?;
+    if let Some(mut f) = file.take() {
+        f.finish()?;
+    }
+    if !paths.is_empty() {
         let mut ingest = IngestExternalFileOptions::default();
         ingest.set_move_files(true);
-        db.ingest_external_file_cf_opts(cf, &ingest, vec![path])?;
+        // One call: the files go in together or not at all.
+        db.ingest_external_file_cf_opts(cf, &ingest, paths)?;
     }
     let meta = db.cf_handle(columns::META).expect("meta column");
     let mut batch = WriteBatch::default();
@@ -526,6 +809,36 @@ fn write(
     }
     db.write(batch)?;
     Ok(())
+}
+
+/// Where, in sorted keys, each file written for them starts: each (bus,
+/// epoch) run of at least [`OWN_FILE_MIN`] entries has a file of its own,
+/// smaller neighbouring runs share one. A file of one run overlaps only
+/// files of the same bus and epoch, so a whole epoch's file lands in the
+/// bottom level without a compaction, and a partial one is merged only
+/// with its epoch's other files.
+fn file_starts(sorted: &Keys) -> Vec<usize> {
+    // Each run's start and length.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut prefix: &[u8] = &[];
+    for (i, key) in sorted.iter().enumerate() {
+        let p = &key[..key.len().min(RUN_PREFIX)];
+        match runs.last_mut() {
+            Some(run) if p == prefix => run.1 += 1,
+            _ => runs.push((i, 1)),
+        }
+        prefix = p;
+    }
+    let mut starts = Vec::new();
+    let mut file_len = 0;
+    for (start, len) in runs {
+        if starts.is_empty() || file_len >= OWN_FILE_MIN || len >= OWN_FILE_MIN {
+            starts.push(start);
+            file_len = 0;
+        }
+        file_len += len;
+    }
+    starts
 }
 
 #[cfg(test)]
@@ -591,5 +904,67 @@ mod tests {
         }
         t.push(&key(1, "last", "/s", SEAL_ENTRIES as Seq));
         assert!(t.full());
+    }
+
+    #[test]
+    fn a_busy_bus_ends_a_table_at_its_next_epoch_and_a_quiet_one_does_not() {
+        let mut t = Table::default();
+        // Epoch 1 is seqs 0–15 in unit tests.
+        for seq in 1..=15 {
+            t.push(&key(1, &format!("a{seq}"), "/s", seq));
+        }
+        t.push(&key(2, "quiet", "/s", 15));
+        assert!(t.ends_epoch(&key(1, "next", "/s", 16)));
+        assert!(!t.ends_epoch(&key(1, "same", "/s", 14)));
+        assert!(
+            !t.ends_epoch(&key(2, "next", "/s", 16)),
+            "one entry is quiet"
+        );
+        assert!(
+            !t.ends_epoch(&key(3, "new", "/s", 40)),
+            "a bus not in the table"
+        );
+    }
+
+    #[test]
+    fn files_are_cut_at_large_runs_and_small_runs_share_one() {
+        let mut t = Table::default();
+        let mut push = |bus, seqs: std::ops::RangeInclusive<Seq>| {
+            for seq in seqs {
+                t.push(&key(bus, &format!("{bus}-{seq}"), "/s", seq));
+            }
+        };
+        push(1, 12..=16); // epoch 1: 4 entries (own file), epoch 2: 1
+        push(2, 1..=1); // 1
+        push(3, 1..=2); // 2
+        push(4, 1..=3); // 3 (own file)
+        push(5, 1..=1); // 1
+        let sorted = t.sorted();
+        assert_eq!(file_starts(&sorted), vec![0, 4, 8, 11]);
+        assert_eq!(file_starts(&Keys::default()), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn heads_chain_entries_by_tag_and_keep_them_when_they_grow() {
+        let mut h = Heads::with_slots(16);
+        // Tags 1 and 2 share a home slot (the top bits are 0).
+        let (a, b, c) = (1u64 << 32, 2u64 << 32, u64::MAX);
+        assert_eq!(h.insert(a, 0), NONE);
+        assert_eq!(h.insert(b, 1), NONE);
+        assert_eq!(h.insert(a, 2), 0);
+        assert_eq!(h.insert(c, 3), NONE);
+        assert_eq!((h.get(a), h.get(b), h.get(c)), (2, 1, 3));
+        assert_eq!(h.get(3 << 32), NONE);
+        // Past three quarters full, the slots double.
+        for tag in 10..30u64 {
+            h.insert(tag << 32 | 7, tag as u32);
+        }
+        assert!(h.slots.len() > 16);
+        assert_eq!((h.get(a), h.get(b), h.get(c)), (2, 1, 3));
+        for tag in 10..30u64 {
+            assert_eq!(h.get(tag << 32), tag as u32, "the low half is not the tag");
+        }
+        h.clear();
+        assert_eq!(h.get(a), NONE);
     }
 }

@@ -992,8 +992,9 @@ fn bus_has_id_keys(store: &RocksStore, bus: BusId) -> bool {
     writer::any_key(db, ids_cf, &keys::bus_start(bus), &keys::bus_end(bus)).unwrap()
 }
 
-/// The newest id entries live in memory (tables of 8 entries in unit
-/// tests) and reach the index when their table is full: look-ups find an
+/// The newest id entries live in memory (tables of at most 20 entries,
+/// epochs of 16, in unit tests) and reach the index when their table is
+/// sealed: look-ups find an
 /// event wherever its entry is, and a clean close leaves none behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn id_entries_are_found_in_memory_and_on_disk_and_all_reach_the_index_at_close() {
@@ -1045,6 +1046,48 @@ async fn id_entries_are_found_in_memory_and_on_disk_and_all_reach_the_index_at_c
     assert_eq!(store.inner.recent.pending(), 0);
     assert_eq!(found_seq(&store, &bus, "twice", Some("/a")), Some(22));
     assert_eq!(found_seq(&store, &bus, "e21", None), Some(21));
+}
+
+/// A busy bus's table is sealed where its epoch ends, and the epoch's
+/// entries become one file that overlaps no other, which RocksDB puts
+/// straight into the bottom level: nothing is left for compaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_epoch_of_a_busy_bus_reaches_the_bottom_level_as_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    // Seqs 1..=47 fill epochs 1 (seqs 1–15), 2 (16–31) and 3 (32–47), in
+    // groups of five that straddle the epochs' ends.
+    let seqs: Vec<u64> = (1..=47).collect();
+    for group in seqs.chunks(5) {
+        let events: Vec<_> = group
+            .iter()
+            .map(|n| event(&format!("e{n}"), "/s"))
+            .collect();
+        store.append(&bus, &events, 1).await.unwrap();
+    }
+    store.inner.recent.write_all();
+    let files: Vec<(i32, u64)> = store
+        .inner
+        .db
+        .live_files()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.column_family_name == columns::EVENT_IDS)
+        .map(|f| (f.level, f.num_entries))
+        .collect();
+    // The last of RocksDB's default seven levels.
+    let bottom = 6;
+    let mut entries: Vec<u64> = files.iter().map(|&(_, n)| n).collect();
+    entries.sort();
+    assert_eq!(entries, vec![15, 16, 16], "{files:?}");
+    assert!(files.iter().all(|&(level, _)| level == bottom), "{files:?}");
+    for n in [1, 15, 16, 47] {
+        assert_eq!(
+            found_seq(&store, &bus, &format!("e{n}"), Some("/s")),
+            Some(n)
+        );
+    }
 }
 
 /// Stores events `e1`..`e20` from `/s` on the default bus of a new store in
@@ -1209,9 +1252,9 @@ async fn a_failing_index_write_makes_the_store_unhealthy_until_it_succeeds() {
     let ingest = dir.path().join(ID_INGEST_DIR);
     std::fs::remove_dir_all(&ingest).unwrap();
     std::fs::write(&ingest, b"in the way").unwrap();
-    let events: Vec<_> = (1..=recent_ids::SEAL_ENTRIES)
-        .map(|n| event(&format!("e{n}"), "/s"))
-        .collect();
+    // The table is sealed where epoch 1 ends (seqs 1–15); seqs 16–20 stay
+    // in the open one.
+    let events: Vec<_> = (1..=20).map(|n| event(&format!("e{n}"), "/s")).collect();
     store.append(&bus, &events, 1).await.unwrap();
     wait_for(|| store.health().is_err()).await;
     let reason = store.health().unwrap_err();
@@ -1222,7 +1265,7 @@ async fn a_failing_index_write_makes_the_store_unhealthy_until_it_succeeds() {
         "searchable in memory"
     );
     std::fs::remove_file(&ingest).unwrap();
-    wait_for(|| store.inner.recent.pending() == 0).await;
+    wait_for(|| store.inner.recent.pending() == 5).await;
     assert_eq!(store.health(), Ok(()));
     assert!(bus_has_id_keys(&store, bus.id));
 }
