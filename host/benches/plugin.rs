@@ -55,7 +55,7 @@ fn order_event_1k() -> CloudEvent {
     let with_note = |e: &mut CloudEvent, doc: &mut serde_json::Value, n: usize| {
         doc["note"] = serde_json::Value::String("x".repeat(n));
         e.data = Some(signalbox::event::Data::Json(
-            serde_json::to_string(doc).unwrap(),
+            serde_json::to_string(doc).unwrap().into(),
         ));
         signalbox::event::json::json_len(e)
     };

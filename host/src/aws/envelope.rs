@@ -61,7 +61,7 @@ pub fn cloudevent_from_put_entry(
         subject: None,
         time: Some(time.to_rfc3339_secs()),
         extensions: Vec::new(),
-        data: Some(Data::Json(entry.detail.trim().to_owned())),
+        data: Some(Data::Json(entry.detail.trim().into())),
     };
     if changed {
         event.set_extension(AWS_SOURCE, ExtensionValue::String(entry.source.to_owned()));
@@ -387,7 +387,7 @@ mod tests {
             subject: None,
             time: None,
             extensions: vec![],
-            data: Some(Data::Json(detail.clone())),
+            data: Some(Data::Json(detail.as_str().into())),
         };
         assert!(aws_envelope_text(&ce).ends_with(&format!("\"detail\":{detail}}}")));
     }

@@ -461,7 +461,7 @@ impl CompiledTransform {
             OutputKind::Event => {
                 let mut e = event.clone();
                 e.data = Some(if is_json {
-                    Data::Json(text)
+                    Data::Json(text.into())
                 } else {
                     Data::Text(text)
                 });
@@ -1750,7 +1750,7 @@ mod tests {
     fn deeply_nested_data_does_not_panic() {
         let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
         let mut e = event(r#"{"specversion":"1.0","id":"1","source":"/s","type":"t"}"#);
-        e.data = Some(Data::Json(deep));
+        e.data = Some(Data::Json(deep.into()));
         let path = format!("$.data{}", "[0]".repeat(200));
         let t = compile(&format!(r#"{{"path": "{path}", "output": "body"}}"#));
         let _ = t.apply(&e).unwrap();
@@ -1770,7 +1770,7 @@ mod tests {
                 let mut e = event(r#"{"specversion":"1.0","id":"1","source":"/s","type":"t"}"#);
                 let mut data = String::new();
                 push_json_str(&mut data, &s);
-                e.data = Some(Data::Json(format!(r#"{{"v":{data}}}"#)));
+                e.data = Some(Data::Json(format!(r#"{{"v":{data}}}"#).into()));
                 let t = compile(r#"{"paths": {"v": "$.data.v"}, "template": "[\"<v>\", <v>, \"a<v>b\"]", "output": "body"}"#);
                 let Output::Body(b) = t.apply(&e).unwrap() else { panic!() };
                 prop_assert_eq!(&b.content_type, JSON_CONTENT_TYPE);

@@ -12,11 +12,12 @@
 use std::borrow::Cow;
 
 use base64::Engine as _;
+use bytes::Bytes;
 
 use super::scan::{self, Entry, ScanError};
 use super::simd;
 use super::validate::{self, EventError, EventErrorKind};
-use super::{CloudEvent, Data, ExtensionValue, is_json_media_type};
+use super::{CloudEvent, Data, ExtensionValue, JsonText, is_json_media_type};
 
 /// Base64 as RFC 4648 §4 with or without padding: producers disagree about
 /// padding, and both spellings name the same bytes.
@@ -36,16 +37,22 @@ pub struct BodyError(pub String);
 /// The outer error means the body is not JSON at all; the inner result is the
 /// event's own validation.
 pub fn parse_structured(body: &[u8]) -> Result<Result<CloudEvent, EventError>, BodyError> {
+    parse_structured_bytes(&Bytes::copy_from_slice(body))
+}
+
+/// [`parse_structured`] of a body already in a [`Bytes`]: the event's JSON
+/// data is a slice of it ([`JsonText`]), not a copy.
+pub fn parse_structured_bytes(body: &Bytes) -> Result<Result<CloudEvent, EventError>, BodyError> {
     let entry =
         scan::single(body).map_err(|e| BodyError(format!("the body is not valid JSON: {e}")))?;
-    Ok(entry_to_event(entry))
+    Ok(entry_to_event(entry, body))
 }
 
 /// Parses a batch (`application/cloudevents-batch+json`): a JSON array of
 /// structured events. Each entry is validated on its own; the outer error
 /// means the body is not a JSON array.
 pub fn parse_batch(body: &[u8]) -> Result<Vec<Result<CloudEvent, EventError>>, BodyError> {
-    parse_batch_limited(body, usize::MAX).map_err(|e| match e {
+    parse_batch_limited(&Bytes::copy_from_slice(body), usize::MAX).map_err(|e| match e {
         BatchError::Body(b) => b,
         BatchError::TooMany { limit } => BodyError(format!("more than {limit} entries")),
     })
@@ -67,21 +74,26 @@ pub enum BatchError {
 
 /// [`parse_batch`], stopping as soon as the array has more than `max`
 /// entries: a body of a million empty objects is refused after `max + 1`
-/// of them, not after all are parsed.
+/// of them, not after all are parsed. The events' JSON data are slices of
+/// `body` ([`JsonText`]), not copies.
 pub fn parse_batch_limited(
-    body: &[u8],
+    body: &Bytes,
     max: usize,
 ) -> Result<Vec<Result<CloudEvent, EventError>>, BatchError> {
     let entries = scan::batch(body, max).map_err(|e| match e {
         ScanError::TooMany { limit } => BatchError::TooMany { limit },
         e => BodyError(format!("the body is not a JSON array of CloudEvents: {e}")).into(),
     })?;
-    Ok(entries.into_iter().map(entry_to_event).collect())
+    Ok(entries
+        .into_iter()
+        .map(|entry| entry_to_event(entry, body))
+        .collect())
 }
 
-fn entry_to_event(entry: Entry<'_>) -> Result<CloudEvent, EventError> {
+/// The event of one scanned entry of `body`.
+fn entry_to_event(entry: Entry<'_>, body: &Bytes) -> Result<CloudEvent, EventError> {
     match entry {
-        Entry::Object(members) => members_to_event(members),
+        Entry::Object(members) => members_to_event(members, body),
         Entry::NotObject(what) => Err(EventError::new(
             EventErrorKind::Malformed,
             "",
@@ -130,8 +142,11 @@ fn json_kind(text: &str) -> &'static str {
     }
 }
 
-fn members_to_event(members: Vec<(Cow<'_, str>, &str)>) -> Result<CloudEvent, EventError> {
-    build_event(&members).map_err(|e| {
+fn members_to_event(
+    members: Vec<(Cow<'_, str>, &str)>,
+    body: &Bytes,
+) -> Result<CloudEvent, EventError> {
+    build_event(&members, body).map_err(|e| {
         let find = |name: &str| {
             members
                 .iter()
@@ -142,7 +157,7 @@ fn members_to_event(members: Vec<(Cow<'_, str>, &str)>) -> Result<CloudEvent, Ev
     })
 }
 
-fn build_event(members: &[(Cow<'_, str>, &str)]) -> Result<CloudEvent, EventError> {
+fn build_event(members: &[(Cow<'_, str>, &str)], body: &Bytes) -> Result<CloudEvent, EventError> {
     let mut a = validate::RawAttributes::default();
     let mut data: Option<&str> = None;
     let mut data_base64 = None;
@@ -219,7 +234,7 @@ fn build_event(members: &[(Cow<'_, str>, &str)]) -> Result<CloudEvent, EventErro
                 })?
                 .into(),
         )),
-        (Some(raw), None) => Some(json_data(datacontenttype.as_deref(), raw)),
+        (Some(raw), None) => Some(json_data(datacontenttype.as_deref(), raw, body)),
         (None, None) => None,
     };
 
@@ -288,7 +303,7 @@ impl<'a> SeenNames<'a> {
 
 /// `data` in the JSON format: JSON for JSON (or unspecified) content types; a
 /// JSON string with any other content type is that text (e.g. XML).
-fn json_data(datacontenttype: Option<&str>, text: &str) -> Data {
+fn json_data(datacontenttype: Option<&str>, text: &str, body: &Bytes) -> Data {
     let is_json = datacontenttype.is_none_or(is_json_media_type);
     if !is_json
         && text.starts_with('"')
@@ -296,7 +311,7 @@ fn json_data(datacontenttype: Option<&str>, text: &str) -> Data {
     {
         return Data::Text(s);
     }
-    Data::Json(text.to_owned())
+    Data::Json(JsonText::slice_of(body, text))
 }
 
 fn extension_value(name: &str, text: &str) -> Result<Option<ExtensionValue>, EventError> {
@@ -509,6 +524,20 @@ pub fn push_json_escaped(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_data_of_a_batch_is_a_slice_of_its_body() {
+        let body = Bytes::from_static(
+            br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":[1]}}]"#,
+        );
+        let events = parse_batch_limited(&body, 10).unwrap();
+        let Some(Data::Json(data)) = &events[0].as_ref().unwrap().data else {
+            panic!("{events:?}");
+        };
+        assert_eq!(data, r#"{"a":[1]}"#);
+        let at = data.as_ptr() as usize - body.as_ptr() as usize;
+        assert_eq!(&body[at..at + data.len()], data.as_bytes(), "not a copy");
+    }
 
     #[test]
     fn json_len_is_the_length_of_the_json_format() {
@@ -829,9 +858,10 @@ mod tests {
         /// as the serde_json parser it replaced.
         #[test]
         fn batches_parse_as_with_serde_json(entries in proptest::collection::vec(entry(), 0..5)) {
-            let body = format!("[{}]", entries.join(","));
+            let bytes = Bytes::from(format!("[{}]", entries.join(",")));
+            let body = std::str::from_utf8(&bytes).unwrap();
             let new = parse_batch(body.as_bytes());
-            let old = serde_json::from_str::<Vec<reference::RawEntry<'_>>>(&body);
+            let old = serde_json::from_str::<Vec<reference::RawEntry<'_>>>(body);
             match (new, old) {
                 (Ok(new), Ok(old)) => {
                     proptest::prop_assert_eq!(new.len(), old.len());
@@ -839,8 +869,10 @@ mod tests {
                         let o = match o {
                             reference::RawEntry::Object(m) => entry_to_event(Entry::Object(
                                 m.into_iter().map(|(k, v)| (k, v.get())).collect(),
-                            )),
-                            reference::RawEntry::NotObject(w) => entry_to_event(Entry::NotObject(w)),
+                            ), &bytes),
+                            reference::RawEntry::NotObject(w) => {
+                                entry_to_event(Entry::NotObject(w), &bytes)
+                            }
                         };
                         proptest::prop_assert_eq!(n, &o, "{}", body);
                     }

@@ -18,8 +18,11 @@ pub mod binding;
 pub mod json;
 mod scan;
 pub(crate) mod simd;
+mod text;
 pub mod time;
 pub mod validate;
+
+pub use text::JsonText;
 
 use std::sync::Arc;
 
@@ -95,7 +98,7 @@ impl ExtensionValue {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
     /// JSON data, exactly the text the producer sent.
-    Json(String),
+    Json(JsonText),
     /// Text that is not JSON (e.g. `text/plain` or XML sent as a JSON string
     /// in structured mode).
     Text(String),
@@ -107,7 +110,8 @@ impl Data {
     /// The payload bytes as they travel in an HTTP body.
     pub fn as_bytes(&self) -> &[u8] {
         match self {
-            Data::Json(s) | Data::Text(s) => s.as_bytes(),
+            Data::Json(s) => s.as_bytes(),
+            Data::Text(s) => s.as_bytes(),
             Data::Binary(b) => b,
         }
     }

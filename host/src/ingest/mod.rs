@@ -25,7 +25,7 @@ use thiserror::Error;
 use crate::event::binding::decode_header_value;
 use crate::event::json::{self, BodyError};
 use crate::event::validate::{self, EventError, EventErrorKind};
-use crate::event::{CloudEvent, Data, ExtensionValue, is_json_media_type};
+use crate::event::{CloudEvent, Data, ExtensionValue, JsonText, is_json_media_type};
 
 /// Request bodies larger than this are parsed on tokio's blocking pool, by
 /// the events API and the AWS API alike, so that one large body does not
@@ -128,7 +128,7 @@ pub fn parse_request(
         })
         .unwrap_or_default();
     let (mode, mut entries) = if essence == "application/cloudevents+json" {
-        (Mode::Structured, vec![json::parse_structured(&body)?])
+        (Mode::Structured, vec![json::parse_structured_bytes(&body)?])
     } else if essence == "application/cloudevents-batch+json" {
         let entries =
             json::parse_batch_limited(&body, limits.max_batch_events).map_err(|e| match e {
@@ -269,10 +269,13 @@ fn binary_data(content_type: Option<&str>, body: Bytes) -> Result<Data, EventErr
                     format!("Content-Type says JSON but the body is not valid JSON: {e}"),
                 ));
             }
-            // Valid JSON is valid UTF-8.
-            Ok(Data::Json(
-                String::from_utf8(body.to_vec()).unwrap_or_default(),
-            ))
+            // Kept as the body itself, not a copy.
+            JsonText::from_utf8(body).map(Data::Json).map_err(|e| {
+                EventError::invalid(
+                    "data",
+                    format!("Content-Type says JSON but the body is not UTF-8: {e}"),
+                )
+            })
         }
         Some(ct) if ct.trim_start().to_ascii_lowercase().starts_with("text/") => {
             match std::str::from_utf8(&body) {
@@ -313,6 +316,7 @@ mod tests {
 
     #[test]
     fn binary_mode() {
+        static BODY: &[u8] = br#"{"a":1}"#;
         let p = binary(
             &[
                 ("content-type", "application/json"),
@@ -320,12 +324,16 @@ mod tests {
                 ("ce-time", "2024-01-01T00:00:00Z"),
                 ("x-other", "ignored"),
             ],
-            br#"{"a":1}"#,
+            BODY,
         )
         .unwrap();
         assert_eq!(p.mode, Mode::Binary);
         let e = p.entries[0].as_ref().unwrap();
         assert_eq!(e.data, Some(Data::Json(r#"{"a":1}"#.into())));
+        let Some(Data::Json(text)) = &e.data else {
+            unreachable!()
+        };
+        assert_eq!(text.as_ptr(), BODY.as_ptr(), "the body itself, not a copy");
         assert_eq!(e.datacontenttype.as_deref(), Some("application/json"));
         assert_eq!(
             e.extension("partitionkey"),
@@ -349,6 +357,11 @@ mod tests {
         assert_eq!(field(&[("ce-source", "a b")], b""), "source");
         assert_eq!(field(&[("ce-id", "%zz")], b""), "id");
         assert_eq!(field(&[("content-type", "application/json")], b"{"), "data");
+        // JSON whose string is not UTF-8 is refused, not stored as text.
+        assert_eq!(
+            field(&[("content-type", "application/json")], b"\"\xff\""),
+            "data"
+        );
         assert_eq!(
             field(&[("ce-datacontenttype", "a/b")], b""),
             "datacontenttype"

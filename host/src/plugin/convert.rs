@@ -103,7 +103,9 @@ pub fn from_wit(e: Event) -> Result<CloudEvent, EventError> {
 fn classify(content_type: Option<&str>, bytes: Vec<u8>) -> Result<Data, EventError> {
     if content_type.is_none_or(is_json_media_type) {
         if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
-            return Ok(Data::Json(String::from_utf8(bytes).unwrap_or_default()));
+            return Ok(Data::Json(
+                String::from_utf8(bytes).unwrap_or_default().into(),
+            ));
         }
         if content_type.is_some() {
             return Err(EventError::invalid(

@@ -22,7 +22,7 @@ fn event(ty: &str, data: Option<Data>) -> CloudEvent {
 }
 
 fn json_event(ty: &str, data: Value) -> CloudEvent {
-    event(ty, Some(Data::Json(data.to_string())))
+    event(ty, Some(Data::Json(data.to_string().into())))
 }
 
 fn with_dataschema(mut e: CloudEvent, uri: &str) -> CloudEvent {

@@ -724,10 +724,9 @@ async fn an_early_answer_counts_and_its_half_sent_connection_is_not_reused() {
     let s = plain_sender(&server.url);
     // Far more than the sockets buffer, so the write is stuck.
     let mut big = event(FULL);
-    big.data = Some(crate::event::Data::Json(format!(
-        "\"{}\"",
-        "x".repeat(64 << 20)
-    )));
+    big.data = Some(crate::event::Data::Json(
+        format!("\"{}\"", "x".repeat(64 << 20)).into(),
+    ));
     let out = s.send(&big, None).await;
     assert_eq!(out.status, Some(413), "{out:?}");
     assert_eq!(

@@ -147,7 +147,7 @@ pub fn decode_event(value: &[u8]) -> Result<(CloudEvent, i64), DecodeError> {
     }
     let data = match r.byte()? {
         0 => None,
-        1 => Some(Data::Json(r.string()?)),
+        1 => Some(Data::Json(r.string()?.into())),
         2 => Some(Data::Text(r.string()?)),
         3 => Some(Data::Binary(Bytes::copy_from_slice(r.bytes()?))),
         _ => return Err(DecodeError("unknown data tag")),

@@ -12,7 +12,7 @@ fn event(id: &str, source: &str) -> CloudEvent {
         subject: None,
         time: None,
         extensions: vec![("k".into(), ExtensionValue::Integer(1))],
-        data: Some(Data::Json(format!(r#"{{"id":"{id}"}}"#))),
+        data: Some(Data::Json(format!(r#"{{"id":"{id}"}}"#).into())),
     }
 }
 
