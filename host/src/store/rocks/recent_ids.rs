@@ -127,10 +127,29 @@ pub(super) struct Table {
     epochs: HashMap<BusId, (u32, u32), FxBuildHasher>,
 }
 
-/// The epoch word of an epoch key (`bus | epoch word | …`).
-fn epoch_word(key: &[u8]) -> u32 {
-    key.get(4..8)
-        .map_or(0, |w| u32::from_be_bytes(w.try_into().expect("4 bytes")))
+/// What a table needs of a full epoch key, read from it once.
+#[derive(Clone, Copy)]
+struct Parsed {
+    /// [`id_hash`] of its bus and id.
+    hash: u64,
+    bus: BusId,
+    /// The epoch word (`bus | epoch word | …`).
+    word: u32,
+    seq: Seq,
+}
+
+impl Parsed {
+    /// `None` for a key `keys::split_epoch_event_id` does not parse.
+    fn of(key: &[u8]) -> Option<Parsed> {
+        let (bus, id, _, seq) = keys::split_epoch_event_id(key)?;
+        let word = u32::from_be_bytes(key.get(4..8)?.try_into().ok()?);
+        Some(Parsed {
+            hash: id_hash(bus, id),
+            bus,
+            word,
+            seq,
+        })
+    }
 }
 
 fn id_hash(bus: BusId, id: &[u8]) -> u64 {
@@ -138,12 +157,6 @@ fn id_hash(bus: BusId, id: &[u8]) -> u64 {
     h.write_u32(bus);
     h.write(id);
     h.finish()
-}
-
-/// [`id_hash`] of a full epoch key's bus and id (0 for a key that does not
-/// parse, which [`Table::push_hashed`] refuses anyway).
-fn key_hash(key: &[u8]) -> u64 {
-    keys::split_epoch_event_id(key).map_or(0, |(bus, id, _, _)| id_hash(bus, id))
 }
 
 /// How many entries ahead of the one it inserts the writer prefetches the
@@ -290,41 +303,32 @@ impl Table {
     /// Adds a full epoch key (`keys::split_epoch_event_id` must parse it).
     #[cfg(test)]
     pub(super) fn push(&mut self, key: &[u8]) {
-        self.push_hashed(key, key_hash(key));
+        self.push_parsed(key, &Parsed::of(key).expect("an epoch key"));
     }
 
-    /// Adds a full epoch key whose [`key_hash`] is `hash`.
-    fn push_hashed(&mut self, key: &[u8], hash: u64) {
-        let Some((bus, _, _, seq)) = keys::split_epoch_event_id(key) else {
-            debug_assert!(false, "not an epoch key");
-            return;
-        };
+    /// Adds a full epoch key, `parsed` being what [`Parsed::of`] read of it.
+    fn push_parsed(&mut self, key: &[u8], parsed: &Parsed) {
         let at = self.ends.len() as u32;
-        let prev = self.heads.insert(hash, at);
+        let prev = self.heads.insert(parsed.hash, at);
         self.prev.push(prev);
         self.keys.extend_from_slice(key);
         self.ends.push(self.keys.len() as u32);
-        let last = self.last.entry(bus).or_default();
-        *last = (*last).max(seq);
-        let word = epoch_word(key);
-        let run = self.epochs.entry(bus).or_insert((word, 0));
-        if run.0 != word {
-            *run = (word, 0);
+        let last = self.last.entry(parsed.bus).or_default();
+        *last = (*last).max(parsed.seq);
+        let run = self.epochs.entry(parsed.bus).or_insert((parsed.word, 0));
+        if run.0 != parsed.word {
+            *run = (parsed.word, 0);
         }
         run.1 += 1;
     }
 
-    /// Whether `key` starts a later epoch of a bus that has at least
-    /// [`EPOCH_SEAL_MIN`] entries in its epoch before: the table should be
-    /// sealed before `key` goes in.
-    fn ends_epoch(&self, key: &[u8]) -> bool {
-        let Some(bus) = key.get(..4) else {
-            return false;
-        };
-        let bus = BusId::from_be_bytes(bus.try_into().expect("4 bytes"));
+    /// Whether the key `parsed` starts a later epoch of a bus that has at
+    /// least [`EPOCH_SEAL_MIN`] entries in its epoch before: the table
+    /// should be sealed before the key goes in.
+    fn ends_epoch(&self, parsed: &Parsed) -> bool {
         self.epochs
-            .get(&bus)
-            .is_some_and(|&(word, n)| epoch_word(key) > word && n >= EPOCH_SEAL_MIN)
+            .get(&parsed.bus)
+            .is_some_and(|&(word, n)| parsed.word > word && n >= EPOCH_SEAL_MIN)
     }
 
     /// Empties the table, keeping its memory.
@@ -525,23 +529,28 @@ impl RecentIds {
     }
 
     fn push(&self, keys: &[&[u8]]) {
-        // Hashed first, so that each slot can be prefetched a few entries
-        // before it is written.
-        let hashes: Vec<u64> = keys.iter().map(|k| key_hash(k)).collect();
+        // Read (and hashed) first, so that each slot can be prefetched a few
+        // entries before it is written.
+        let parsed: Vec<Option<Parsed>> = keys.iter().map(|k| Parsed::of(k)).collect();
+        let hash = |i: usize| parsed.get(i).copied().flatten().map(|p| p.hash);
         let mut sealed = Vec::new();
         {
             let mut t = self.tables.write().expect("recent ids poisoned");
-            for &hash in hashes.iter().take(PREFETCH_AHEAD) {
-                t.open.heads.prefetch(hash);
+            for ahead in (0..PREFETCH_AHEAD).filter_map(hash) {
+                t.open.heads.prefetch(ahead);
             }
-            for (i, (key, &hash)) in keys.iter().zip(&hashes).enumerate() {
-                if let Some(&ahead) = hashes.get(i + PREFETCH_AHEAD) {
+            for (i, (key, p)) in keys.iter().zip(&parsed).enumerate() {
+                if let Some(ahead) = hash(i + PREFETCH_AHEAD) {
                     t.open.heads.prefetch(ahead);
                 }
-                if t.open.ends_epoch(key) {
+                let Some(p) = p else {
+                    debug_assert!(false, "not an epoch key");
+                    continue;
+                };
+                if t.open.ends_epoch(p) {
                     sealed.push(t.seal(self.take_spare()));
                 }
-                t.open.push_hashed(key, hash);
+                t.open.push_parsed(key, p);
             }
             if t.open.full() {
                 sealed.push(t.seal(self.take_spare()));
@@ -914,16 +923,11 @@ mod tests {
             t.push(&key(1, &format!("a{seq}"), "/s", seq));
         }
         t.push(&key(2, "quiet", "/s", 15));
-        assert!(t.ends_epoch(&key(1, "next", "/s", 16)));
-        assert!(!t.ends_epoch(&key(1, "same", "/s", 14)));
-        assert!(
-            !t.ends_epoch(&key(2, "next", "/s", 16)),
-            "one entry is quiet"
-        );
-        assert!(
-            !t.ends_epoch(&key(3, "new", "/s", 40)),
-            "a bus not in the table"
-        );
+        let ends = |k: Vec<u8>| t.ends_epoch(&Parsed::of(&k).unwrap());
+        assert!(ends(key(1, "next", "/s", 16)));
+        assert!(!ends(key(1, "same", "/s", 14)));
+        assert!(!ends(key(2, "next", "/s", 16)), "one entry is quiet");
+        assert!(!ends(key(3, "new", "/s", 40)), "a bus not in the table");
     }
 
     #[test]
