@@ -228,7 +228,31 @@ pub fn options(kind: Kind) -> rocksdb::Options {
             t.set_bloom_filter(ID_INDEX_BLOOM_BITS_PER_KEY, false);
             t.set_whole_key_filtering(false);
             o.set_block_based_table_factory(&t);
+            return with_id_partitions(o);
         }
     }
     o
+}
+
+/// RocksDB's options string for the event-id index's SST partitioner:
+/// compactions cut their output wherever the first 8 bytes of the key
+/// (`bus_id | epoch word`) change.
+pub const ID_INDEX_PARTITIONER: &str =
+    "sst_partitioner_factory={id=SstPartitionerFixedPrefixFactory;length=8}";
+
+/// `o` with [`ID_INDEX_PARTITIONER`]. Every file the index's compactions
+/// write then holds one bus's epoch, as the files the index thread writes
+/// do ([`super::recent_ids`]): a later file of a few quiet buses overlaps
+/// only their epochs' files, not a busy bus's whole history that lies
+/// between them in key order, and retention's dropped epochs are whole
+/// files. (rust-rocksdb does not wrap the partitioner; RocksDB's options
+/// string reaches it, and keeps everything else `o` sets.)
+fn with_id_partitions(mut o: rocksdb::Options) -> rocksdb::Options {
+    match o.get_options_from_string(ID_INDEX_PARTITIONER) {
+        Ok(partitioned) => partitioned,
+        Err(error) => {
+            tracing::warn!(%error, "RocksDB refused the event-id index's SST partitioner; compactions will not cut files per epoch.");
+            o
+        }
+    }
 }

@@ -1090,6 +1090,74 @@ async fn each_epoch_of_a_busy_bus_reaches_the_bottom_level_as_one_file() {
     }
 }
 
+/// The index's compactions cut their output per bus and epoch, so no file
+/// spans two of them, and the options string that adds the partitioner
+/// keeps the rest of the index's options.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compactions_of_the_id_index_keep_one_bus_epoch_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = store.bus(DEFAULT_BUS).unwrap();
+    let (b, _) = store.put_bus("b", BusConfig::default()).await.unwrap();
+    // Bus a fills epochs 1 and 2 and starts 3; bus b has a few in epoch 1.
+    for group in (1..=40u64).collect::<Vec<_>>().chunks(7) {
+        let events: Vec<_> = group
+            .iter()
+            .map(|n| event(&format!("a{n}"), "/s"))
+            .collect();
+        store.append(&a, &events, 1).await.unwrap();
+        store.append(&b, &events[..1], 1).await.unwrap();
+    }
+    store.inner.recent.write_all();
+    let db = &store.inner.db;
+    // Everything rewritten, the bottom level too: without the partitioner
+    // the output would be one file.
+    let mut compact = rocksdb::CompactOptions::default();
+    compact.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+    db.compact_range_cf_opt(
+        db.cf_handle(columns::EVENT_IDS).unwrap(),
+        None::<&[u8]>,
+        None::<&[u8]>,
+        &compact,
+    );
+    let files: Vec<_> = db
+        .live_files()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.column_family_name == columns::EVENT_IDS)
+        .collect();
+    assert!(files.len() >= 4, "{} files", files.len());
+    for f in &files {
+        let (start, end) = (
+            f.start_key.as_deref().unwrap(),
+            f.end_key.as_deref().unwrap(),
+        );
+        assert_eq!(start[..8], end[..8], "{}", f.name);
+    }
+    for n in [1, 16, 40] {
+        assert_eq!(found_seq(&store, &a, &format!("a{n}"), Some("/s")), Some(n));
+    }
+
+    let options = recorded_table_options(dir.path());
+    let cf = |key: &str| {
+        options
+            .get(&(
+                format!("CFOptions \"{}\"", columns::EVENT_IDS),
+                key.to_owned(),
+            ))
+            .cloned()
+    };
+    assert!(cf("sst_partitioner_factory").is_some_and(|v| v.contains("length=8")));
+    assert_eq!(
+        cf("prefix_extractor").as_deref(),
+        Some(columns::ID_INDEX_PREFIX_EXTRACTOR)
+    );
+    assert_eq!(
+        cf("level0_file_num_compaction_trigger"),
+        Some(columns::ID_INDEX_L0_COMPACTION_TRIGGER.to_string())
+    );
+}
+
 /// Stores events `e1`..`e20` from `/s` on the default bus of a new store in
 /// `dir` and closes it cleanly; returns the bus's id.
 async fn twenty_events_then_close(dir: &Path) -> BusId {
