@@ -234,13 +234,10 @@ pub fn options(kind: Kind) -> rocksdb::Options {
     o
 }
 
-/// RocksDB's options string for the event-id index's SST partitioner:
-/// compactions cut their output wherever the first 8 bytes of the key
-/// (`bus_id | epoch word`) change.
-pub const ID_INDEX_PARTITIONER: &str =
-    "sst_partitioner_factory={id=SstPartitionerFixedPrefixFactory;length=8}";
-
-/// `o` with [`ID_INDEX_PARTITIONER`]. Every file the index's compactions
+/// `o` with RocksDB's fixed-prefix SST partitioner: the index's
+/// compactions cut their output wherever a key's
+/// [`super::keys::EPOCH_PREFIX_LEN`] bytes (`bus_id | epoch word`) change.
+/// Every file the index's compactions
 /// write then holds one bus's epoch, as the files the index thread writes
 /// do ([`super::recent_ids`]): a later file of a few quiet buses overlaps
 /// only their epochs' files, not a busy bus's whole history that lies
@@ -248,7 +245,11 @@ pub const ID_INDEX_PARTITIONER: &str =
 /// files. (rust-rocksdb does not wrap the partitioner; RocksDB's options
 /// string reaches it, and keeps everything else `o` sets.)
 fn with_id_partitions(mut o: rocksdb::Options) -> rocksdb::Options {
-    match o.get_options_from_string(ID_INDEX_PARTITIONER) {
+    let partitioner = format!(
+        "sst_partitioner_factory={{id=SstPartitionerFixedPrefixFactory;length={}}}",
+        super::keys::EPOCH_PREFIX_LEN
+    );
+    match o.get_options_from_string(partitioner) {
         Ok(partitioned) => partitioned,
         Err(error) => {
             tracing::warn!(%error, "RocksDB refused the event-id index's SST partitioner; compactions will not cut files per epoch.");

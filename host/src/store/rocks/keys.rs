@@ -66,10 +66,22 @@ pub fn epoch_word(epoch: u32) -> [u8; 4] {
     (EPOCH_MARK | epoch).to_be_bytes()
 }
 
+/// Bytes of an epoch key that name its bus and epoch: `bus_id | epoch
+/// word`. Keys sharing them are one bus's entries in one epoch.
+pub const EPOCH_PREFIX_LEN: usize = 8;
+
+/// The [`EPOCH_PREFIX_LEN`] bytes of an epoch key as one number, which
+/// orders a bus's epochs as their keys do.
+pub fn epoch_prefix(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(
+        key.get(..EPOCH_PREFIX_LEN)?.try_into().ok()?,
+    ))
+}
+
 /// The first key of `epoch` of a bus in `event_ids` (`bus_id | epoch
 /// word`); the first key after it is the start of `epoch + 1`.
-pub fn epoch_start(bus: BusId, epoch: u32) -> [u8; 8] {
-    let mut k = [0u8; 8];
+pub fn epoch_start(bus: BusId, epoch: u32) -> [u8; EPOCH_PREFIX_LEN] {
+    let mut k = [0u8; EPOCH_PREFIX_LEN];
     k[..4].copy_from_slice(&bus.to_be_bytes());
     k[4..].copy_from_slice(&epoch_word(epoch));
     k

@@ -92,9 +92,6 @@ const OWN_FILE_MIN: usize = 1 << 14;
 #[cfg(test)]
 const OWN_FILE_MIN: usize = 3;
 
-/// The bytes of an `event_ids` key that name its bus and epoch.
-const RUN_PREFIX: usize = 8;
-
 /// Sealed tables waiting for the index thread before the writer waits:
 /// memory stays bounded if RocksDB is slower than ingest.
 const QUEUED_TABLES: usize = 1;
@@ -122,9 +119,9 @@ pub(super) struct Table {
     prev: Vec<u32>,
     /// Per bus, the highest seq in the table.
     last: HashMap<BusId, Seq, FxBuildHasher>,
-    /// Per bus, the epoch word of its newest entry and how many entries
-    /// the table holds in that epoch.
-    epochs: HashMap<BusId, (u32, u32), FxBuildHasher>,
+    /// Per bus, the [`keys::epoch_prefix`] of its newest entry and how
+    /// many entries the table holds in that epoch.
+    epochs: HashMap<BusId, (u64, u32), FxBuildHasher>,
 }
 
 /// What a table needs of a full epoch key, read from it once.
@@ -133,8 +130,8 @@ struct Parsed {
     /// [`id_hash`] of its bus and id.
     hash: u64,
     bus: BusId,
-    /// The epoch word (`bus | epoch word | …`).
-    word: u32,
+    /// Its [`keys::epoch_prefix`].
+    epoch: u64,
     seq: Seq,
 }
 
@@ -142,11 +139,10 @@ impl Parsed {
     /// `None` for a key `keys::split_epoch_event_id` does not parse.
     fn of(key: &[u8]) -> Option<Parsed> {
         let (bus, id, _, seq) = keys::split_epoch_event_id(key)?;
-        let word = u32::from_be_bytes(key.get(4..8)?.try_into().ok()?);
         Some(Parsed {
             hash: id_hash(bus, id),
             bus,
-            word,
+            epoch: keys::epoch_prefix(key)?,
             seq,
         })
     }
@@ -315,9 +311,9 @@ impl Table {
         self.ends.push(self.keys.len() as u32);
         let last = self.last.entry(parsed.bus).or_default();
         *last = (*last).max(parsed.seq);
-        let run = self.epochs.entry(parsed.bus).or_insert((parsed.word, 0));
-        if run.0 != parsed.word {
-            *run = (parsed.word, 0);
+        let run = self.epochs.entry(parsed.bus).or_insert((parsed.epoch, 0));
+        if run.0 != parsed.epoch {
+            *run = (parsed.epoch, 0);
         }
         run.1 += 1;
     }
@@ -328,7 +324,7 @@ impl Table {
     fn ends_epoch(&self, parsed: &Parsed) -> bool {
         self.epochs
             .get(&parsed.bus)
-            .is_some_and(|&(word, n)| parsed.word > word && n >= EPOCH_SEAL_MIN)
+            .is_some_and(|&(epoch, n)| parsed.epoch > epoch && n >= EPOCH_SEAL_MIN)
     }
 
     /// Empties the table, keeping its memory.
@@ -829,9 +825,9 @@ fn write(
 fn file_starts(sorted: &Keys) -> Vec<usize> {
     // Each run's start and length.
     let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut prefix: &[u8] = &[];
+    let mut prefix = None;
     for (i, key) in sorted.iter().enumerate() {
-        let p = &key[..key.len().min(RUN_PREFIX)];
+        let p = keys::epoch_prefix(key);
         match runs.last_mut() {
             Some(run) if p == prefix => run.1 += 1,
             _ => runs.push((i, 1)),

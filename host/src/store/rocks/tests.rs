@@ -1147,7 +1147,8 @@ async fn compactions_of_the_id_index_keep_one_bus_epoch_per_file() {
             ))
             .cloned()
     };
-    assert!(cf("sst_partitioner_factory").is_some_and(|v| v.contains("length=8")));
+    let length = format!("length={}", keys::EPOCH_PREFIX_LEN);
+    assert!(cf("sst_partitioner_factory").is_some_and(|v| v.contains(&length)));
     assert_eq!(
         cf("prefix_extractor").as_deref(),
         Some(columns::ID_INDEX_PREFIX_EXTRACTOR)
