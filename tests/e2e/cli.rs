@@ -211,6 +211,23 @@ async fn bench_ingest_runs_against_the_server() {
         .map(|e| e["data"]["orderId"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(orders.len(), 2);
+    // Several buses at once: the connections take turns, each bus is
+    // created and gets its share, and the figures are the sum.
+    let v = ok_json(
+        &s,
+        &[
+            "bench", "ingest", "-c", "3", "-n", "3000", "-b", "100", "--buses", "3",
+        ],
+    );
+    assert_eq!(v["events"], 3000, "{v}");
+    assert_eq!(v["buses"], 3, "{v}");
+    let mut per_bus = Vec::new();
+    for i in 1..=3 {
+        per_bus.push(all_events(&s, &format!("bench-{i}")).await.len());
+    }
+    assert_eq!(per_bus.iter().sum::<usize>(), 3000, "{per_bus:?}");
+    assert!(per_bus.iter().all(|&n| n > 0), "{per_bus:?}");
+    assert_eq!(all_events(&s, "bench").await.len(), 2300);
 }
 
 #[tokio::test]

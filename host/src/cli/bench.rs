@@ -60,6 +60,10 @@ pub(crate) struct IngestArgs {
     /// Bus to publish to (created if missing).
     #[arg(long, default_value = "bench")]
     bus: String,
+    /// Publish to this many buses at once, `<bus>-1` … `<bus>-N` (created
+    /// if missing), connection i to bus i mod N; the figures are their sum.
+    #[arg(long, default_value_t = 1)]
+    buses: usize,
     /// Concurrent connections.
     #[arg(long, short, default_value_t = 32)]
     concurrency: usize,
@@ -91,6 +95,19 @@ pub(crate) struct IngestArgs {
     /// indexes events by id, and ids in order cost its index less.
     #[arg(long, value_enum, default_value_t = IdOrder::Random)]
     ids: IdOrder,
+}
+
+impl IngestArgs {
+    /// The buses the connections publish to.
+    fn bus_names(&self) -> Vec<String> {
+        if self.buses <= 1 {
+            vec![self.bus.clone()]
+        } else {
+            (1..=self.buses)
+                .map(|i| format!("{}-{i}", self.bus))
+                .collect()
+        }
+    }
 }
 
 /// The order of the event ids a load generator sends.
@@ -319,12 +336,15 @@ pub(super) async fn drive(
     args: &IngestArgs,
     acks: Option<Acks>,
 ) -> anyhow::Result<Load> {
-    if args.concurrency == 0 || args.batch == 0 {
-        bail!("--concurrency and --batch must be at least 1");
+    if args.concurrency == 0 || args.batch == 0 || args.buses == 0 {
+        bail!("--concurrency, --batch and --buses must be at least 1");
     }
-    let mut target = resolve(server, &args.bus).await?;
-    target.auth = token.map(|t| format!("Bearer {t}"));
-    let target = Arc::new(target);
+    let mut targets = Vec::new();
+    for bus in args.bus_names() {
+        let mut target = resolve(server, &bus).await?;
+        target.auth = token.map(|t| format!("Bearer {t}"));
+        targets.push(Arc::new(target));
+    }
 
     let (duration, budget) = stop_after(args.events, args.duration.as_deref())?;
     let ids = Arc::new(Ids(
@@ -352,7 +372,7 @@ pub(super) async fn drive(
     let deadline = duration.map(|d| start + d);
     let mut tasks = Vec::new();
     for w in 0..args.concurrency {
-        let target = target.clone();
+        let target = targets[w % targets.len()].clone();
         let budget = budget.clone();
         let ids = ids.clone();
         let own = &docs[w % docs.len()];
@@ -405,6 +425,7 @@ impl Load {
             "mode": mode_name(args),
             "data": args.data.name(),
             "concurrency": args.concurrency,
+            "buses": args.buses.max(1),
             "event_bytes": args.size,
             "batch": args.batch,
             "rate": args.rate,
@@ -433,8 +454,12 @@ impl Load {
         let (total, hist, secs) = (&self.result, &self.hist, self.secs);
         let eps = total.events as f64 / secs;
         let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
+        let buses = match args.buses {
+            0 | 1 => String::new(),
+            n => format!(" to {n} buses"),
+        };
         println!(
-            "{}: {} events in {} requests over {secs:.2}s with {} connections, {} B events ({} data), batch {}",
+            "{}: {} events in {} requests over {secs:.2}s with {} connections{buses}, {} B events ({} data), batch {}",
             mode_name(args),
             total.events,
             total.requests,
@@ -491,7 +516,9 @@ async fn ingest(
     args: IngestArgs,
 ) -> anyhow::Result<ExitCode> {
     let client = super::client::Client::new(server, token)?;
-    ensure_bus(&client, &args.bus).await?;
+    for bus in args.bus_names() {
+        ensure_bus(&client, &bus).await?;
+    }
     let cpu_before = server_cpu(&client).await;
     let mut load = drive(server, token, &args, None).await?;
     load.server_cpu = server_cpu_since(&client, cpu_before).await;

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Empty};
@@ -197,6 +197,9 @@ pub(super) async fn run(
     });
     let addr = serve(sink.clone()).await?;
 
+    if args.load.buses > 1 {
+        bail!("bench deliver publishes to one bus; --buses is for bench ingest");
+    }
     let client = super::super::client::Client::new(server, token)?;
     let bus = &args.load.bus;
     ensure_bus(&client, bus).await?;
