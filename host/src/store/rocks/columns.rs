@@ -14,6 +14,8 @@
 /// Small facts about the database itself. Key: UTF-8 name. Values:
 /// * `format` — the storage format version (`1`);
 /// * `next_bus_id` — u32 big-endian, the id the next bus gets;
+/// * `log_lanes_from` — u32 big-endian, the first bus id whose log lives in
+///   its lane of [`LOG_LANES`] rather than in [`EVENTS`] ([`log_column`]);
 /// * `bus_floor/<bus id>` — u64 big-endian, the highest sequence number
 ///   retention has deleted, so numbering continues after a bus is emptied;
 /// * `token/<id>` — an API token (catalogue record, JSON);
@@ -30,7 +32,104 @@ pub const BUSES: &str = "buses";
 /// The bus log. Key: `bus_id | seq` ([`super::keys::event`]). Value: the
 /// binary event encoding ([`super::codec`]). Trimmed by retention and
 /// dropped with the bus.
+///
+/// The log is spread over [`LOG_LANES`] column families, this one first;
+/// [`log_column`] says which holds a bus's events.
 pub const EVENTS: &str = "events";
+
+/// The column families of the bus log, each with the same keys and values
+/// as [`EVENTS`], which is the first of them.
+///
+/// Why lanes: a bus's keys only grow, so a memtable holding one bus's
+/// events flushes to a file that overlaps no other, and RocksDB moves it
+/// down the levels without rewriting it. A memtable shared by several busy
+/// buses flushes to files that each span all of their key ranges, which
+/// RocksDB must merge: every event written once more, and with four buses
+/// at full speed on two cores writes stalled on level-0 files for seconds
+/// at a time (docs/benchmarks.md, "A log lane per bus"). 64 lanes give the
+/// first 64 buses a memtable each; later buses share them. Idle lanes cost
+/// little: an open of a new folder takes about 50 ms more, and an idle
+/// server about 8 MiB more memory.
+pub const LOG_LANES: [&str; 64] = [
+    EVENTS,
+    "events.1",
+    "events.2",
+    "events.3",
+    "events.4",
+    "events.5",
+    "events.6",
+    "events.7",
+    "events.8",
+    "events.9",
+    "events.10",
+    "events.11",
+    "events.12",
+    "events.13",
+    "events.14",
+    "events.15",
+    "events.16",
+    "events.17",
+    "events.18",
+    "events.19",
+    "events.20",
+    "events.21",
+    "events.22",
+    "events.23",
+    "events.24",
+    "events.25",
+    "events.26",
+    "events.27",
+    "events.28",
+    "events.29",
+    "events.30",
+    "events.31",
+    "events.32",
+    "events.33",
+    "events.34",
+    "events.35",
+    "events.36",
+    "events.37",
+    "events.38",
+    "events.39",
+    "events.40",
+    "events.41",
+    "events.42",
+    "events.43",
+    "events.44",
+    "events.45",
+    "events.46",
+    "events.47",
+    "events.48",
+    "events.49",
+    "events.50",
+    "events.51",
+    "events.52",
+    "events.53",
+    "events.54",
+    "events.55",
+    "events.56",
+    "events.57",
+    "events.58",
+    "events.59",
+    "events.60",
+    "events.61",
+    "events.62",
+    "events.63",
+];
+
+/// The column family holding the log of `bus`. Buses numbered below
+/// `laned_from` (the `log_lanes_from` entry of [`META`]: the first bus id
+/// after the buses of releases before the lanes) keep their whole log in
+/// [`EVENTS`], where those releases wrote it; later ones take lane
+/// `bus % 64`. Bus ids are handed out in order, so consecutive buses get
+/// different lanes.
+pub fn log_column(bus: super::keys::BusId, laned_from: super::keys::BusId) -> &'static str {
+    if bus < laned_from {
+        EVENTS
+    } else {
+        LOG_LANES[bus as usize % LOG_LANES.len()]
+    }
+}
 
 /// Look-up of events by id. Key: `bus_id | epoch | id | source | seq`
 /// ([`super::keys::epoch_id_prefix`]; earlier releases wrote `bus_id | id
@@ -80,8 +179,21 @@ pub const REPLAYS: &str = "replays";
 /// Values: JSON (versioned catalogue records). Dropped with the bus.
 pub const SOURCES: &str = "sources";
 
+/// The tuning of the column family `name`: its row of [`ALL`], or
+/// [`Kind::Bulk`] for the log's lanes, or [`Kind::Metadata`] for one this
+/// version does not know.
+pub fn kind(name: &str) -> Kind {
+    if LOG_LANES.contains(&name) {
+        return Kind::Bulk;
+    }
+    ALL.iter()
+        .find(|(n, _)| *n == name)
+        .map_or(Kind::Metadata, |(_, k)| *k)
+}
+
 /// Every column family this version knows, with whether it holds bulk data
-/// (compressed, larger write buffers) or small metadata.
+/// (compressed, larger write buffers) or small metadata; the log's lanes
+/// after the first ([`LOG_LANES`]) come on top of these.
 pub const ALL: [(&str, Kind); 13] = [
     (META, Kind::Metadata),
     (BUSES, Kind::Metadata),

@@ -47,6 +47,13 @@ pub(crate) use queue::{decode_delivery_inline, encode_delivery_inline};
 /// ([`recent_ids`]).
 const ID_INGEST_DIR: &str = "id-index-ingest";
 
+/// What every memtable together may hold (RocksDB's write buffer manager).
+const MEMTABLE_BUDGET: usize = 1 << 30;
+
+/// The `meta` key of the first bus id whose log has a lane of its own
+/// ([`columns::log_column`]).
+const LANES_FROM_KEY: &[u8] = b"log_lanes_from";
+
 /// How hard an acknowledged write is pushed towards the disk.
 ///
 /// Every mode writes the WAL before an append resolves, so an acknowledged
@@ -117,6 +124,9 @@ struct Inner {
     writer: writer::Handle,
     options: StoreOptions,
     path: PathBuf,
+    /// The first bus whose log has a lane of its own
+    /// ([`columns::log_column`]).
+    laned_from: BusId,
 }
 
 impl RocksStore {
@@ -157,7 +167,19 @@ impl RocksStore {
         db_opts.set_keep_log_file_num(5);
         db_opts.set_max_total_wal_size(512 << 20);
 
-        let mut names: Vec<String> = columns::ALL.iter().map(|(n, _)| (*n).to_owned()).collect();
+        // One budget for every memtable: the log's sixteen lanes could
+        // otherwise hold 256 MiB each. Past it RocksDB flushes the oldest
+        // memtable early rather than holding writes back.
+        let memtables =
+            rocksdb::WriteBufferManager::new_write_buffer_manager(MEMTABLE_BUDGET, false);
+        db_opts.set_write_buffer_manager(&memtables);
+
+        let mut names: Vec<String> = columns::ALL
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(columns::LOG_LANES[1..].iter().copied())
+            .map(str::to_owned)
+            .collect();
         if let Ok(existing) = DB::list_cf(&db_opts, path) {
             for name in existing {
                 if name != "default" && !names.contains(&name) {
@@ -166,16 +188,16 @@ impl RocksStore {
                 }
             }
         }
-        let descriptors = names.iter().map(|name| {
-            let kind = columns::ALL
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(columns::Kind::Metadata, |(_, k)| *k);
-            ColumnFamilyDescriptor::new(name, columns::options(kind))
-        });
+        let descriptors = names
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(name, columns::options(columns::kind(name))));
         let db = Arc::new(DB::open_cf_descriptors(&db_opts, path, descriptors)?);
 
-        let (records, next_bus_id) = load_buses(&db)?;
+        let Loaded {
+            records,
+            next_bus_id,
+            laned_from,
+        } = load_buses(&db)?;
         let buses = Arc::new(RwLock::new(HashMap::new()));
         let recent = recent_ids::RecentIds::start(db.clone(), path.join(ID_INGEST_DIR))?;
         let writer = writer::start(
@@ -184,6 +206,7 @@ impl RocksStore {
             buses.clone(),
             records,
             next_bus_id,
+            laned_from,
             options.sync,
             options.sync_interval,
             (
@@ -204,6 +227,7 @@ impl RocksStore {
                 writer,
                 options,
                 path: path.to_owned(),
+                laned_from,
             }),
         };
         Ok(store)
@@ -298,7 +322,7 @@ impl RocksStore {
         after: Seq,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let cf = self.cf(columns::EVENTS);
+        let cf = self.log_cf(bus.id);
         let mut opts = ReadOptions::default();
         opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
         let start = keys::event(bus.id, after.saturating_add(1));
@@ -330,7 +354,7 @@ impl RocksStore {
         let mut opts = ReadOptions::default();
         opts.set_iterate_upper_bound(keys::bus_end(bus.id).to_vec());
         let mut iter = self.inner.db.iterator_cf_opt(
-            self.cf(columns::EVENTS),
+            self.log_cf(bus.id),
             opts,
             IteratorMode::From(&keys::bus_start(bus.id), Direction::Forward),
         );
@@ -348,10 +372,7 @@ impl RocksStore {
         let (start, end) = (keys::bus_start(bus.id), keys::bus_end(bus.id));
         self.inner
             .db
-            .get_approximate_sizes_cf(
-                self.cf(columns::EVENTS),
-                &[rocksdb::Range::new(&start, &end)],
-            )
+            .get_approximate_sizes_cf(self.log_cf(bus.id), &[rocksdb::Range::new(&start, &end)])
             .first()
             .copied()
             .unwrap_or(0)
@@ -481,7 +502,7 @@ impl RocksStore {
         match self
             .inner
             .db
-            .get_cf(self.cf(columns::EVENTS), keys::event(bus.id, seq))?
+            .get_cf(self.log_cf(bus.id), keys::event(bus.id, seq))?
         {
             Some(v) => {
                 let (event, received_at) = codec::decode_event(&v)?;
@@ -640,6 +661,13 @@ impl RocksStore {
     }
 }
 
+impl RocksStore {
+    /// The column family holding the log of `bus` ([`columns::log_column`]).
+    fn log_cf(&self, bus: BusId) -> &rocksdb::ColumnFamily {
+        self.cf(columns::log_column(bus, self.inner.laned_from))
+    }
+}
+
 impl Drop for Inner {
     /// Joins the writer and WAL-sync threads, which hold the database too,
     /// so the database closes here, on the thread that dropped the last
@@ -651,10 +679,31 @@ impl Drop for Inner {
     }
 }
 
-fn load_buses(db: &DB) -> Result<(Vec<(BusRecord, Seq)>, BusId), StoreError> {
+/// The buses of a folder, as [`load_buses`] finds them.
+struct Loaded {
+    /// Each bus with the last seq of its log.
+    records: Vec<(BusRecord, Seq)>,
+    /// The id the next bus gets.
+    next_bus_id: BusId,
+    /// The first bus id whose log has a lane of its own
+    /// ([`columns::log_column`]).
+    laned_from: BusId,
+}
+
+/// Loads the stored buses. A folder that has no lanes entry yet (new, or
+/// written by a release before the lanes) gets one here: the next bus id,
+/// so the buses it already has keep their log in `events`.
+fn load_buses(db: &DB) -> Result<Loaded, StoreError> {
     let buses_cf = db.cf_handle(columns::BUSES).expect("buses column");
     let meta_cf = db.cf_handle(columns::META).expect("meta column");
-    let events_cf = db.cf_handle(columns::EVENTS).expect("events column");
+    let stored_lanes = db
+        .get_cf(meta_cf, LANES_FROM_KEY)?
+        .map(|v| {
+            <[u8; 4]>::try_from(v.as_slice())
+                .map(BusId::from_be_bytes)
+                .map_err(|_| DecodeError("bad log_lanes_from"))
+        })
+        .transpose()?;
     let mut records = Vec::new();
     let mut max_id = 0;
     for item in db.iterator_cf(buses_cf, IteratorMode::Start) {
@@ -665,7 +714,8 @@ fn load_buses(db: &DB) -> Result<(Vec<(BusRecord, Seq)>, BusId), StoreError> {
         // Numbering continues after the newest stored event, or after what
         // retention deleted if the bus is now empty.
         let mut last = 0;
-        let mut iter = db.raw_iterator_cf(events_cf);
+        let log = columns::log_column(record.id, stored_lanes.unwrap_or(BusId::MAX));
+        let mut iter = db.raw_iterator_cf(db.cf_handle(log).expect("log lane"));
         iter.seek_for_prev(keys::event(record.id, Seq::MAX));
         if iter.valid()
             && let Some((bus, seq)) = iter.key().and_then(keys::decode_event)
@@ -687,7 +737,19 @@ fn load_buses(db: &DB) -> Result<(Vec<(BusRecord, Seq)>, BusId), StoreError> {
             .unwrap_or(max_id + 1),
         None => max_id + 1,
     };
-    Ok((records, next.max(max_id + 1)))
+    let next = next.max(max_id + 1);
+    let laned_from = match stored_lanes {
+        Some(from) => from,
+        None => {
+            db.put_cf(meta_cf, LANES_FROM_KEY, next.to_be_bytes())?;
+            next
+        }
+    };
+    Ok(Loaded {
+        records,
+        next_bus_id: next,
+        laned_from,
+    })
 }
 
 /// Whether files in `dir` can be written with `O_DIRECT`. Some file systems

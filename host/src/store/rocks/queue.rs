@@ -208,9 +208,10 @@ impl<'a> LogCursor<'a> {
     /// Steps tried before seeking instead.
     const MAX_STEPS: usize = 4;
 
-    fn new(store: &'a RocksStore) -> LogCursor<'a> {
+    /// A cursor over the log of `bus`, where all of one queue's events are.
+    fn new(store: &'a RocksStore, bus: BusId) -> LogCursor<'a> {
         LogCursor {
-            it: store.inner.db.raw_iterator_cf(store.cfh(columns::EVENTS)),
+            it: store.inner.db.raw_iterator_cf(store.log_cf(bus)),
         }
     }
 
@@ -359,7 +360,7 @@ impl RocksStore {
         // and growing the vector step by step moved them all several times.
         let mut out = Vec::with_capacity(limit.min(1024));
         let mut bytes = 0;
-        let mut log = LogCursor::new(self);
+        let mut log = LogCursor::new(self, bus);
         for item in iter.take(limit) {
             if !out.is_empty() && bytes >= max_bytes {
                 return Ok((out, true));

@@ -93,7 +93,7 @@ fn expired_chunk(
     let mut opts = ReadOptions::default();
     opts.set_iterate_upper_bound(keys::bus_end(bus).to_vec());
     let iter = store.inner.db.iterator_cf_opt(
-        store.cf(columns::EVENTS),
+        store.log_cf(bus),
         opts,
         IteratorMode::From(&keys::bus_start(bus), Direction::Forward),
     );

@@ -704,7 +704,10 @@ async fn the_log_is_written_in_larger_blocks_and_faster_lz4_than_the_indexes() {
             .find_map(|kv| kv.strip_prefix("level=").map(str::to_owned))
     };
     let acceleration = (-columns::LOG_LZ4_ACCELERATION).to_string();
-    for cf in [columns::EVENTS, columns::DEAD_LETTERS, columns::TRACES] {
+    let bulk = columns::LOG_LANES
+        .iter()
+        .chain(&[columns::DEAD_LETTERS, columns::TRACES]);
+    for &cf in bulk {
         assert_eq!(block(cf).as_deref(), Some("65536"), "{cf}");
         assert_eq!(level(cf).as_deref(), Some(acceleration.as_str()), "{cf}");
     }
@@ -788,8 +791,7 @@ async fn flushes_bypass_the_page_cache_where_the_folder_allows_it() {
     let bus = store.bus(DEFAULT_BUS).unwrap();
     let events: Vec<_> = (0..50).map(|i| event(&i.to_string(), "/s")).collect();
     store.append(&bus, &events, 1).await.unwrap();
-    let cf = store.inner.db.cf_handle(columns::EVENTS).unwrap();
-    store.inner.db.flush_cf(cf).unwrap();
+    store.inner.db.flush_cf(store.log_cf(bus.id)).unwrap();
     store.close_blocking().unwrap();
     drop(store);
     let store = open(dir.path());
@@ -1173,7 +1175,7 @@ async fn twenty_events_then_close(dir: &Path) -> BusId {
 /// The closed store in `dir` as a bare RocksDB, to change what a crash or
 /// another release would have left.
 fn open_raw(dir: &Path) -> DB {
-    let names: Vec<&str> = columns::ALL.iter().map(|(n, _)| *n).collect();
+    let names = DB::list_cf(&rocksdb::Options::default(), dir).unwrap();
     DB::open_cf(&rocksdb::Options::default(), dir, names).unwrap()
 }
 
@@ -1348,4 +1350,140 @@ async fn wait_for(mut done: impl FnMut() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("not done within 10 s");
+}
+
+/// The keys of bus `bus` in the column family `cf`.
+fn keys_of(store: &RocksStore, cf: &str, bus: BusId) -> usize {
+    let cf = store.inner.db.cf_handle(cf).unwrap();
+    store
+        .inner
+        .db
+        .prefix_iterator_cf(cf, keys::bus_start(bus))
+        .map(Result::unwrap)
+        .take_while(|(k, _)| k.starts_with(&keys::bus_start(bus)))
+        .count()
+}
+
+#[test]
+fn buses_take_lanes_in_turn_and_older_buses_keep_the_shared_column() {
+    assert_eq!(columns::log_column(3, 5), columns::EVENTS);
+    assert_eq!(columns::log_column(5, 5), "events.5");
+    assert_eq!(columns::log_column(6, 5), "events.6");
+    // Bus 65 shares bus 1's lane.
+    assert_eq!(columns::log_column(65, 1), "events.1");
+    assert_eq!(columns::log_column(64, 1), columns::EVENTS);
+    assert_eq!(columns::kind("events.63"), columns::Kind::Bulk);
+    assert_eq!(columns::kind("events.64"), columns::Kind::Metadata);
+}
+
+/// A new folder gives every bus a lane of its own: each lane holds one
+/// bus's events and nothing of another's, through a restart, and a deleted
+/// bus leaves nothing in its lane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_bus_of_a_new_folder_writes_its_log_in_its_own_lane() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut buses = vec![store.bus(DEFAULT_BUS).unwrap()];
+    for name in ["a", "b"] {
+        buses.push(store.put_bus(name, BusConfig::default()).await.unwrap().0);
+    }
+    let lanes: Vec<&str> = buses
+        .iter()
+        .map(|b| columns::log_column(b.id, store.inner.laned_from))
+        .collect();
+    assert!(!lanes.contains(&columns::EVENTS), "{lanes:?}");
+    assert_eq!(
+        lanes.iter().collect::<std::collections::HashSet<_>>().len(),
+        3
+    );
+    for (i, bus) in buses.iter().enumerate() {
+        let events: Vec<_> = (0..=i).map(|n| event(&format!("{i}-{n}"), "/s")).collect();
+        store.append(bus, &events, 1).await.unwrap();
+    }
+    store.close_blocking().unwrap();
+    drop(store);
+    let store = open(dir.path());
+    for (i, name) in [DEFAULT_BUS, "a", "b"].into_iter().enumerate() {
+        let bus = store.bus(name).unwrap();
+        assert_eq!(bus.last_seq(), i as Seq + 1, "{name}");
+        assert_eq!(store.read_blocking(&bus, 0, 10).unwrap().len(), i + 1);
+        for (j, other) in buses.iter().enumerate() {
+            let expected = if other.id == bus.id { i + 1 } else { 0 };
+            assert_eq!(keys_of(&store, lanes[i], other.id), expected, "{name} {j}");
+        }
+        let found = store
+            .get_by_id_blocking(&bus, &format!("{i}-0"), None)
+            .unwrap();
+        assert!(matches!(found, Lookup::Found(e) if e.seq == 1), "{name}");
+    }
+    assert_eq!(
+        store.first_seq_blocking(&store.bus("b").unwrap()).unwrap(),
+        Some(1)
+    );
+    let b = store.bus("b").unwrap().id;
+    assert!(store.delete_bus("b").await.unwrap());
+    assert_eq!(keys_of(&store, lanes[2], b), 0);
+    store.close_blocking().unwrap();
+}
+
+/// A folder written by a release before the lanes: its log is in
+/// `events` and it has no `log_lanes_from`. Its buses keep reading and
+/// writing there; buses created after the upgrade take lanes; the mark
+/// stays where the first open put it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buses_of_a_folder_from_before_the_lanes_keep_their_log_in_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let old = store.put_bus("old", BusConfig::default()).await.unwrap().0;
+    let events: Vec<_> = (0..20).map(|i| event(&i.to_string(), "/s")).collect();
+    store.append(&old, &events, 1).await.unwrap();
+    let default_id = store.bus(DEFAULT_BUS).unwrap().id;
+    store.close_blocking().unwrap();
+    drop(store);
+    // Make the folder look as the earlier release left it.
+    {
+        let db = open_raw(dir.path());
+        let meta = db.cf_handle(columns::META).unwrap();
+        let events_cf = db.cf_handle(columns::EVENTS).unwrap();
+        for id in [default_id, old.id] {
+            let lane = db.cf_handle(columns::log_column(id, 0)).unwrap();
+            let moved: Vec<_> = db
+                .prefix_iterator_cf(lane, keys::bus_start(id))
+                .map(Result::unwrap)
+                .take_while(|(k, _)| k.starts_with(&keys::bus_start(id)))
+                .collect();
+            for (k, v) in moved {
+                db.put_cf(events_cf, &k, &v).unwrap();
+                db.delete_cf(lane, &k).unwrap();
+            }
+        }
+        db.delete_cf(meta, LANES_FROM_KEY).unwrap();
+    }
+    let store = open(dir.path());
+    let laned_from = store.inner.laned_from;
+    assert!(laned_from > old.id, "{laned_from}");
+    let old = store.bus("old").unwrap();
+    assert_eq!(old.last_seq(), 20);
+    assert_eq!(store.read_blocking(&old, 0, 100).unwrap().len(), 20);
+    assert!(matches!(
+        store.get_by_id_blocking(&old, "7", None).unwrap(),
+        Lookup::Found(e) if e.seq == 8
+    ));
+    store.append(&old, &[event("20", "/s")], 1).await.unwrap();
+    assert_eq!(keys_of(&store, columns::EVENTS, old.id), 21);
+    let new = store.put_bus("new", BusConfig::default()).await.unwrap().0;
+    store.append(&new, &[event("n", "/s")], 1).await.unwrap();
+    let lane = columns::log_column(new.id, laned_from);
+    assert_ne!(lane, columns::EVENTS);
+    assert_eq!(keys_of(&store, lane, new.id), 1);
+    assert_eq!(keys_of(&store, columns::EVENTS, new.id), 0);
+    store.close_blocking().unwrap();
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.inner.laned_from, laned_from);
+    assert_eq!(store.bus("old").unwrap().last_seq(), 21);
+    assert_eq!(store.bus("new").unwrap().last_seq(), 1);
+    assert!(store.delete_bus("old").await.unwrap());
+    assert_eq!(keys_of(&store, columns::EVENTS, old.id), 0);
+    store.close_blocking().unwrap();
 }

@@ -148,6 +148,8 @@ fn dedup_micros(config: &BusConfig) -> i64 {
 /// start and its write, and what the group itself adds is in `staged`.
 struct Duplicates<'a> {
     db: &'a DB,
+    /// Where the buses' logs are ([`columns::log_column`]).
+    laned_from: BusId,
     recent: &'a RecentIds,
     /// The sealed tables of [`RecentIds`] when the group started, taken
     /// before the iterator: an entry that leaves them is in the iterator.
@@ -158,9 +160,10 @@ struct Duplicates<'a> {
 }
 
 impl<'a> Duplicates<'a> {
-    fn new(db: &'a DB, recent: &'a RecentIds) -> Duplicates<'a> {
+    fn new(db: &'a DB, recent: &'a RecentIds, laned_from: BusId) -> Duplicates<'a> {
         Duplicates {
             db,
+            laned_from,
             recent,
             sealed: recent.sealed(),
             it: None,
@@ -267,8 +270,9 @@ impl<'a> Duplicates<'a> {
 
     /// `Some(seq)` if the event stored at `seq` was received after `since`.
     fn received_since(&self, bus: BusId, seq: Seq, since: i64) -> Result<Option<Seq>, StoreError> {
-        let events_cf = self.db.cf_handle(columns::EVENTS).expect("events column");
-        match self.db.get_pinned_cf(events_cf, keys::event(bus, seq))? {
+        let log = columns::log_column(bus, self.laned_from);
+        let log_cf = self.db.cf_handle(log).expect("log lane");
+        match self.db.get_pinned_cf(log_cf, keys::event(bus, seq))? {
             Some(v) if codec::event_received_at(&v)? >= since => Ok(Some(seq)),
             _ => Ok(None),
         }
@@ -331,6 +335,9 @@ struct Writer {
     buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
     state: HashMap<BusId, BusState>,
     next_bus_id: BusId,
+    /// The first bus whose log has a lane of its own
+    /// ([`columns::log_column`]).
+    laned_from: BusId,
     write_opts: WriteOptions,
 }
 
@@ -341,6 +348,7 @@ pub(super) fn start(
     buses: Arc<RwLock<HashMap<String, Arc<Bus>>>>,
     records: Vec<(BusRecord, Seq)>,
     next_bus_id: BusId,
+    laned_from: BusId,
     sync: super::SyncMode,
     sync_interval: Duration,
     default_bus: (&str, BusConfig),
@@ -353,6 +361,7 @@ pub(super) fn start(
         buses,
         state: HashMap::new(),
         next_bus_id,
+        laned_from,
         write_opts,
     };
     for (record, last) in records {
@@ -555,10 +564,7 @@ impl Writer {
     /// since tables reach the index in order and releases before them
     /// wrote each entry with its event.
     fn newest_is_indexed(&self, bus: BusId, last: Seq) -> Result<bool, StoreError> {
-        let Some(value) = self
-            .db
-            .get_cf(self.cf(columns::EVENTS), keys::event(bus, last))?
-        else {
+        let Some(value) = self.db.get_cf(self.log_cf(bus), keys::event(bus, last))? else {
             return Ok(false);
         };
         let (id, source) = codec::event_id_and_source(&value)?;
@@ -606,7 +612,7 @@ impl Writer {
         }
         let mut opts = rocksdb::ReadOptions::default();
         opts.set_iterate_upper_bound(keys::bus_end(bus).to_vec());
-        let mut it = self.db.raw_iterator_cf_opt(self.cf(columns::EVENTS), opts);
+        let mut it = self.db.raw_iterator_cf_opt(self.log_cf(bus), opts);
         it.seek(keys::event(bus, from));
         let mut rebuilt = 0u64;
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
@@ -628,6 +634,11 @@ impl Writer {
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         self.db.cf_handle(name).expect("known column family")
+    }
+
+    /// The column family holding the log of `bus`.
+    fn log_cf(&self, bus: BusId) -> &rocksdb::ColumnFamily {
+        self.cf(columns::log_column(bus, self.laned_from))
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -676,7 +687,7 @@ impl Writer {
             let mut touched: Vec<BusId> = Vec::new();
             let db = self.db.clone();
             let recent = self.recent.clone();
-            let mut duplicates = Duplicates::new(&db, &recent);
+            let mut duplicates = Duplicates::new(&db, &recent, self.laned_from);
             for (bus, name, entries, reply) in group {
                 let result = self.stage(bus, &name, entries, &mut staged, &mut duplicates);
                 if result.is_ok() && !touched.contains(&bus) {
@@ -736,7 +747,8 @@ impl Writer {
         staged: &mut Staged,
         dups: &mut Duplicates<'_>,
     ) -> Result<crate::store::Appended, StoreError> {
-        let events_cf = self.db.cf_handle(columns::EVENTS).expect("events column");
+        let log = columns::log_column(bus, self.laned_from);
+        let events_cf = self.db.cf_handle(log).expect("log lane");
         let Some(state) = self.state.get_mut(&bus) else {
             return Err(StoreError::BusNotFound(name.to_owned()));
         };
@@ -902,7 +914,7 @@ impl Writer {
         batch.delete_cf(self.cf(columns::META), super::recent_ids::done_key(bus.id));
         // Every per-bus column is keyed by bus id first.
         for cf in [
-            columns::EVENTS,
+            columns::log_column(bus.id, self.laned_from),
             columns::EVENT_IDS,
             columns::RULES,
             columns::CURSORS,
@@ -933,7 +945,7 @@ impl Writer {
         }
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(
-            self.cf(columns::EVENTS),
+            self.log_cf(bus),
             keys::event(bus, 0),
             keys::event(bus, upto + 1),
         );
@@ -993,7 +1005,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Arc::new(DB::open_default(dir.path().join("db")).unwrap());
         let recent = RecentIds::start(db.clone(), dir.path().join("ids")).unwrap();
-        let mut dups = Duplicates::new(&db, &recent);
+        let mut dups = Duplicates::new(&db, &recent, 0);
         let prefix = |bus: BusId, id: &str| keys::event_id_prefix(bus, id, Some("/s"));
         dups.stage(&prefix(1, "earlier"), 4);
         dups.stage(&prefix(1, "given-up-a"), 5);
