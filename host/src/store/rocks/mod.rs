@@ -167,8 +167,8 @@ impl RocksStore {
         db_opts.set_keep_log_file_num(5);
         db_opts.set_max_total_wal_size(512 << 20);
 
-        // One budget for every memtable: the log's sixteen lanes could
-        // otherwise hold 256 MiB each. Past it RocksDB flushes the oldest
+        // One budget for every memtable: each of the log's 64 lanes could
+        // otherwise hold 256 MiB. Past it RocksDB flushes the oldest
         // memtable early rather than holding writes back.
         let memtables =
             rocksdb::WriteBufferManager::new_write_buffer_manager(MEMTABLE_BUDGET, false);
@@ -659,9 +659,7 @@ impl RocksStore {
             .cf_handle(name)
             .expect("every known column family is opened")
     }
-}
 
-impl RocksStore {
     /// The column family holding the log of `bus` ([`columns::log_column`]).
     fn log_cf(&self, bus: BusId) -> &rocksdb::ColumnFamily {
         self.cf(columns::log_column(bus, self.inner.laned_from))
