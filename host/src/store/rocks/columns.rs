@@ -191,6 +191,14 @@ pub fn kind(name: &str) -> Kind {
         .map_or(Kind::Metadata, |(_, k)| *k)
 }
 
+/// The names of every column family this version knows: [`ALL`] and the
+/// log's lanes.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    ALL.iter()
+        .map(|(name, _)| *name)
+        .chain(LOG_LANES[1..].iter().copied())
+}
+
 /// Every column family this version knows, with whether it holds bulk data
 /// (compressed, larger write buffers) or small metadata; the log's lanes
 /// after the first ([`LOG_LANES`]) come on top of these.

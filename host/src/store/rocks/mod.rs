@@ -174,12 +174,7 @@ impl RocksStore {
             rocksdb::WriteBufferManager::new_write_buffer_manager(MEMTABLE_BUDGET, false);
         db_opts.set_write_buffer_manager(&memtables);
 
-        let mut names: Vec<String> = columns::ALL
-            .iter()
-            .map(|(n, _)| *n)
-            .chain(columns::LOG_LANES[1..].iter().copied())
-            .map(str::to_owned)
-            .collect();
+        let mut names: Vec<String> = columns::names().map(str::to_owned).collect();
         if let Ok(existing) = DB::list_cf(&db_opts, path) {
             for name in existing {
                 if name != "default" && !names.contains(&name) {
@@ -542,23 +537,13 @@ impl RocksStore {
     /// RocksDB health figures for metrics: (name, help, value).
     pub fn engine_stats(&self) -> Vec<(&'static str, &'static str, u64)> {
         let db = &self.inner.db;
-        let sum = |prop: &str| -> u64 {
-            columns::ALL
-                .iter()
-                .filter_map(|(name, _)| {
-                    db.property_int_value_cf(self.cf(name), prop).ok().flatten()
-                })
-                .sum()
+        let each = |prop: &'static str| {
+            columns::names().filter_map(move |name| {
+                db.property_int_value_cf(self.cf(name), prop).ok().flatten()
+            })
         };
-        let any = |prop: &str| -> u64 {
-            columns::ALL
-                .iter()
-                .filter_map(|(name, _)| {
-                    db.property_int_value_cf(self.cf(name), prop).ok().flatten()
-                })
-                .max()
-                .unwrap_or(0)
-        };
+        let sum = |prop| -> u64 { each(prop).sum() };
+        let any = |prop| -> u64 { each(prop).max().unwrap_or(0) };
         vec![
             (
                 "signalbox_store_size_bytes",
@@ -624,9 +609,8 @@ impl RocksStore {
 
     /// Approximate size of the data folder's live data, in bytes.
     pub fn approximate_size(&self) -> u64 {
-        columns::ALL
-            .iter()
-            .filter_map(|(name, _)| {
+        columns::names()
+            .filter_map(|name| {
                 self.inner
                     .db
                     .property_int_value_cf(self.cf(name), "rocksdb.total-sst-files-size")
@@ -643,7 +627,7 @@ impl RocksStore {
     pub fn close_blocking(&self) -> Result<(), StoreError> {
         self.inner.writer.shutdown();
         self.inner.db.flush_wal(true)?;
-        for (name, _) in columns::ALL {
+        for name in columns::names() {
             self.inner.db.flush_cf(self.cf(name))?;
         }
         // A handle some straggling task still holds must not leave RocksDB's

@@ -1487,3 +1487,47 @@ async fn buses_of_a_folder_from_before_the_lanes_keep_their_log_in_events() {
     assert_eq!(keys_of(&store, columns::EVENTS, old.id), 0);
     store.close_blocking().unwrap();
 }
+
+/// The store's size, its metrics and its clean close cover the log's lanes
+/// as much as the other column families.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_metrics_and_close_cover_every_lane() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let bus = store.bus(DEFAULT_BUS).unwrap();
+    let lane = columns::log_column(bus.id, store.inner.laned_from);
+    assert_ne!(lane, columns::EVENTS);
+    let events: Vec<_> = (0..200).map(|i| event(&i.to_string(), "/s")).collect();
+    store.append(&bus, &events, 1).await.unwrap();
+    let stat = |store: &RocksStore, name: &str| {
+        store
+            .engine_stats()
+            .into_iter()
+            .find(|(n, _, _)| *n == name)
+            .unwrap()
+            .2
+    };
+    assert!(stat(&store, "signalbox_store_memtable_bytes") > 0);
+    let lane_cf = store.inner.db.cf_handle(lane).unwrap();
+    let in_memtable = |store: &RocksStore| {
+        store
+            .inner
+            .db
+            .property_int_value_cf(lane_cf, "rocksdb.num-entries-active-mem-table")
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(in_memtable(&store), 200);
+    store.close_blocking().unwrap();
+    // The close flushed the lane: its events are in a file the size counts.
+    assert_eq!(in_memtable(&store), 0);
+    let lane_files = store
+        .inner
+        .db
+        .property_int_value_cf(lane_cf, "rocksdb.total-sst-files-size")
+        .unwrap()
+        .unwrap();
+    assert!(lane_files > 0);
+    assert!(store.approximate_size() >= lane_files);
+    assert!(stat(&store, "signalbox_store_size_bytes") >= lane_files);
+}
