@@ -48,8 +48,8 @@ pub const EVENTS: &str = "events";
 /// at full speed on two cores writes stalled on level-0 files for seconds
 /// at a time (docs/benchmarks.md, "A log lane per bus"). 64 lanes give the
 /// first 64 buses a memtable each; later buses share them. Idle lanes cost
-/// little: an open of a new folder takes about 50 ms more, and an idle
-/// server about 8 MiB more memory.
+/// little: opening a folder takes 20–50 ms more, and an idle server holds
+/// about 8 MiB more memory.
 pub const LOG_LANES: [&str; 64] = [
     EVENTS,
     "events.1",
