@@ -425,7 +425,7 @@ impl Load {
             "mode": mode_name(args),
             "data": args.data.name(),
             "concurrency": args.concurrency,
-            "buses": args.buses.max(1),
+            "buses": args.buses,
             "event_bytes": args.size,
             "batch": args.batch,
             "rate": args.rate,
@@ -454,9 +454,10 @@ impl Load {
         let (total, hist, secs) = (&self.result, &self.hist, self.secs);
         let eps = total.events as f64 / secs;
         let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
-        let buses = match args.buses {
-            0 | 1 => String::new(),
-            n => format!(" to {n} buses"),
+        let buses = if args.buses > 1 {
+            format!(" to {} buses", args.buses)
+        } else {
+            String::new()
         };
         println!(
             "{}: {} events in {} requests over {secs:.2}s with {} connections{buses}, {} B events ({} data), batch {}",
